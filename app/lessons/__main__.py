@@ -1,0 +1,32 @@
+"""Check lesson files: `python -m app.lessons check my-lesson.json ...` (no argument: the built-in lessons).
+
+Prints every problem with its path in the file, and exits with status 1 when any file has one.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import DATA_DIR, LessonError, load_lesson_file
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("check",):
+        print(__doc__.strip())
+        return 2
+    paths = argv[1:] or sorted(str(p) for p in DATA_DIR.glob("*.json"))
+    bad = 0
+    for path in paths:
+        try:
+            lesson = load_lesson_file(path)
+        except LessonError as e:
+            bad += 1
+            print(e)
+            continue
+        exercises = sum(1 for s in lesson["steps"] if "exercise" in s)
+        print(f"{path}: ok ({lesson['id']}: {len(lesson['steps'])} steps, {exercises} exercises)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

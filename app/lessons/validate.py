@@ -1,0 +1,482 @@
+"""Checks a lesson (a JSON document, see docs/LESSONS.md) and reports every problem with the path to it.
+
+A teacher writes lessons by hand, so every error names where it is (`steps[2].actions[0].count`), what was
+expected and what was found, and all problems are reported at once rather than the first one only.
+
+The lesson's configuration is followed through its steps (a `set_config` action changes it), so a highlight or an
+exercise that names a neuron or weight is checked against the shape of the network at that point of the lesson.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from app.engine import limits
+from app.engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
+from app.engine.datasets import DATASET_NAMES, DATASETS, output_size
+from app.engine.features import FEATURES
+from app.engine.losses import LOSSES, check_pairing
+from app.engine.network import INITS
+from app.engine.optimizers import OPTIMIZERS
+from app.engine.trainer import PHASES, REGULARIZATIONS
+
+LESSON_FORMAT = "backprop-live-lesson/1"
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_STEPS = 60  # steps of one lesson
+MAX_TEXT = 4000  # characters of one step's text
+MAX_COUNT = 10_000  # the largest `count` of a step action, and the largest `play_until` target
+LEVELS = ("intro", "core", "advanced")
+PANELS = ("network", "data", "loss", "inspector", "controls", "lesson")
+
+# defaults of SessionConfig (docs/API.md); used to follow the network's shape through a lesson
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "dataset": "xor", "n_samples": 400, "noise": 0.1, "train_fraction": 0.8, "data_seed": 1, "custom_data": None,
+    "features": ["x1", "x2"],
+    "hidden_layers": [{"neurons": 4, "activation": "tanh"}, {"neurons": 2, "activation": "tanh"}],
+    "output_activation": None, "loss": None, "optimizer": "sgd", "learning_rate": 0.03, "batch_size": 10,
+    "regularization": "none", "regularization_rate": 0.0, "init": "xavier", "seed": 1, "focus_index": 0,
+}
+# changeable between steps without a reset; every other field needs `"reset": true` in set_config
+LIVE_FIELDS = ("learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index")
+
+# the quantity an exercise asks for -> the phase that computes it (the widget pauses just before that phase)
+EXERCISE_PHASE = {
+    "z": "forward", "a": "forward",
+    "loss": "loss",
+    "delta": "backward", "grad_W": "backward", "grad_b": "backward",
+    "dW_sign": "update", "new_W": "update", "new_b": "update",
+}
+# what an exercise's target names: a neuron of a weighted layer, or a weight between two neurons
+EXERCISE_TARGET = {
+    "z": "neuron", "a": "neuron", "delta": "neuron", "grad_b": "neuron", "new_b": "neuron",
+    "grad_W": "weight", "dW_sign": "weight", "new_W": "weight",
+    "loss": None,
+}
+ACTIONS = ("reset", "set_config", "step", "step_phase", "play", "pause", "play_until", "set_speed", "highlight")
+
+
+class LessonError(ValueError):
+    """A lesson that does not follow the format; `errors` lists every problem as "path: message"."""
+
+    def __init__(self, errors: list[str], source: str | None = None):
+        self.errors = errors
+        self.source = source
+        where = f"{source}: " if source else ""
+        head = f"{where}{len(errors)} problem{'s' if len(errors) != 1 else ''} in the lesson"
+        super().__init__(head + ":\n  " + "\n  ".join(errors))
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "text"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def err(self, path: str, msg: str) -> None:
+        self.errors.append(f"{path}: {msg}")
+
+    def keys(self, obj: dict, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> None:
+        for k in required:
+            if k not in obj:
+                self.err(path, f'"{k}" is required')
+        for k in obj:
+            if k not in allowed:
+                self.err(f"{path}.{k}", f"unknown field; allowed here: {', '.join(allowed)}")
+
+    def obj(self, v: Any, path: str) -> bool:
+        if not isinstance(v, dict):
+            self.err(path, f"must be an object, not {_kind(v)}")
+            return False
+        return True
+
+    def text(self, v: Any, path: str, max_len: int, required: bool = True) -> None:
+        if v is None and not required:
+            return
+        if not isinstance(v, str) or not v.strip():
+            self.err(path, f"must be non-empty text, not {_kind(v)}")
+        elif len(v) > max_len:
+            self.err(path, f"is {len(v)} characters long; at most {max_len}")
+
+    def int_in(self, v: Any, path: str, lo: int, hi: int) -> bool:
+        if not _is_int(v) or not lo <= v <= hi:
+            self.err(path, f"must be an integer from {lo} to {hi}, not {v!r}")
+            return False
+        return True
+
+    def num_in(self, v: Any, path: str, lo: float, hi: float, lo_open: bool = False) -> bool:
+        ok = _is_num(v) and (v > lo if lo_open else v >= lo) and v <= hi
+        if not ok:
+            rng = f"greater than {lo} and at most {hi}" if lo_open else f"from {lo} to {hi}"
+            self.err(path, f"must be a number {rng}, not {v!r}")
+        return ok
+
+    def choice(self, v: Any, path: str, choices: tuple[str, ...]) -> bool:
+        if v not in choices:
+            self.err(path, f"must be one of {', '.join(choices)}; not {v!r}")
+            return False
+        return True
+
+    # -- the configuration ----------------------------------------------------------------------------------------
+
+    def config(self, cfg: Any, path: str) -> None:
+        """A (partial) SessionConfig: each field given is checked against the limits of docs/API.md."""
+        if not self.obj(cfg, path):
+            return
+        for k, v in cfg.items():
+            p = f"{path}.{k}"
+            if k == "dataset":
+                self.choice(v, p, DATASET_NAMES + ("custom",))
+            elif k == "n_samples":
+                self.int_in(v, p, limits.MIN_SAMPLES, limits.MAX_SAMPLES)
+            elif k == "noise":
+                self.num_in(v, p, 0.0, 1.0)
+            elif k == "train_fraction":
+                self.num_in(v, p, limits.MIN_TRAIN_FRACTION, limits.MAX_TRAIN_FRACTION)
+            elif k in ("data_seed", "seed"):
+                self.int_in(v, p, 0, limits.MAX_SEED)
+            elif k == "custom_data":
+                if v is not None:
+                    from app.engine.datasets import _check_custom  # the engine's own checks, one source of truth
+                    try:
+                        _check_custom(v)
+                    except ValueError as e:
+                        self.err(p, str(e))
+            elif k == "features":
+                if not isinstance(v, list) or not v:
+                    self.err(p, f"must be a non-empty list of {', '.join(FEATURES)}")
+                else:
+                    for i, f in enumerate(v):
+                        self.choice(f, f"{p}[{i}]", FEATURES)
+                    if len(set(map(str, v))) != len(v):
+                        self.err(p, "each feature may appear only once")
+            elif k == "hidden_layers":
+                if not isinstance(v, list) or len(v) > limits.MAX_HIDDEN_LAYERS:
+                    self.err(p, f"must be a list of 0 to {limits.MAX_HIDDEN_LAYERS} layers")
+                else:
+                    for i, layer in enumerate(v):
+                        lp = f"{p}[{i}]"
+                        if self.obj(layer, lp):
+                            self.keys(layer, lp, ("neurons", "activation"), ("neurons", "activation"))
+                            if "neurons" in layer:
+                                self.int_in(layer["neurons"], f"{lp}.neurons", 1, limits.MAX_NEURONS)
+                            if "activation" in layer:
+                                self.choice(layer["activation"], f"{lp}.activation", HIDDEN_ACTIVATIONS)
+            elif k == "output_activation":
+                if v is not None:
+                    self.choice(v, p, OUTPUT_ACTIVATIONS)
+            elif k == "loss":
+                if v is not None:
+                    self.choice(v, p, LOSSES)
+            elif k == "optimizer":
+                self.choice(v, p, OPTIMIZERS)
+            elif k == "learning_rate":
+                self.num_in(v, p, 0.0, limits.MAX_LEARNING_RATE, lo_open=True)
+            elif k == "batch_size":
+                self.int_in(v, p, 1, limits.MAX_BATCH)
+            elif k == "regularization":
+                self.choice(v, p, REGULARIZATIONS)
+            elif k == "regularization_rate":
+                self.num_in(v, p, 0.0, limits.MAX_REGULARIZATION_RATE)
+            elif k == "init":
+                self.choice(v, p, INITS)
+            elif k == "focus_index":
+                self.int_in(v, p, 0, limits.MAX_BATCH - 1)
+            else:
+                self.err(p, f"unknown config field; allowed: {', '.join(CONFIG_DEFAULTS)}")
+
+
+def effective_config(config: dict) -> dict:
+    """The lesson's config with the defaults of docs/API.md filled in."""
+    merged = {**CONFIG_DEFAULTS, **config}
+    merged["hidden_layers"] = [dict(h) for h in merged["hidden_layers"]]
+    return merged
+
+
+def network_sizes(config: dict) -> list[int] | None:
+    """[inputs, hidden..., outputs] of the network a config builds, or None when it cannot be told."""
+    c = effective_config(config)
+    name = c["dataset"]
+    if name == "custom":
+        custom = c.get("custom_data")
+        if not isinstance(custom, dict):
+            return None
+        try:
+            from app.engine.datasets import _check_custom
+            x, _, task, k = _check_custom(custom)
+        except ValueError:
+            return None
+        input_dim = x.shape[1]
+    else:
+        if name not in DATASETS:
+            return None
+        info = DATASETS[name]
+        input_dim, task, k = info.input_dim, info.task, info.n_classes
+    n_in = len(c["features"]) if input_dim == 2 else input_dim
+    out_act = c["output_activation"] or default_output_activation(task, k)
+    try:
+        hidden = [int(h["neurons"]) for h in c["hidden_layers"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return [n_in, *hidden, output_size(task, k, out_act)]
+
+
+def default_output_activation(task: str, n_classes: int) -> str:
+    if task == "regression":
+        return "linear"
+    return "sigmoid" if n_classes <= 2 else "softmax"
+
+
+def default_loss(output_activation: str) -> str:
+    return {"linear": "mse", "sigmoid": "bce", "softmax": "softmax_ce"}[output_activation]
+
+
+def _check_pairing(c: _Checker, config: dict, path: str) -> None:
+    full = effective_config(config)
+    if full["dataset"] not in DATASETS and full["dataset"] != "custom":
+        return
+    if full["dataset"] == "custom":
+        task, k = (full.get("custom_data") or {}).get("task", "classification"), 2
+    else:
+        task, k = DATASETS[full["dataset"]].task, DATASETS[full["dataset"]].n_classes
+    out_act = full["output_activation"] or default_output_activation(task, k)
+    if out_act not in OUTPUT_ACTIVATIONS:
+        return
+    loss = full["loss"] or default_loss(out_act)
+    if loss not in LOSSES:
+        return
+    try:
+        check_pairing(loss, out_act)
+    except ValueError as e:
+        c.err(path, str(e))
+
+
+def _check_target(c: _Checker, target: Any, path: str, kind: str, sizes: list[int] | None) -> None:
+    """A neuron {"layer": l, "neuron": k} (l = 0 for the inputs, 1..L weighted layers) or a weight
+    {"layer": l, "from": j, "to": k} (W[l][j][k], l = 1..L)."""
+    if not c.obj(target, path):
+        return
+    n_layers = len(sizes) - 1 if sizes else limits.MAX_HIDDEN_LAYERS + 1
+    if kind == "neuron":
+        c.keys(target, path, ("layer", "neuron"), ("layer", "neuron"))
+        if "layer" in target and c.int_in(target["layer"], f"{path}.layer", 1, n_layers) and sizes:
+            if "neuron" in target:
+                c.int_in(target["neuron"], f"{path}.neuron", 0, sizes[target["layer"]] - 1)
+        elif "neuron" in target and not _is_int(target["neuron"]):
+            c.err(f"{path}.neuron", f"must be an integer, not {target['neuron']!r}")
+    else:
+        c.keys(target, path, ("layer", "from", "to"), ("layer", "from", "to"))
+        if "layer" in target and c.int_in(target["layer"], f"{path}.layer", 1, n_layers) and sizes:
+            l = target["layer"]
+            if "from" in target:
+                c.int_in(target["from"], f"{path}.from", 0, sizes[l - 1] - 1)
+            if "to" in target:
+                c.int_in(target["to"], f"{path}.to", 0, sizes[l] - 1)
+
+
+def _check_exercise(c: _Checker, ex: Any, path: str, config: dict) -> None:
+    if not c.obj(ex, path):
+        return
+    c.keys(ex, path, ("ask", "target", "sample", "prompt", "hint", "explain", "tolerance"), ("ask", "prompt"))
+    c.text(ex.get("prompt"), f"{path}.prompt", 600)
+    for k in ("hint", "explain"):
+        if k in ex:
+            c.text(ex[k], f"{path}.{k}", 1200)
+    ask = ex.get("ask")
+    if "ask" in ex and not c.choice(ask, f"{path}.ask", tuple(EXERCISE_PHASE)):
+        return
+    need = EXERCISE_TARGET.get(ask)
+    if need is None:
+        if "target" in ex:
+            c.err(f"{path}.target", f'"{ask}" asks for the batch loss and takes no target')
+    elif "target" not in ex:
+        c.err(path, f'"{ask}" needs a "target": ' + ('{"layer": l, "neuron": k}' if need == "neuron"
+                                                     else '{"layer": l, "from": j, "to": k}'))
+    else:
+        _check_target(c, ex["target"], f"{path}.target", need, network_sizes(config))
+    if "sample" in ex:
+        batch = effective_config(config)["batch_size"]
+        c.int_in(ex["sample"], f"{path}.sample", 0, max(batch - 1, 0))
+    if "tolerance" in ex:
+        tol = ex["tolerance"]
+        if c.obj(tol, f"{path}.tolerance"):
+            c.keys(tol, f"{path}.tolerance", ("abs", "rel"))
+            if not tol:
+                c.err(f"{path}.tolerance", 'give "abs", "rel" or both')
+            for k in ("abs", "rel"):
+                if k in tol:
+                    c.num_in(tol[k], f"{path}.tolerance.{k}", 0.0, 1e6)
+
+
+def _check_action(c: _Checker, act: Any, path: str, config: dict) -> dict:
+    """Checks one action; returns the config in force after it (set_config changes it)."""
+    if not c.obj(act, path):
+        return config
+    do = act.get("do")
+    if not c.choice(do, f"{path}.do", ACTIONS):
+        return config
+    if do == "reset":
+        c.keys(act, path, ("do", "seed", "data_seed"))
+        for k in ("seed", "data_seed"):
+            if k in act and act[k] is not None:
+                c.int_in(act[k], f"{path}.{k}", 0, limits.MAX_SEED)
+    elif do == "set_config":
+        c.keys(act, path, ("do", "config", "reset"), ("do", "config"))
+        reset = act.get("reset", False)
+        if not isinstance(reset, bool):
+            c.err(f"{path}.reset", f"must be true or false, not {reset!r}")
+        cfg = act.get("config")
+        if "config" in act:
+            before = len(c.errors)
+            c.config(cfg, f"{path}.config")
+            if isinstance(cfg, dict):
+                if not cfg:
+                    c.err(f"{path}.config", "is empty: name at least one field to change")
+                structural = [k for k in cfg if k not in LIVE_FIELDS and k in CONFIG_DEFAULTS]
+                if structural and reset is not True:
+                    c.err(path, f"changes {', '.join(structural)}, which need a reset: add \"reset\": true")
+                if len(c.errors) == before:
+                    config = {**config, **cfg}
+                    _check_pairing(c, config, f"{path}.config")
+    elif do == "step":
+        c.keys(act, path, ("do", "count"))
+        if "count" in act:
+            c.int_in(act["count"], f"{path}.count", 1, MAX_COUNT)
+    elif do == "step_phase":
+        c.keys(act, path, ("do", "until"))
+        if "until" in act:
+            c.choice(act["until"], f"{path}.until", PHASES)
+    elif do in ("play", "pause"):
+        c.keys(act, path, ("do",))
+    elif do == "play_until":
+        c.keys(act, path, ("do", "step", "steps_per_second"), ("do", "step"))
+        if "step" in act:
+            c.int_in(act["step"], f"{path}.step", 1, MAX_COUNT)
+        if "steps_per_second" in act:
+            c.num_in(act["steps_per_second"], f"{path}.steps_per_second", 0.2, 1000.0)
+    elif do == "set_speed":
+        c.keys(act, path, ("do", "steps_per_second"), ("do", "steps_per_second"))
+        if "steps_per_second" in act:
+            c.num_in(act["steps_per_second"], f"{path}.steps_per_second", 0.2, 1000.0)
+    elif do == "highlight":
+        c.keys(act, path, ("do", "neuron", "weight"))
+        if "neuron" in act and "weight" in act:
+            c.err(path, 'highlight either a "neuron" or a "weight", not both')
+        sizes = network_sizes(config)
+        if act.get("neuron") is not None:
+            _check_neuron_any_layer(c, act["neuron"], f"{path}.neuron", sizes)
+        if act.get("weight") is not None:
+            _check_target(c, act["weight"], f"{path}.weight", "weight", sizes)
+    return config
+
+
+def _check_neuron_any_layer(c: _Checker, target: Any, path: str, sizes: list[int] | None) -> None:
+    """A highlighted neuron may also be an input (layer 0)."""
+    if not c.obj(target, path):
+        return
+    c.keys(target, path, ("layer", "neuron"), ("layer", "neuron"))
+    n_layers = len(sizes) - 1 if sizes else limits.MAX_HIDDEN_LAYERS + 1
+    if "layer" in target and c.int_in(target["layer"], f"{path}.layer", 0, n_layers) and sizes and "neuron" in target:
+        c.int_in(target["neuron"], f"{path}.neuron", 0, sizes[target["layer"]] - 1)
+
+
+def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
+    """Every problem of a lesson document, as "path: message" (an empty list: the lesson is valid)."""
+    c = _Checker()
+    if not isinstance(data, dict):
+        return [f"lesson: must be a JSON object, not {_kind(data)}"]
+    c.keys(data, "lesson", ("format", "id", "title", "summary", "level", "minutes", "config", "view", "steps"),
+           ("format", "id", "title", "summary", "config", "steps"))
+    if "format" in data and data["format"] != LESSON_FORMAT:
+        c.err("format", f'must be "{LESSON_FORMAT}", not {data["format"]!r}')
+    lesson_id = data.get("id")
+    if "id" in data:
+        if not isinstance(lesson_id, str) or not ID_PATTERN.match(lesson_id):
+            c.err("id", f"must be 1 to 64 lower-case letters, digits and dashes (starting with a letter or digit), "
+                        f"not {lesson_id!r}")
+        elif expected_id is not None and lesson_id != expected_id:
+            c.err("id", f"is {lesson_id!r} but the file is named {expected_id!r}.json: they must match")
+    if "title" in data:
+        c.text(data["title"], "title", 120)
+    if "summary" in data:
+        c.text(data["summary"], "summary", 400)
+    if "level" in data:
+        c.choice(data["level"], "level", LEVELS)
+    if "minutes" in data:
+        c.int_in(data["minutes"], "minutes", 1, 120)
+    if "view" in data:
+        view = data["view"]
+        if c.obj(view, "view"):
+            c.keys(view, "view", ("panels", "steps_per_second"))
+            if "panels" in view:
+                if not isinstance(view["panels"], list) or not view["panels"]:
+                    c.err("view.panels", f"must be a non-empty list of {', '.join(PANELS)}")
+                else:
+                    for i, p in enumerate(view["panels"]):
+                        c.choice(p, f"view.panels[{i}]", PANELS)
+            if "steps_per_second" in view:
+                c.num_in(view["steps_per_second"], "view.steps_per_second", 0.2, 1000.0)
+    config: dict = {}
+    if "config" in data:
+        before = len(c.errors)
+        c.config(data["config"], "config")
+        if len(c.errors) == before and isinstance(data["config"], dict):
+            config = dict(data["config"])
+            _check_pairing(c, config, "config")
+            if network_sizes(config) is None:
+                c.err("config", "the network's shape cannot be built from this config")
+    steps = data.get("steps")
+    if "steps" in data:
+        if not isinstance(steps, list) or not steps:
+            c.err("steps", "must be a non-empty list of steps")
+        elif len(steps) > MAX_STEPS:
+            c.err("steps", f"has {len(steps)} steps; at most {MAX_STEPS}")
+        else:
+            for i, step in enumerate(steps):
+                p = f"steps[{i}]"
+                if not c.obj(step, p):
+                    continue
+                c.keys(step, p, ("title", "text", "actions", "exercise"), ("text",))
+                if "title" in step:
+                    c.text(step["title"], f"{p}.title", 120)
+                c.text(step.get("text"), f"{p}.text", MAX_TEXT)
+                actions = step.get("actions", [])
+                if not isinstance(actions, list):
+                    c.err(f"{p}.actions", f"must be a list of actions, not {_kind(actions)}")
+                    actions = []
+                for j, act in enumerate(actions):
+                    config = _check_action(c, act, f"{p}.actions[{j}]", config)
+                if "exercise" in step:
+                    _check_exercise(c, step["exercise"], f"{p}.exercise", config)
+    return c.errors
+
+
+def validate_lesson(data: Any, source: str | None = None, expected_id: str | None = None) -> dict:
+    """The lesson itself when it is valid; otherwise raises LessonError listing every problem."""
+    errors = check_lesson(data, expected_id)
+    if errors:
+        raise LessonError(errors, source)
+    return data
