@@ -236,7 +236,7 @@ def network_sizes(config: dict) -> list[int] | None:
         info = DATASETS[name]
         input_dim, task, k = info.input_dim, info.task, info.n_classes
     n_in = len(c["features"]) if input_dim == 2 else input_dim
-    out_act = c["output_activation"] or default_output_activation(task, k)
+    out_act = resolved_output(c, task, k)
     try:
         hidden = [int(h["neurons"]) for h in c["hidden_layers"]]
     except (KeyError, TypeError, ValueError):
@@ -254,19 +254,40 @@ def default_loss(output_activation: str) -> str:
     return {"linear": "mse", "sigmoid": "bce", "softmax": "softmax_ce"}[output_activation]
 
 
+def _task_of(full: dict) -> tuple[str, int] | None:
+    if full["dataset"] == "custom":
+        custom = full.get("custom_data") or {}
+        task = custom.get("task", "classification") if isinstance(custom, dict) else "classification"
+        return task, 2
+    if full["dataset"] in DATASETS:
+        info = DATASETS[full["dataset"]]
+        return info.task, info.n_classes
+    return None
+
+
+def resolved_output(full: dict, task: str, n_classes: int) -> str:
+    """The output activation a session resolves: as given, else implied by the loss, else by the task."""
+    return full["output_activation"] or {"bce": "sigmoid", "softmax_ce": "softmax"}.get(full["loss"] or "") or \
+        default_output_activation(task, n_classes)
+
+
 def _check_pairing(c: _Checker, config: dict, path: str) -> None:
     full = effective_config(config)
-    if full["dataset"] not in DATASETS and full["dataset"] != "custom":
+    task_k = _task_of(full)
+    if task_k is None:
         return
-    if full["dataset"] == "custom":
-        task, k = (full.get("custom_data") or {}).get("task", "classification"), 2
-    else:
-        task, k = DATASETS[full["dataset"]].task, DATASETS[full["dataset"]].n_classes
-    out_act = full["output_activation"] or default_output_activation(task, k)
+    task, k = task_k
+    out_act = resolved_output(full, task, k)
     if out_act not in OUTPUT_ACTIVATIONS:
         return
     loss = full["loss"] or default_loss(out_act)
     if loss not in LOSSES:
+        return
+    if task == "regression" and out_act == "softmax":
+        c.err(path, "a softmax output needs a classification data set; use linear (or sigmoid) for regression")
+        return
+    if task == "regression" and loss != "mse":
+        c.err(path, f"loss {loss} needs class labels; use mse for regression")
         return
     try:
         check_pairing(loss, out_act)

@@ -1,0 +1,403 @@
+"""Every built-in lesson is valid, plays on a real server session, and says only what the run really does.
+
+Each lesson's claims are checked on the very run its actions make (app/lessons/runner.py plays them on a Session
+exactly as the widget sends them), against independent computations where there is one.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+
+import numpy as np
+import pytest
+
+from app.lessons import DATA_DIR, LessonError, builtin_lessons, check_lesson, get_lesson, load_lesson_file, validate_lesson
+from app.lessons.runner import EXERCISE_MODE, answer_exercise, apply_action, full_frame, make_session
+
+LESSONS = builtin_lessons()
+TOPICS = {"one-neuron", "xor-hidden-layer", "chain-rule", "learning-rate", "vanishing-gradients", "dead-relu",
+          "zero-init-symmetry", "overfitting-l2", "batch-size-noise", "softmax-digits"}
+
+
+def walk(lesson_id: str, through: int | None = None):
+    """A session after the actions (and exercises) of steps 0..through of a lesson; returns (session, truths)."""
+    lesson = get_lesson(lesson_id)
+    session = make_session(lesson["config"])
+    truths = []
+    steps = lesson["steps"] if through is None else lesson["steps"][:through + 1]
+    for step in steps:
+        for action in step.get("actions", []):
+            apply_action(session, action)
+        if "exercise" in step:
+            truths.append(answer_exercise(session, step["exercise"]))
+    return session, truths
+
+
+def step_index(lesson_id: str, title: str) -> int:
+    return next(i for i, s in enumerate(get_lesson(lesson_id)["steps"]) if s.get("title") == title)
+
+
+def hidden_columns(session, layer: int = 0) -> np.ndarray:
+    return session.network.W[layer]
+
+
+# -- the format ------------------------------------------------------------------------------------------------
+
+def test_at_least_ten_lessons_cover_the_topics():
+    assert len(LESSONS) >= 10
+    assert TOPICS <= set(LESSONS)
+    for lesson_id, lesson in LESSONS.items():
+        assert (DATA_DIR / f"{lesson_id}.json").is_file()
+        assert lesson["steps"] and all(s["text"].strip() for s in lesson["steps"])
+
+
+def test_lessons_with_exercises():
+    with_exercises = [k for k, l in LESSONS.items() if any("exercise" in s for s in l["steps"])]
+    assert len(with_exercises) >= 6
+    asked = {s["exercise"]["ask"] for l in LESSONS.values() for s in l["steps"] if "exercise" in s}
+    # the exercise kinds of the issue: a neuron's delta, a weight's change sign, the new weight, an output a, the loss
+    assert {"delta", "dW_sign", "new_W", "a", "loss"} <= asked
+
+
+def test_errors_name_the_path_and_the_limit():
+    bad = copy.deepcopy(get_lesson("chain-rule"))
+    bad["steps"][1]["exercise"]["target"] = {"layer": 1, "neuron": 5}
+    bad["steps"][3]["actions"] = [{"do": "step", "count": 0}, {"do": "set_config", "config": {"hidden_layers": []}}]
+    bad["steps"][4]["exercise"]["tolerance"] = {"abs": -1}
+    bad["color"] = "red"
+    errors = check_lesson(bad)
+    assert "steps[1].exercise.target.neuron: must be an integer from 0 to 0, not 5" in errors
+    assert "steps[3].actions[0].count: must be an integer from 1 to 10000, not 0" in errors
+    assert any(e.startswith("steps[3].actions[1]: changes hidden_layers, which need a reset") for e in errors)
+    assert any(e.startswith("steps[4].exercise.tolerance.abs: must be a number from 0.0") for e in errors)
+    assert any(e.startswith("lesson.color: unknown field") for e in errors)
+    with pytest.raises(LessonError) as info:
+        validate_lesson(bad, source="mine.json")
+    assert "mine.json: 5 problems in the lesson" in str(info.value)
+
+
+def test_targets_follow_the_shape_through_set_config():
+    lesson = copy.deepcopy(get_lesson("xor-hidden-layer"))
+    # after the step that adds 8 hidden neurons, hidden neuron 7 exists; after the last step (no hidden layer) not
+    lesson["steps"][3]["actions"] = [{"do": "highlight", "neuron": {"layer": 1, "neuron": 7}}]
+    assert check_lesson(lesson) == []
+    lesson["steps"][4]["actions"].append({"do": "highlight", "neuron": {"layer": 1, "neuron": 7}})
+    assert check_lesson(lesson) == ["steps[4].actions[2].neuron.neuron: must be an integer from 0 to 0, not 7"]
+
+
+def test_config_limits_and_pairings_are_checked():
+    lesson = copy.deepcopy(get_lesson("one-neuron"))
+    lesson["config"].update(learning_rate=0, loss="softmax_ce", dataset="moonz")
+    errors = check_lesson(lesson)
+    assert "config.learning_rate: must be a number greater than 0.0 and at most 10.0, not 0" in errors
+    assert any(e.startswith("config.dataset: must be one of xor, circle") for e in errors)
+    lesson["config"].update(learning_rate=0.1, dataset="gaussian")
+    assert check_lesson(lesson)[0] == "config: loss softmax_ce needs output activation softmax, not sigmoid"
+    lesson["config"].update(dataset="sine", output_activation=None, loss="bce")
+    assert check_lesson(lesson)[0] == "config: loss bce needs class labels; use mse for regression"
+
+
+def test_file_loader_reports_json_errors_and_id_mismatch(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "backprop-live-lesson/1",\n "id": }')
+    with pytest.raises(LessonError, match=r"line 2, column 8: not valid JSON"):
+        load_lesson_file(broken)
+    renamed = tmp_path / "other-name.json"
+    renamed.write_text(json.dumps(get_lesson("one-neuron")))
+    with pytest.raises(LessonError, match="is 'one-neuron' but the file is named 'other-name'.json"):
+        load_lesson_file(renamed)
+
+
+@pytest.mark.parametrize("lesson_id", sorted(LESSONS))
+def test_every_lesson_config_builds_and_every_action_runs(lesson_id):
+    session, truths = walk(lesson_id)
+    assert session.step > 0
+    assert all(isinstance(t, float) and math.isfinite(t) for t in truths)
+
+
+# -- exercises: the value the widget reveals is the number the math gives -------------------------------------
+
+F = {"sigmoid": lambda z: 1 / (1 + math.exp(-z)), "tanh": math.tanh, "relu": lambda z: max(z, 0.0),
+     "linear": lambda z: z, "leaky_relu": lambda z: z if z > 0 else 0.01 * z}
+
+
+@pytest.mark.parametrize("lesson_id", sorted(k for k, l in LESSONS.items() if any("exercise" in s for s in l["steps"])))
+def test_exercise_truths_follow_from_their_givens(lesson_id):
+    """Recompute each exercise's answer from the other numbers of its frame, by the formula the student uses."""
+    lesson = get_lesson(lesson_id)
+    session = make_session(lesson["config"])
+    for step in lesson["steps"]:
+        for action in step.get("actions", []):
+            apply_action(session, action)
+        ex = step.get("exercise")
+        if not ex:
+            continue
+        truth = answer_exercise(session, ex)
+        fr = full_frame(session)
+        i = ex.get("sample", fr["focus_index"])
+        ask, t = ex["ask"], ex.get("target", {})
+        if ask == "loss":
+            assert fr["phase"] == "loss"
+            assert truth == pytest.approx(np.mean(fr["loss_per_sample"]), rel=1e-12)
+            continue
+        L = fr["layers"][t["layer"] - 1]
+        a_prev = fr["a0"] if t["layer"] == 1 else fr["layers"][t["layer"] - 2]["a"]
+        if ask == "z":
+            k = t["neuron"]
+            expected = sum(a_prev[i][j] * L["W"][j][k] for j in range(len(a_prev[i]))) + L["b"][k]
+        elif ask == "a":
+            expected = F[L["activation"]](L["z"][i][t["neuron"]])
+        elif ask == "delta":
+            k = t["neuron"]
+            if t["layer"] == len(fr["layers"]):
+                out = L["activation"]
+                expected = L["a"][i][k] - fr["y"][i][k]
+                if out == "linear" and session.config.loss == "mse":
+                    expected *= 1.0
+            else:
+                nxt = fr["layers"][t["layer"]]
+                a = L["a"][i][k]
+                slope = {"sigmoid": a * (1 - a), "tanh": 1 - a * a, "relu": float(L["z"][i][k] > 0)}[L["activation"]]
+                expected = sum(nxt["delta"][i][m] * nxt["W"][k][m] for m in range(len(nxt["delta"][i]))) * slope
+        elif ask == "grad_W":
+            j, k = t["from"], t["to"]
+            expected = float(np.mean([a_prev[s][j] * L["delta"][s][k] for s in range(len(a_prev))]))
+        elif ask == "new_W":
+            j, k = t["from"], t["to"]
+            assert session.config.optimizer == "sgd"
+            g = L["grad_W"][j][k] + L["regularization_grad_W"][j][k]
+            expected = L["W"][j][k] - fr["learning_rate"] * g
+        elif ask == "dW_sign":
+            j, k = t["from"], t["to"]
+            expected = -float(np.sign(L["grad_W"][j][k]))
+        else:
+            raise AssertionError(ask)
+        assert truth == pytest.approx(expected, rel=1e-9, abs=1e-12), (lesson_id, step.get("title"))
+        tol = ex.get("tolerance")
+        if tol and ask != "dW_sign":
+            # the tolerance leaves room for rounding the givens to 4 digits, not for a different answer
+            assert tol.get("abs", 0) < max(abs(truth), 1e-9) or ask == "grad_W" or truth == 0
+
+
+def test_exercise_modes_ask_before_or_hold_the_phase():
+    # "held" exercises are asked right after their phase ran; "before" ones just before it
+    session = make_session(get_lesson("chain-rule")["config"])
+    answer_exercise(session, {"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (0, "forwarded")
+    answer_exercise(session, {"ask": "a", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (1, "forwarded")  # the next step: step 1's a was shown
+    answer_exercise(session, {"ask": "loss", "prompt": "?"})
+    assert session.trainer.phase == "loss_computed"
+    assert EXERCISE_MODE["loss"] == "before"
+
+
+# -- the claims of each lesson ----------------------------------------------------------------------------------
+
+def test_one_neuron_draws_a_line_and_separates_the_blobs():
+    s, _ = walk("one-neuron", step_index("one-neuron", "A straight line"))
+    m = s.metrics()
+    assert s.network.sizes == [2, 1]
+    assert m["train_accuracy"] >= 0.95 and m["test_accuracy"] >= 0.95
+    # the predicted class flips exactly where z = x.W + b changes sign: a straight line
+    grid = np.random.default_rng(0).uniform(-6, 6, size=(2000, 2))
+    z = grid @ s.network.W[0][:, 0] + s.network.b[0][0]
+    p = s.network.predict(grid)[:, 0]
+    assert np.array_equal(p > 0.5, z > 0)
+    s, _ = walk("one-neuron")  # with heavy noise the classes overlap and a line cannot do as well
+    assert s.metrics()["train_accuracy"] < m["train_accuracy"] - 0.05
+
+
+def test_xor_needs_a_hidden_layer():
+    s, _ = walk("xor-hidden-layer", step_index("xor-hidden-layer", "Stuck at chance"))
+    m = s.metrics()
+    assert s.step == 500 and m["train_accuracy"] <= 0.65 and m["train_loss"] > 0.6
+    apply_action(s, {"do": "play_until", "step": 3000})  # more time does not help a line
+    assert s.metrics()["train_accuracy"] <= 0.65
+    s, _ = walk("xor-hidden-layer", step_index("xor-hidden-layer", "Add a hidden layer"))
+    assert s.network.sizes == [2, 8, 1]
+    assert s.metrics()["train_accuracy"] >= 0.95 and s.metrics()["test_accuracy"] >= 0.9
+    s, _ = walk("xor-hidden-layer")
+    assert s.network.sizes == [3, 1] and s.metrics()["test_accuracy"] >= 0.95
+
+
+def test_chain_rule_numbers_match_by_hand_and_finite_differences():
+    lesson = get_lesson("chain-rule")
+    s = make_session(lesson["config"])
+    assert s.network.sizes == [1, 1, 1]
+    for _ in range(3):
+        s.run_to_phase("backward")
+        fr = full_frame(s)
+        (x,), (y,) = fr["a0"][0], fr["y"][0]
+        w1, b1 = fr["layers"][0]["W"][0][0], fr["layers"][0]["b"][0]
+        w2, b2 = fr["layers"][1]["W"][0][0], fr["layers"][1]["b"][0]
+        z1 = x * w1 + b1
+        a1 = 1 / (1 + math.exp(-z1))
+        a2 = a1 * w2 + b2
+        loss = 0.5 * (a2 - y) ** 2
+        d2 = a2 - y
+        d1 = d2 * w2 * a1 * (1 - a1)
+        assert fr["layers"][0]["z"][0][0] == pytest.approx(z1, rel=1e-12)
+        assert fr["layers"][0]["a"][0][0] == pytest.approx(a1, rel=1e-12)
+        assert fr["loss"] == pytest.approx(loss, rel=1e-12)
+        assert fr["layers"][1]["delta"][0][0] == pytest.approx(d2, rel=1e-12)
+        assert fr["layers"][0]["delta"][0][0] == pytest.approx(d1, rel=1e-12)
+        assert fr["layers"][1]["grad_W"][0][0] == pytest.approx(a1 * d2, rel=1e-12)
+        assert fr["layers"][0]["grad_W"][0][0] == pytest.approx(x * d1, rel=1e-12)
+
+        def L(w1_, w2_):
+            a1_ = 1 / (1 + math.exp(-(x * w1_ + b1)))
+            return 0.5 * (a1_ * w2_ + b2 - y) ** 2
+        h = 1e-6
+        assert (L(w1 + h, w2) - L(w1 - h, w2)) / (2 * h) == pytest.approx(x * d1, rel=1e-6, abs=1e-10)
+        assert (L(w1, w2 + h) - L(w1, w2 - h)) / (2 * h) == pytest.approx(a1 * d2, rel=1e-6, abs=1e-10)
+        s.run_to_phase("update")
+        fr = full_frame(s)
+        lr = lesson["config"]["learning_rate"]
+        assert fr["layers"][0]["W"][0][0] + fr["layers"][0]["dW_applied"][0][0] == pytest.approx(w1 - lr * x * d1, rel=1e-12)
+        # this sample's loss falls after the update (the step is small enough)
+        assert L(w1 - lr * x * d1, w2 - lr * a1 * d2) < loss
+    # and the whole walk-through learns the curve
+    s, _ = walk("chain-rule")
+    assert s.metrics()["train_loss"] < 0.2 * make_session(lesson["config"]).metrics()["train_loss"]
+
+
+def test_learning_rate_small_right_large():
+    lid = "learning-rate"
+    start = make_session(get_lesson(lid)["config"]).metrics()["train_loss"]
+    small, _ = walk(lid, 0)
+    assert small.step == 100 and not small.trainer.diverged
+    assert small.metrics()["train_loss"] > 0.1 * start  # too small: far from the bottom after 100 steps
+    right, _ = walk(lid, step_index(lid, "Converging"))
+    assert right.step == 100 and right.metrics()["train_loss"] < 1e-3 * start
+    assert right.metrics()["train_loss"] < 1e-3 * small.metrics()["train_loss"]
+    # the edge of divergence 2 / lambda_max of the mean-squared-error Hessian (inputs with a bias column)
+    x = np.c_[right.x_train, np.ones(len(right.x_train))]
+    lam = np.linalg.eigvalsh(x.T @ x / len(x)).max()
+    assert 0.05 < 2 / lam < 1.0
+    large, _ = walk(lid, step_index(lid, "Too large: divergence"))
+    assert large.trainer.diverged, "learning rate 1 must diverge"
+    assert large.step < 400
+    frame = full_frame(large)
+    assert frame["diverged"] is True and frame["state"] == "diverged"
+    final, _ = walk(lid)
+    assert not final.trainer.diverged and final.metrics()["train_loss"] < 1e-3 * start
+
+
+def test_vanishing_gradients_sigmoid_versus_relu():
+    lid = "vanishing-gradients"
+    s, _ = walk(lid, step_index(lid, "One step, seven gradient norms"))
+    norms = [float(np.linalg.norm(L.grad_W)) for L in s.record.layers]
+    assert len(norms) == 7
+    assert norms[0] / norms[-1] < 1e-3  # the first layer gets a thousandth of the last layer's gradient, or less
+    assert all(norms[i] < norms[i + 1] for i in range(6))  # shrinking layer by layer on the way down
+    s, _ = walk(lid, step_index(lid, "It does not learn"))
+    assert s.metrics()["train_accuracy"] < 0.7
+    s, _ = walk(lid, step_index(lid, "Same depth, ReLU"))
+    norms = [float(np.linalg.norm(L.grad_W)) for L in s.record.layers]
+    assert norms[0] / norms[-1] > 0.1
+    s, _ = walk(lid)
+    assert s.metrics()["train_accuracy"] > 0.9
+
+
+def _dead(session, layer=0) -> np.ndarray:
+    """Neurons that output 0 for every training sample."""
+    zs, _ = session.network.forward(session.x_train)
+    return ~(zs[layer] > 0).any(axis=0)
+
+
+def test_dead_relus_appear_and_never_recover():
+    lid = "dead-relu"
+    s, _ = walk(lid, 0)
+    assert _dead(s).sum() == 0
+    acc_before = s.metrics()["train_accuracy"]
+    s, _ = walk(lid, step_index(lid, "Ten steps with η = 3"))
+    dead = _dead(s)
+    assert dead.sum() >= 3
+    assert dead[1], "the exercise names hidden neuron 1 as dead"
+    assert get_lesson(lid)["steps"][2]["exercise"]["target"]["to"] == 1
+    assert s.record.layers[0].summary()["dead_fraction"] >= dead.mean()
+    W_dead = s.network.W[0][:, dead].copy()
+    b_dead = s.network.b[0][dead].copy()
+    s2, truths = walk(lid, step_index(lid, "No way back"))
+    assert truths == [0.0]  # the exercise's answer: a dead neuron's gradient is exactly 0
+    assert np.array_equal(_dead(s2), dead)
+    assert np.array_equal(s2.network.W[0][:, dead], W_dead) and np.array_equal(s2.network.b[0][dead], b_dead)
+    assert s2.metrics()["train_accuracy"] < acc_before + 0.02 or s2.metrics()["train_accuracy"] < 0.95
+    leaky, _ = walk(lid)
+    assert leaky.config.hidden_layers[0].activation == "leaky_relu"
+    assert leaky.metrics()["train_accuracy"] > s2.metrics()["train_accuracy"]
+
+
+def test_zero_init_keeps_hidden_neurons_identical():
+    lid = "zero-init-symmetry"
+    s, truths = walk(lid, 0)
+    assert truths == [0.5]
+    s, _ = walk(lid, step_index(lid, "Identical forever"))
+    W1, b1, W2 = s.network.W[0], s.network.b[0], s.network.W[1]
+    assert np.abs(W1).max() > 0.01  # they moved ...
+    assert all(np.array_equal(W1[:, 0], W1[:, k]) for k in range(4))  # ... but stayed identical, bit for bit
+    assert np.all(b1 == b1[0]) and np.all(W2 == W2[0])
+    zero_acc = s.metrics()["train_accuracy"]
+    assert zero_acc < 0.8
+    s, _ = walk(lid, step_index(lid, "Random initialization breaks the symmetry"))
+    assert s.metrics()["train_accuracy"] > 0.95 > zero_acc
+    s, _ = walk(lid)
+    assert s.network.sizes == [2, 4, 1] and s.config.hidden_layers[0].activation == "tanh"
+    assert not np.any(s.network.W[0]) and not np.any(s.network.W[1]) and not np.any(s.network.b[0])
+    assert s.network.b[1][0] != 0  # only the output bias learned
+
+
+def test_overfitting_and_l2():
+    lid = "overfitting-l2"
+    s, _ = walk(lid, step_index(lid, "Memorizing"))
+    assert s.data.n_train == 30
+    free = s.metrics()
+    assert free["train_loss"] < 0.01 and free["test_loss"] > 10 * free["train_loss"]
+    history = [h["test_loss"] for h in s.history_entries(1)]
+    assert history[-1] > 1.5 * min(history)  # the test loss climbs back up after its minimum
+    w_free = sum(float(np.sum(W * W)) for W in s.network.W)
+    s, _ = walk(lid, step_index(lid, "L2: a price on large weights"))
+    l2 = s.metrics()
+    assert l2["test_loss"] < 0.5 * free["test_loss"]
+    assert sum(float(np.sum(W * W)) for W in s.network.W) < 0.5 * w_free
+    s, _ = walk(lid)
+    more = s.metrics()
+    assert more["test_loss"] - more["train_loss"] < 0.5 * (free["test_loss"] - free["train_loss"])
+
+
+def test_batch_size_shrinks_the_noise_of_the_gradient():
+    """At fixed weights, the spread of the mini-batch gradient around the full-batch one falls like 1/batch."""
+    cfg = dict(get_lesson("batch-size-noise")["config"])
+
+    def spread(batch_size: int) -> float:
+        s = make_session(cfg)
+        s.patch({"learning_rate": 1e-12, "batch_size": 2000}, allow_reset=False)
+        s.run_steps(1)
+        g_true = s.record.layers[0].grad_W.copy()
+        s.patch({"batch_size": batch_size}, allow_reset=False)
+        devs = []
+        for _ in range(200):
+            s.run_steps(1)
+            devs.append(float(np.sum((s.record.layers[0].grad_W - g_true) ** 2)))
+        return float(np.mean(devs))
+
+    v1, v100 = spread(1), spread(100)
+    assert v1 / v100 > 30  # about 100 in theory (sampling without replacement makes it a bit more)
+    s, truths = walk("batch-size-noise")
+    assert s.sampler.batch_size == 2000 and len(s.record.batch_indices) == s.data.n_train
+
+
+def test_softmax_digits():
+    lid = "softmax-digits"
+    s, truths = walk(lid, step_index(lid, "The output delta is a − y"))
+    fr = full_frame(s)
+    out = fr["layers"][-1]
+    a, y = np.array(out["a"]), np.array(fr["y"])
+    assert a.shape == (32, 10)
+    assert np.allclose(a.sum(axis=1), 1.0, atol=1e-12) and np.all(a > 0)
+    assert np.allclose(np.array(out["delta"]), a - y, atol=1e-15)
+    assert abs(fr["loss"] - math.log(10)) < 0.5
+    s, _ = walk(lid)
+    assert s.step == 500 and s.metrics()["test_accuracy"] > 0.9
