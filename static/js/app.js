@@ -1,0 +1,515 @@
+// Wiring: the connection's messages feed the timeline and the views; the controls send commands back.
+
+import { Connection, api } from "./connection.js";
+import { Timeline, SLOW_MOTION_MAX } from "./timeline.js";
+import { NetworkView } from "./network.js";
+import { BoundaryView, gridImage } from "./boundary.js";
+import { Charts } from "./charts.js";
+import { Inspector } from "./inspector.js";
+import { ConfigPanel, DEFAULTS, parseUrl, toQuery, FEATURE_LABEL } from "./config.js";
+import { DigitsView, firstLayerImages } from "./digits.js";
+import { bindKeys } from "./keyboard.js";
+import { fmt, maxAbs } from "./palette.js";
+import { isFull } from "./frame.js";
+
+const $ = (id) => document.getElementById(id);
+const SPEED_MIN = 0.2, SPEED_MAX = 1000;
+const sliderToSpeed = (v) => SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (v / 1000);
+const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN));
+
+const conn = new Connection();
+const timeline = new Timeline();
+const state = {
+  session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
+  points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
+  boundaryDirty: false, imagesDirty: false, confusion: null, lastInspect: 0, starting: null,
+};
+
+const network = new NetworkView($("network"), {
+  onSelect: (sel) => { if (sel) inspector.open(sel); else inspector.close(); state.lastInspect = 0; },
+  onHover: (hit, e) => showTooltip(hit, e),
+});
+const boundary = new BoundaryView($("boundary"));
+const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") });
+const inspector = new Inspector($("inspector"), $("inspector-hint"));
+const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
+const panel = new ConfigPanel(onConfigChange);
+network.onLayout = (cols) => panel.renderLayerControls(cols);
+
+window.__backpropLive = {
+  get lastFrame() { return timeline.frame; },
+  get latestFrame() { return state.latest; },
+  get session() { return state.session; },
+  get config() { return panel.config; },
+  get phase() { return $("phase-label").dataset.phase; },
+  get playing() { return state.playing; },
+  get speed() { return state.speed; },
+  get frameCount() { return state.seq; },
+  get selection() { return network.selection; },
+  get boundary() { return state.boundary; },
+  get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
+};
+
+// ---------- sessions ----------
+
+/** A frame-shaped record of the weights before any step, so the diagram can show them. */
+function initialFrame(session) {
+  const acts = session.activations || [...session.config.hidden_layers.map((h) => h.activation), session.config.output_activation];
+  return {
+    type: "frame", step: session.step || 0, phase: null, state: session.state, detail: "summary", loss: null,
+    layers: session.W.map((w, i) => ({ index: i + 1, activation: acts[i], W: w, b: session.b[i], a_mean: null, delta_mean: null })),
+  };
+}
+
+async function startSession(request, { keepOutputAuto = true } = {}) {
+  const token = {};
+  state.starting = token;
+  let session;
+  try {
+    session = await conn.createSession(request);
+  } catch (err) {
+    showBanner(`That setup was refused: ${err.message}. Starting from the defaults instead.`, false);
+    if (request.preset || JSON.stringify(request) === JSON.stringify(DEFAULTS)) throw err;
+    const fallback = { ...DEFAULTS };
+    delete fallback.output_activation; delete fallback.loss;
+    session = await conn.createSession(fallback);
+  }
+  if (state.starting !== token) { conn.deleteSession(session.id); return; }
+  const old = state.session;
+  state.outputAuto = keepOutputAuto && !request.output_activation && !request.preset;
+  applySession(session, null);
+  if (old && old.id !== session.id) conn.deleteSession(old.id);
+  updateUrl();
+  conn.open(session.id);
+  subscribe();
+  // the points and the first heatmap, without waiting for the WebSocket
+  conn.getData().then((d) => { if (state.session === session && !state.points) setPoints(d); }).catch(() => {});
+  if (session.input_dim <= 2) conn.getBoundary(40, session.input_dim === 2).then((b) => { if (state.session === session) onBoundary(b); }).catch(() => {});
+}
+
+/** Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. */
+function applySession(session, points) {
+  const prev = state.session;
+  state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
+  if (!state.session.id && prev) state.session.id = prev.id;
+  const cfg = { ...session.config };
+  if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
+  panel.set(cfg);
+  state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
+  state.diverged = !!session.diverged;
+  if (session.diverged) showDiverged(session.divergence); else hideBanner();
+
+  const sizes = session.sizes;
+  state.sizes = sizes;
+  const feats = cfg.features || ["x1", "x2"];
+  state.inputLabels = session.input_dim === 2 && sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f)
+    : sizes[0] === 1 ? ["x"] : [];
+  network.setShape(sizes, state.inputLabels);
+  inspector.setConfig(session.config, sizes, state.inputLabels);
+  inspector.close();
+  network.selection = null;
+  charts.reset(sizes.length - 1, session.task === "classification");
+  timeline.frame = null;
+  timeline.lastAnimated = null;
+  timeline.queue = [];
+  timeline.push(initialFrame(session), performance.now(), 0);
+  state.latest = timeline.frame;
+  state.points = null;
+  state.boundary = null;
+  boundary.boundary = null;
+  boundary.highlight = null;
+  state.confusion = null;
+  $("confusion-wrap").hidden = true;
+  $("step-count").textContent = session.step || 0;
+  const m = session.metrics;
+  $("train-loss").textContent = m && m.train_loss != null ? fmt(m.train_loss, 4) : "–";
+  $("test-loss").textContent = m && m.test_loss != null ? fmt(m.test_loss, 4) : "–";
+
+  const isDigits = session.input_dim > 2;
+  $("digits-view").hidden = !isDigits;
+  $("boundary-wrap").hidden = isDigits;
+  $("boundary-toggles").hidden = isDigits;
+  $("boundary-wrap").classList.toggle("curve", session.input_dim === 1);
+  network.setImages(new Map(inputImages(cfg, sizes)));
+  state.imagesDirty = true;
+  if (points && points.train) setPoints(points);
+}
+
+function setPoints(d) {
+  if (!d || !d.train) return;
+  state.points = d;
+  boundary.setData(d, state.info?.task || "classification", state.info?.classes || 2);
+  if (state.boundary) boundary.setBoundary(state.boundary);
+}
+
+function subscribe() {
+  const slow = state.speed <= SLOW_MOTION_MAX;
+  const live = state.playing && !slow;
+  timeline.setLive(live);
+  const inputs = state.sizes[0];
+  const perSecond = (n) => Math.max(1, Math.round(state.speed / n));
+  conn.subscribe({
+    detail: live ? "summary" : "full",
+    boundary_every: inputs > 2 ? 0 : live ? perSecond(8) : 1,
+    boundary_resolution: 40,
+    neurons: inputs === 2,
+    metrics_every: live ? perSecond(15) : 1,
+  });
+}
+
+function updateUrl() {
+  const q = toQuery(panel.request(), { speed: state.speed });
+  if (q !== location.search) history.replaceState(null, "", q);
+}
+
+function onConfigChange(partial, structural) {
+  if (structural) {
+    const wasPlaying = state.playing;
+    setPlaying(false, false);
+    startSession(panel.request()).then(() => { if (wasPlaying) setPlaying(true); }).catch(() => {});
+    return;
+  }
+  conn.setConfig(partial, false);
+  inspector.setConfig({ ...state.session.config, ...partial }, state.sizes, state.inputLabels);
+  updateUrl();
+}
+
+// ---------- messages ----------
+
+conn.on("status", (s) => { $("conn-status").textContent = s.text; $("conn-status").classList.toggle("ok", s.connected); });
+conn.on("session_lost", () => startSession(panel.request()).catch(() => {}));
+conn.on("hello", (msg) => {
+  state.role = msg.role || "controller";
+  if (msg.state && msg.state.W) {
+    applySession(msg.state, msg.data);
+    state.boundaryDirty = true;
+  } else if (msg.data && msg.data.train) setPoints(msg.data);
+});
+conn.on("state", applyState);
+conn.on("frame", onFrame);
+conn.on("boundary", onBoundary);
+conn.on("metrics", onMetrics);
+conn.on("error", (msg) => {
+  if (msg.code === "diverged") { showDiverged(msg.message); return; }
+  showToast(msg.message || msg.code || "error");
+});
+
+function applyState(s) {
+  if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
+  if (s.diverged) showDiverged(s.divergence);
+}
+
+function onFrame(frame) {
+  frame.seq = ++state.seq;
+  state.latest = frame;
+  const now = performance.now();
+  if (state.wantManual) {
+    state.wantManual = false;
+    timeline.startManual(frame);
+  } else {
+    const dur = state.playing ? 1000 / state.speed : Math.min(5000, Math.max(1400, 1000 / state.speed));
+    timeline.push(frame, now, dur);
+  }
+  if (frame.phase === "update" || frame.phase === "backward") {
+    const norms = frame.layers.map((l) => l.grad_W_norm);
+    if (norms.every((v) => v != null) && frame.phase === "update") charts.addGradNorms(frame.step, norms);
+  }
+  if (frame.phase === "update") $("step-count").textContent = frame.step;
+  if (frame.diverged) showDiverged(frame.divergence);
+  if (state.sizes[0] === 64) state.imagesDirty = true;
+  if (frame.batch_indices && !timeline.live) { boundary.highlight = frame.batch_indices; state.boundaryDirty = true; }
+  else if (timeline.live && boundary.highlight) { boundary.highlight = null; state.boundaryDirty = true; }
+}
+
+function onBoundary(b) {
+  state.boundary = b;
+  boundary.boundary = b;
+  state.boundaryDirty = true;
+  state.imagesDirty = true;
+}
+
+function onMetrics(m) {
+  charts.addMetrics(m);
+  if (m.train_loss != null) $("train-loss").textContent = fmt(m.train_loss, 4);
+  if (m.test_loss != null) $("test-loss").textContent = fmt(m.test_loss, 4);
+  if (m.step != null) $("step-count").textContent = m.step;
+  if (m.confusion) state.confusion = m.confusion;
+}
+
+// ---------- images inside the neurons ----------
+
+const FEATURE_FN = {
+  x1: (x, y) => x, x2: (x, y) => y, x1_sq: (x, y) => x * x, x2_sq: (x, y) => y * y, x1_x2: (x, y) => x * y,
+  sin_x1: (x, y) => Math.sin(x), sin_x2: (x, y) => Math.sin(y),
+};
+
+function inputImages(cfg, sizes) {
+  const out = [];
+  const feats = cfg.features || ["x1", "x2"];
+  if (sizes[0] !== 2 && sizes[0] !== feats.length) return out;
+  if (state.info && state.info.inputs !== 2) return out;
+  const n = 24;
+  feats.forEach((f, k) => {
+    const fn = FEATURE_FN[f];
+    if (!fn) return;
+    const vals = new Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) vals[i * n + j] = fn(-6 + (j + 0.5) * 12 / n, -6 + (i + 0.5) * 12 / n);
+    out.push([`0:${k}`, gridImage(vals, n, { scale: maxAbs(vals) })]);
+  });
+  return out;
+}
+
+function refreshImages() {
+  const images = new Map(inputImages(panel.config, state.sizes));
+  const b = state.boundary;
+  const L = state.sizes.length - 1;
+  if (b && b.resolution && b.neurons) {
+    b.neurons.forEach((layer, li) => layer.forEach((vals, k) => {
+      images.set(`${li + 1}:${k}`, gridImage(vals, b.resolution, { scale: Math.max(1, maxAbs(vals)), discretize: boundary.discretize }));
+    }));
+  }
+  if (b && b.resolution && state.sizes[L] === 1) {
+    const c = document.createElement("canvas");
+    c.width = boundary.heat.width; c.height = boundary.heat.height;
+    c.getContext("2d").drawImage(boundary.heat, 0, 0);
+    images.set(`${L}:0`, c);
+  }
+  if (state.sizes[0] === 64 && timeline.frame) for (const [k, v] of firstLayerImages(timeline.frame)) images.set(k, v);
+  network.setImages(images);
+}
+
+// ---------- playback ----------
+
+function setPlaying(playing, send = true) {
+  state.playing = playing;
+  $("btn-play").classList.toggle("playing", playing);
+  $("btn-play").setAttribute("aria-pressed", String(playing));
+  $("btn-play").setAttribute("aria-label", playing ? "Pause" : "Play");
+  if (send) {
+    if (playing) { conn.setSpeed(state.speed); conn.play(); } else conn.pause();
+  }
+  subscribe();
+}
+
+function setSpeed(sps) {
+  state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
+  $("speed").value = speedToSlider(state.speed);
+  $("speed-out").textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)} step${state.speed === 1 ? "" : "s"}/s`;
+  conn.setSpeed(state.speed);
+  subscribe();
+  updateUrl();
+}
+
+const actions = {
+  togglePlay: () => { if (!state.diverged) setPlaying(!state.playing); },
+  stepFull: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
+  stepPhase: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
+  stepLayer: () => {
+    if (state.playing) setPlaying(false);
+    if (!timeline.revealLayer(performance.now())) { state.wantManual = true; conn.stepPhase(); }
+  },
+  faster: () => setSpeed(state.speed * 2),
+  slower: () => setSpeed(state.speed / 2),
+  reset: () => resetWeights(),
+  regenerate: () => panel.change({ data_seed: Math.floor(Math.random() * 2 ** 31) }),
+  toggleTest: () => { $("opt-show-test").checked = !$("opt-show-test").checked; $("opt-show-test").dispatchEvent(new Event("change")); },
+  toggleLog: () => { $("opt-log").checked = !$("opt-log").checked; charts.setLog($("opt-log").checked); },
+  help: () => { const d = $("help"); if (d.open) d.close(); else d.showModal(); },
+  escape: () => { if ($("help").open) $("help").close(); else { network.selection = null; network.dirty = true; inspector.close(); } },
+};
+
+async function resetWeights(extra = {}) {
+  setPlaying(false);
+  try {
+    if (Object.keys(extra).length) await conn.patch(extra, false);
+    const session = await api("POST", `/api/sessions/${state.session.id}/reset`, {});
+    applySession(session, state.points);
+    if (session.input_dim <= 2) conn.getBoundary(40, session.input_dim === 2).then(onBoundary).catch(() => {});
+  } catch (err) { showToast(err.message); }
+}
+
+$("btn-play").addEventListener("click", actions.togglePlay);
+$("btn-step").addEventListener("click", actions.stepFull);
+$("btn-step-phase").addEventListener("click", actions.stepPhase);
+$("btn-step-layer").addEventListener("click", actions.stepLayer);
+$("btn-reset").addEventListener("click", actions.reset);
+$("btn-regen").addEventListener("click", actions.regenerate);
+$("btn-help").addEventListener("click", actions.help);
+$("speed").addEventListener("input", (e) => setSpeed(sliderToSpeed(Number(e.target.value))));
+$("opt-show-test").addEventListener("change", (e) => { boundary.showTest = e.target.checked; state.boundaryDirty = true; });
+$("opt-discretize").addEventListener("change", (e) => { boundary.discretize = e.target.checked; state.boundaryDirty = true; state.imagesDirty = true; });
+$("opt-log").addEventListener("change", (e) => charts.setLog(e.target.checked));
+$("banner-reset").addEventListener("click", () => resetWeights());
+$("banner-lower-lr").addEventListener("click", () => {
+  const lr = Math.max(1e-5, +(panel.config.learning_rate / 10).toPrecision(3));
+  panel.config.learning_rate = lr;
+  panel.render();
+  resetWeights({ learning_rate: lr }).then(updateUrl);
+});
+$("preset").addEventListener("change", (e) => {
+  if (!e.target.value) return;
+  setPlaying(false, true);
+  startSession({ preset: e.target.value }, { keepOutputAuto: false }).catch(() => {});
+});
+bindKeys(actions);
+
+// ---------- banners ----------
+
+function showBanner(text, diverged) {
+  $("banner-text").textContent = text;
+  $("banner").hidden = false;
+  $("banner").classList.toggle("diverged", diverged);
+  $("banner-reset").hidden = !diverged;
+  $("banner-lower-lr").hidden = !diverged;
+}
+function hideBanner() { $("banner").hidden = true; }
+function showDiverged(what) {
+  if (state.diverged) return;
+  state.diverged = true;
+  setPlaying(false, false);
+  showBanner(`The run diverged${what ? ` (${what})` : ""}: the numbers grew without bound, usually because the learning rate is too large. The weights before the bad step are kept.`, true);
+}
+
+let toastTimer = null;
+function showToast(text) {
+  let t = document.querySelector(".toast");
+  if (!t) { t = document.createElement("div"); t.className = "toast"; t.setAttribute("role", "status"); document.body.appendChild(t); }
+  t.textContent = text;
+  t.classList.add("show");
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => t.classList.remove("show"), 4000);
+}
+
+// ---------- tooltip ----------
+
+function showTooltip(hit, e) {
+  const tip = $("net-tooltip");
+  const f = timeline.frame;
+  if (!hit || !f || !f.layers.length) { tip.hidden = true; return; }
+  let html = "";
+  if (hit.kind === "neuron") {
+    if (hit.l === 0) html = `<b>${state.inputLabels[hit.k] || `input ${hit.k + 1}`}</b>`;
+    else {
+      const layer = f.layers[hit.l - 1];
+      const full = isFull(f);
+      const i = full ? Math.min(f.focus_index || 0, layer.a.length - 1) : 0;
+      html = `<b>${hit.l === f.layers.length ? "output" : `layer ${hit.l}`}, neuron ${hit.k + 1}</b><br>` +
+        (full ? `z ${fmt(layer.z[i][hit.k])} · a ${fmt(layer.a[i][hit.k])}${layer.delta ? ` · δ ${fmt(layer.delta[i][hit.k])}` : ""}`
+          : `a (mean) ${fmt(layer.a_mean?.[hit.k])}`);
+    }
+  } else {
+    const layer = f.layers[hit.l - 1];
+    html = `<b>w<sub>${hit.j + 1},${hit.k + 1}</sub> of layer ${hit.l}</b> = ${fmt(layer.W[hit.j][hit.k])}` +
+      (layer.grad_W ? `<br>grad ${fmt(layer.grad_W[hit.j][hit.k])}` : "");
+  }
+  tip.innerHTML = html + `<br><small>click for the formulas</small>`;
+  const r = $("network-wrap").getBoundingClientRect();
+  const x = e.clientX - r.left, y = e.clientY - r.top;
+  tip.style.left = `${Math.min(x + 14, r.width - 180)}px`;
+  tip.style.top = `${y + 14}px`;
+  tip.hidden = false;
+}
+
+// ---------- the phase indicator ----------
+
+const PHASE_TEXT = {
+  idle: ["Ready", "Press play, or step through one phase at a time (→)."],
+  forward: ["Forward pass", "activations flow from the inputs to the output: z = a·W + b, then a = f(z)"],
+  loss: ["Loss", "the prediction ŷ is compared with the target y"],
+  backward: ["Backward pass", "error signals δ flow back from the output; each weight's gradient is a·δ, averaged over the batch"],
+  update: ["Update", "every weight moves against its gradient: W ← W + ΔW"],
+  live: ["Live view", "training too fast to animate each phase: weights, activations and gradients as they are now"],
+};
+let phaseKey = "";
+function updatePhaseUi(view) {
+  const phase = view.frame && view.frame.phase == null && view.phase !== "live" ? "idle" : view.phase;
+  const L = view.frame ? view.frame.layers.length : 0;
+  let where = "";
+  if (phase === "forward" || phase === "backward") {
+    let reached = 0;
+    for (let l = 1; l <= L; l++) if (view.reveal(l) > 0) reached++;
+    where = ` — layer ${phase === "forward" ? Math.max(1, reached) : Math.max(1, L - reached + 1)} of ${L}`;
+  }
+  let extra = "";
+  if (phase === "loss" && view.frame.loss != null) extra = `: loss = ${fmt(view.frame.loss, 4)}`;
+  if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
+  if (phase === "live") extra = ` (${Math.round(state.speed)} steps/s)`;
+  const key = `${phase}|${where}|${extra}|${view.frame?.step}`;
+  if (key === phaseKey) return;
+  phaseKey = key;
+  const [name, text] = PHASE_TEXT[phase] || PHASE_TEXT.idle;
+  const label = $("phase-label");
+  label.textContent = name;
+  label.dataset.phase = phase;
+  $("phasebar").dataset.phase = phase;
+  $("phase-detail").textContent = `${view.frame && view.frame.step ? `Step ${view.frame.step}: ` : ""}${text}${extra}${where}`;
+  for (const li of $("phasebar").querySelectorAll("li")) li.classList.toggle("active", li.dataset.phase === phase);
+}
+
+// ---------- confusion matrix ----------
+
+let confusionDrawn = null;
+function drawConfusion() {
+  const m = state.confusion;
+  if (!m || m === confusionDrawn) return;
+  confusionDrawn = m;
+  $("confusion-wrap").hidden = false;
+  const max = Math.max(1, ...m.flat());
+  $("confusion").innerHTML = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th scope="col">${j}</th>`).join("")}</tr>${m.map((row, i) =>
+    `<tr><th scope="row">${i}</th>${row.map((v) => `<td style="background:rgba(31,41,55,${(0.06 + 0.8 * v / max).toFixed(2)});color:${v / max > 0.5 ? "#fff" : "#1f2937"}">${v}</td>`).join("")}</tr>`).join("")}</table>`;
+}
+
+// ---------- the animation loop ----------
+
+let lastView = null;
+function loop(now) {
+  timeline.tick(now);
+  const view = timeline.view(now);
+  const moving = view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t);
+  if (moving || network.dirty) {
+    network.draw(view);
+    network.dirty = false;
+  }
+  lastView = view;
+  updatePhaseUi(view);
+  if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }
+  if (state.imagesDirty) { state.imagesDirty = false; refreshImages(); }
+  if (state.sizes[0] === 64 && view.frame && isFull(view.frame)) digits.draw(view.frame);
+  charts.render();
+  drawConfusion();
+  if (inspector.selection && (!timeline.live || now - state.lastInspect > 400)) {
+    inspector.render(view.frame);
+    state.lastInspect = now;
+  }
+  requestAnimationFrame(loop);
+}
+
+// ---------- start ----------
+
+async function main() {
+  const { config, ui } = parseUrl(location.search);
+  const [datasets, presets] = await Promise.all([
+    api("GET", "/api/datasets").catch(() => null),
+    api("GET", "/api/presets").catch(() => null),
+  ]);
+  const dl = Array.isArray(datasets) ? datasets : datasets?.datasets;
+  panel.setDatasets(dl);
+  const pl = Array.isArray(presets) ? presets : presets?.presets;
+  if (pl && $("preset").options.length <= 1) {
+    for (const p of pl) {
+      const o = document.createElement("option");
+      o.value = p.name; o.textContent = p.title || p.name; o.title = p.description || "";
+      $("preset").appendChild(o);
+    }
+  }
+  state.speed = ui.speed && Number.isFinite(ui.speed) ? ui.speed : 1;
+  setSpeed(state.speed);
+  const request = ui.preset ? { preset: ui.preset, ...config } : { ...DEFAULTS, ...config };
+  for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
+  const info = panel.info(request.dataset);
+  if (info && info.inputs !== 2) delete request.features;
+  await startSession(request, { keepOutputAuto: !config.output_activation });
+  requestAnimationFrame(loop);
+}
+
+main().catch((err) => showBanner(`The page could not start a run: ${err.message}`, false));

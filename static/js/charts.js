@@ -1,0 +1,108 @@
+// Training curves with uPlot (vendored, window.uPlot): train and test loss, accuracy, and the gradient norm of
+// every layer over the steps, so that vanishing and exploding gradients show.
+
+import { CLASS_COLORS, COLORS } from "./palette.js";
+
+const MAX_POINTS = 4000;
+const LAYER_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7F3C8D", "#000000", "#999999"];
+
+class Series {
+  constructor(n) { this.reset(n); }
+  reset(n) { this.n = n; this.cols = Array.from({ length: n + 1 }, () => []); }
+  push(step, values) {
+    const xs = this.cols[0];
+    if (xs.length && step <= xs[xs.length - 1]) {
+      // a repeated or earlier step (after a reset) replaces the tail
+      let i = xs.length;
+      while (i > 0 && xs[i - 1] >= step) i--;
+      for (const c of this.cols) c.length = i;
+    }
+    xs.push(step);
+    values.forEach((v, i) => this.cols[i + 1].push(v == null || !Number.isFinite(v) ? null : v));
+    if (xs.length > MAX_POINTS) for (const c of this.cols) { const k = c.filter((_, i) => i % 2 === 0); c.length = 0; c.push(...k); }
+  }
+}
+
+function makeChart(el, title, series, { log = false, yRange = null } = {}) {
+  const width = Math.max(200, el.clientWidth || 300);
+  const opts = {
+    title, width, height: 132,
+    legend: { show: true, live: false },
+    cursor: { drag: { x: false, y: false }, points: { size: 5 } },
+    scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : yRange ? { range: yRange } : { auto: true } },
+    axes: [
+      { stroke: COLORS.muted, grid: { stroke: COLORS.grid, width: 1 }, ticks: { show: false }, size: 26, font: "10px system-ui" },
+      { stroke: COLORS.muted, grid: { stroke: COLORS.grid, width: 1 }, ticks: { show: false }, size: 44, font: "10px system-ui",
+        values: (u, vals) => vals.map((v) => (v == null ? "" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(0) : +v.toPrecision(3))) },
+    ],
+    series: [{ label: "step" }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.6, dash: s.dash, points: { show: false }, spanGaps: true }))],
+  };
+  const data = [[], ...series.map(() => [])];
+  return new window.uPlot(opts, data, el);
+}
+
+export class Charts {
+  constructor({ loss, acc, grad }) {
+    this.els = { loss, acc, grad };
+    this.log = false;
+    this.metrics = new Series(4);
+    this.grads = new Series(0);
+    this.layerCount = 0;
+    this.classification = true;
+    this.dirty = false;
+    this._build();
+    const ro = new ResizeObserver(() => this._resize());
+    Object.values(this.els).forEach((el) => ro.observe(el));
+  }
+
+  _build() {
+    for (const c of [this.lossChart, this.accChart, this.gradChart]) if (c) c.destroy();
+    this.lossChart = makeChart(this.els.loss, "Loss", [
+      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { log: this.log });
+    this.els.acc.hidden = !this.classification;
+    this.accChart = makeChart(this.els.acc, "Accuracy", [
+      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { yRange: [0, 1] });
+    const layers = Array.from({ length: this.layerCount }, (_, i) => ({ label: `W${i + 1}`, color: LAYER_COLORS[i % LAYER_COLORS.length] }));
+    this.gradChart = makeChart(this.els.grad, "‖grad W‖ per layer (log)", layers, { log: true });
+    this.dirty = true;
+  }
+
+  _resize() {
+    for (const [c, el] of [[this.lossChart, this.els.loss], [this.accChart, this.els.acc], [this.gradChart, this.els.grad]]) {
+      const w = Math.max(200, el.clientWidth);
+      if (c && Math.abs(c.width - w) > 2) c.setSize({ width: w, height: 132 });
+    }
+  }
+
+  /** New run: `layerCount` weighted layers, classification or regression. */
+  reset(layerCount, classification) {
+    this.layerCount = layerCount;
+    this.classification = classification;
+    this.metrics.reset(4);
+    this.grads.reset(layerCount);
+    this._build();
+  }
+
+  setLog(log) { this.log = log; this._build(); }
+
+  addMetrics(m) {
+    this.metrics.push(m.step, [m.train_loss, m.test_loss, m.train_accuracy, m.test_accuracy]);
+    this.dirty = true;
+  }
+
+  addGradNorms(step, norms) {
+    // a log scale cannot show 0: a vanished gradient is drawn at the bottom of the scale
+    this.grads.push(step, norms.map((v) => (v === 0 ? 1e-12 : v)));
+    this.dirty = true;
+  }
+
+  /** Called from the animation loop: redraws at most once per frame. */
+  render() {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const m = this.metrics.cols;
+    this.lossChart.setData([m[0], m[1], m[2]]);
+    if (this.classification) this.accChart.setData([m[0], m[3], m[4]]);
+    if (this.grads.cols[0].length) this.gradChart.setData(this.grads.cols);
+  }
+}

@@ -1,0 +1,265 @@
+// The configuration panel and the URL that holds the whole run: short readable query keys, so that a link
+// reproduces the same run from the same starting weights.
+
+export const DEFAULTS = {
+  dataset: "xor", n_samples: 400, noise: 0.1, train_fraction: 0.8, data_seed: 1, features: ["x1", "x2"],
+  hidden_layers: [{ neurons: 4, activation: "tanh" }, { neurons: 2, activation: "tanh" }],
+  output_activation: null, loss: null, optimizer: "sgd", learning_rate: 0.03, batch_size: 10,
+  regularization: "none", regularization_rate: 0, init: "xavier", seed: 1,
+};
+
+// hyperparameters the server changes without a reset; everything else starts a new run
+export const LIVE_FIELDS = new Set(["learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index"]);
+
+const KEYS = {
+  d: "dataset", ns: "n_samples", n: "noise", tr: "train_fraction", ds: "data_seed", f: "features", h: "hidden_layers",
+  oa: "output_activation", lo: "loss", opt: "optimizer", lr: "learning_rate", bs: "batch_size", reg: "regularization",
+  rr: "regularization_rate", init: "init", s: "seed",
+};
+const NUMERIC = new Set(["n_samples", "noise", "train_fraction", "data_seed", "learning_rate", "batch_size", "regularization_rate", "seed"]);
+
+export const FEATURES = [
+  ["x1", "x₁"], ["x2", "x₂"], ["x1_sq", "x₁²"], ["x2_sq", "x₂²"], ["x1_x2", "x₁x₂"], ["sin_x1", "sin x₁"], ["sin_x2", "sin x₂"],
+];
+export const FEATURE_LABEL = Object.fromEntries(FEATURES);
+export const ACTIVATIONS = [["tanh", "tanh"], ["relu", "ReLU"], ["leaky_relu", "leaky ReLU"], ["sigmoid", "sigmoid"], ["linear", "linear"]];
+
+const FALLBACK_DATASETS = [
+  { name: "xor", title: "XOR", task: "classification", inputs: 2, classes: 2 },
+  { name: "circle", title: "Circle", task: "classification", inputs: 2, classes: 2 },
+  { name: "gaussian", title: "Two Gaussians", task: "classification", inputs: 2, classes: 2 },
+  { name: "spiral", title: "Spiral", task: "classification", inputs: 2, classes: 2 },
+  { name: "moons", title: "Moons", task: "classification", inputs: 2, classes: 2 },
+  { name: "blobs3", title: "Three blobs", task: "classification", inputs: 2, classes: 3 },
+  { name: "plane", title: "Plane (regression)", task: "regression", inputs: 2, classes: 0 },
+  { name: "sine", title: "Sine (1-D regression)", task: "regression", inputs: 1, classes: 0 },
+  { name: "digits", title: "Digits 8×8 (10 classes)", task: "classification", inputs: 64, classes: 10 },
+];
+
+const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+const REG_RATES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
+export const BATCH_SIZES = [1, 2, 5, 10, 20, 30, 50, 100, 2000];
+
+export function parseUrl(search) {
+  const q = new URLSearchParams(search);
+  const config = {};
+  for (const [key, field] of Object.entries(KEYS)) {
+    if (!q.has(key)) continue;
+    const raw = q.get(key);
+    if (field === "features") config.features = raw.split(",").filter(Boolean);
+    else if (field === "hidden_layers") {
+      config.hidden_layers = raw === "" || raw === "none" ? [] : raw.split(",").map((part) => {
+        const [n, act] = part.split(":");
+        return { neurons: parseInt(n, 10), activation: act || "tanh" };
+      });
+    } else if (NUMERIC.has(field)) {
+      const v = Number(raw);
+      if (Number.isFinite(v)) config[field] = v;
+    } else config[field] = raw;
+  }
+  const ui = {};
+  if (q.has("sp")) ui.speed = Number(q.get("sp"));
+  if (q.has("preset")) ui.preset = q.get("preset");
+  return { config, ui };
+}
+
+export function toQuery(config, ui = {}) {
+  const parts = [];
+  for (const [key, field] of Object.entries(KEYS)) {
+    const v = config[field];
+    if (v === null || v === undefined) continue;
+    let s;
+    if (field === "features") s = v.join(",");
+    else if (field === "hidden_layers") s = v.length ? v.map((h) => `${h.neurons}:${h.activation}`).join(",") : "none";
+    else s = String(v);
+    parts.push(`${key}=${encodeURIComponent(s).replace(/%2C/g, ",").replace(/%3A/g, ":")}`);
+  }
+  if (ui.speed != null) parts.push(`sp=${+ui.speed.toPrecision(3)}`);
+  return `?${parts.join("&")}`;
+}
+
+function options(select, list, value) {
+  select.innerHTML = list.map(([v, label]) => `<option value="${v}">${label}</option>`).join("");
+  if (value !== undefined) select.value = String(value);
+}
+
+/** Output activation and loss pairs that make sense for a task ("auto" lets the server choose). */
+export function outputChoices(info) {
+  if (!info || info.task === "regression") return [["auto", "linear + squared error (auto)"], ["sigmoid:mse", "sigmoid + squared error"]];
+  if ((info.classes || 2) > 2) return [["auto", "softmax + cross-entropy (auto)"]];
+  return [["auto", "sigmoid + cross-entropy (auto)"], ["sigmoid:mse", "sigmoid + squared error"], ["linear:mse", "linear + squared error"]];
+}
+
+export class ConfigPanel {
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.config = { ...DEFAULTS };
+    this.datasets = FALLBACK_DATASETS;
+    this.$ = (id) => document.getElementById(id);
+    options(this.$("cfg-lr"), LEARNING_RATES.map((v) => [v, String(v)]));
+    options(this.$("cfg-rr"), REG_RATES.map((v) => [v, String(v)]));
+    this._bind();
+  }
+
+  setDatasets(list) {
+    if (!Array.isArray(list) || !list.length) return;
+    const known = Object.fromEntries(FALLBACK_DATASETS.map((d) => [d.name, d]));
+    this.datasets = list.filter((d) => d.name !== "custom").map((d) => ({
+      ...known[d.name], ...d,
+      title: d.title || known[d.name]?.title || d.name,
+      inputs: d.inputs ?? d.input_size ?? d.n_inputs ?? d.input_dim ?? known[d.name]?.inputs ?? 2,
+      classes: d.classes ?? d.n_classes ?? known[d.name]?.classes ?? 0,
+    }));
+    this.render();
+  }
+
+  info(name = this.config.dataset) { return this.datasets.find((d) => d.name === name) || FALLBACK_DATASETS.find((d) => d.name === name); }
+
+  _bind() {
+    const $ = this.$;
+    const change = (partial) => {
+      const structural = Object.keys(partial).some((k) => !LIVE_FIELDS.has(k));
+      Object.assign(this.config, partial);
+      this.render();
+      this.onChange(partial, structural);
+    };
+    this.change = change;
+    $("cfg-dataset").addEventListener("change", (e) => {
+      const info = this.info(e.target.value);
+      const partial = { dataset: e.target.value, output_activation: null, loss: null };
+      if (info && info.inputs !== 2) partial.features = null;
+      else if (!this.config.features) partial.features = ["x1", "x2"];
+      change(partial);
+    });
+    $("cfg-noise").addEventListener("input", (e) => { $("out-noise").textContent = e.target.value; });
+    $("cfg-noise").addEventListener("change", (e) => change({ noise: Number(e.target.value) }));
+    $("cfg-train").addEventListener("input", (e) => { $("out-train").textContent = `${Math.round(e.target.value * 100)}%`; });
+    $("cfg-train").addEventListener("change", (e) => change({ train_fraction: Number(e.target.value) }));
+    $("cfg-batch").addEventListener("input", (e) => { $("out-batch").textContent = batchLabel(BATCH_SIZES[e.target.value]); });
+    $("cfg-batch").addEventListener("change", (e) => change({ batch_size: BATCH_SIZES[e.target.value] }));
+    $("cfg-lr").addEventListener("change", (e) => change({ learning_rate: Number(e.target.value) }));
+    $("cfg-rr").addEventListener("change", (e) => change({ regularization_rate: Number(e.target.value) }));
+    $("cfg-opt").addEventListener("change", (e) => change({ optimizer: e.target.value }));
+    $("cfg-reg").addEventListener("change", (e) => change({ regularization: e.target.value }));
+    $("cfg-init").addEventListener("change", (e) => change({ init: e.target.value }));
+    $("cfg-seed").addEventListener("change", (e) => {
+      const v = Math.max(0, Math.min(2147483647, Math.floor(Number(e.target.value) || 0)));
+      change({ seed: v });
+    });
+    $("cfg-output").addEventListener("change", (e) => {
+      const v = e.target.value;
+      if (v === "auto") change({ output_activation: null, loss: null });
+      else { const [oa, lo] = v.split(":"); change({ output_activation: oa, loss: lo }); }
+    });
+    $("cfg-features").addEventListener("change", (e) => {
+      const boxes = [...$("cfg-features").querySelectorAll("input")];
+      const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
+      if (!chosen.length) { e.target.checked = true; return; }
+      change({ features: chosen });
+    });
+    $("btn-layer-add").addEventListener("click", () => {
+      const h = this.config.hidden_layers;
+      if (h.length >= 8) return;
+      const last = h[h.length - 1];
+      change({ hidden_layers: [...h, { neurons: last ? last.neurons : 4, activation: last ? last.activation : "tanh" }] });
+    });
+    $("btn-layer-remove").addEventListener("click", () => {
+      const h = this.config.hidden_layers;
+      if (h.length) change({ hidden_layers: h.slice(0, -1) });
+    });
+    $("layer-controls").addEventListener("click", (e) => {
+      const btn = e.target.closest("button[data-layer]");
+      if (!btn) return;
+      const l = Number(btn.dataset.layer), d = Number(btn.dataset.delta);
+      const h = this.config.hidden_layers.map((x) => ({ ...x }));
+      const n = Math.max(1, Math.min(64, h[l].neurons + d));
+      if (n === h[l].neurons) return;
+      h[l].neurons = n;
+      change({ hidden_layers: h });
+    });
+    $("layer-controls").addEventListener("change", (e) => {
+      const sel = e.target.closest("select[data-layer]");
+      if (!sel) return;
+      const h = this.config.hidden_layers.map((x) => ({ ...x }));
+      h[Number(sel.dataset.layer)].activation = sel.value;
+      change({ hidden_layers: h });
+    });
+  }
+
+  /** Shows `config` in the controls (without firing changes). */
+  set(config) {
+    this.config = { ...DEFAULTS, ...config };
+    this.render();
+  }
+
+  render() {
+    const $ = this.$, c = this.config;
+    options($("cfg-dataset"), this.datasets.map((d) => [d.name, d.title]), c.dataset);
+    const info = this.info();
+    $("cfg-noise").value = c.noise; $("out-noise").textContent = c.noise;
+    $("cfg-train").value = c.train_fraction; $("out-train").textContent = `${Math.round(c.train_fraction * 100)}%`;
+    let bi = BATCH_SIZES.findIndex((b) => b >= c.batch_size);
+    if (bi < 0) bi = BATCH_SIZES.length - 1;
+    $("cfg-batch").value = bi;
+    $("out-batch").textContent = batchLabel(c.batch_size);
+    $("cfg-batch").setAttribute("aria-valuetext", batchLabel(c.batch_size));
+    ensureOption($("cfg-lr"), c.learning_rate); $("cfg-lr").value = String(c.learning_rate);
+    ensureOption($("cfg-rr"), c.regularization_rate); $("cfg-rr").value = String(c.regularization_rate);
+    $("cfg-opt").value = c.optimizer;
+    $("cfg-reg").value = c.regularization;
+    $("cfg-rr").disabled = c.regularization === "none";
+    $("cfg-init").value = c.init;
+    $("cfg-seed").value = c.seed;
+    const outs = outputChoices(info);
+    options($("cfg-output"), outs);
+    const pair = c.output_activation && c.loss ? `${c.output_activation}:${c.loss}` : "auto";
+    $("cfg-output").value = outs.some(([v]) => v === pair) ? pair : "auto";
+    const twoD = !info || info.inputs === 2;
+    $("features-field").hidden = !twoD;
+    const feats = c.features || ["x1", "x2"];
+    $("cfg-features").innerHTML = FEATURES.map(([v, label]) =>
+      `<label class="chip"><input type="checkbox" value="${v}" ${feats.includes(v) ? "checked" : ""}> ${label}</label>`).join("");
+    $("layer-count-text").textContent = `${c.hidden_layers.length} hidden layer${c.hidden_layers.length === 1 ? "" : "s"}`;
+    $("btn-layer-add").disabled = c.hidden_layers.length >= 8;
+    $("btn-layer-remove").disabled = c.hidden_layers.length === 0;
+    const noiseless = c.dataset === "digits";
+    $("cfg-noise").disabled = noiseless;
+  }
+
+  /** The layer cards above the hidden columns of the diagram, at the columns' x positions. */
+  renderLayerControls(cols) {
+    const box = this.$("layer-controls");
+    const h = this.config.hidden_layers;
+    if (!cols || cols.length !== h.length + 2) { box.innerHTML = ""; return; }
+    box.innerHTML = h.map((layer, l) => `
+      <div class="layer-card" style="left:${cols[l + 1].x}px" role="group" aria-label="Hidden layer ${l + 1}">
+        <div class="row">
+          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= 1 ? "disabled" : ""}>&minus;</button>
+          <span class="n" title="neurons">${layer.neurons}</span>
+          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= 64 ? "disabled" : ""}>+</button>
+        </div>
+        <select data-layer="${l}" aria-label="Activation of layer ${l + 1}">
+          ${ACTIVATIONS.map(([v, t]) => `<option value="${v}" ${v === layer.activation ? "selected" : ""}>${t}</option>`).join("")}
+        </select>
+      </div>`).join("");
+  }
+
+  /** The full config to send when a new run starts (auto fields left out so the server pairs them). */
+  request() {
+    const c = { ...this.config };
+    for (const k of ["output_activation", "loss", "features"]) if (c[k] == null) delete c[k];
+    const info = this.info();
+    if (info && info.inputs !== 2) delete c.features;
+    return c;
+  }
+}
+
+function batchLabel(b) { return b >= 2000 ? "all" : String(b); }
+
+function ensureOption(select, v) {
+  if (![...select.options].some((o) => Number(o.value) === Number(v))) {
+    const o = document.createElement("option");
+    o.value = String(v); o.textContent = String(v);
+    select.appendChild(o);
+  }
+}

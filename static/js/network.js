@@ -1,0 +1,393 @@
+// The network diagram on a canvas: neurons coloured by activation, connections coloured by the sign of the
+// weight and as thick as its size, forward and backward signals travelling along them, edges lit by |grad_W|
+// during the backward pass and changing as the update is applied. Draws only what it is given.
+
+import { COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
+import { PHASES, isFull, focusOf, activation, delta } from "./frame.js";
+
+const MAX_NODE = 42;
+
+export class NetworkView {
+  constructor(canvas, { onSelect, onHover } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.onSelect = onSelect || (() => {});
+    this.onHover = onHover || (() => {});
+    this.sizes = [2, 1];
+    this.inputLabels = [];
+    this.images = new Map();
+    this.selection = null;
+    this.hover = null;
+    this.cols = [];
+    this.cssW = 0; this.cssH = 0;
+    this._cache = { frame: null };
+    this.resize();
+    new ResizeObserver(() => { this.resize(); this.dirty = true; }).observe(canvas);
+    canvas.addEventListener("click", (e) => {
+      const hit = this.hitTest(...this._xy(e));
+      this.selection = hit;
+      this.dirty = true;
+      this.onSelect(hit);
+    });
+    canvas.addEventListener("mousemove", (e) => {
+      const hit = this.hitTest(...this._xy(e));
+      const key = hit ? JSON.stringify(hit) : null;
+      if (key !== this._hoverKey) {
+        this._hoverKey = key;
+        this.hover = hit;
+        this.dirty = true;
+        this.onHover(hit, e);
+      }
+      canvas.style.cursor = hit ? "pointer" : "default";
+    });
+    canvas.addEventListener("mouseleave", () => { this.hover = null; this._hoverKey = null; this.dirty = true; this.onHover(null); });
+    this.dirty = true;
+  }
+
+  _xy(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return [e.clientX - r.left, e.clientY - r.top];
+  }
+
+  resize() {
+    const r = this.canvas.getBoundingClientRect();
+    const dpr = Math.min(window.devicePixelRatio || 1, 2);
+    this.cssW = Math.max(200, r.width);
+    this.cssH = Math.max(160, r.height);
+    this.canvas.width = Math.round(this.cssW * dpr);
+    this.canvas.height = Math.round(this.cssH * dpr);
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this._layout();
+    if (this.onLayout) this.onLayout(this.cols);
+  }
+
+  setShape(sizes, inputLabels) {
+    this.sizes = sizes;
+    this.inputLabels = inputLabels || [];
+    this.selection = null;
+    this._layout();
+    if (this.onLayout) this.onLayout(this.cols);
+    this.dirty = true;
+  }
+
+  setImages(images) { this.images = images; this.dirty = true; }
+
+  _layout() {
+    const W = this.cssW, H = this.cssH;
+    const n = this.sizes.length;
+    const left = this.sizes[0] > 16 ? 22 : 46, right = 86, top = 22, bottom = 8;
+    const span = (W - left - right) / Math.max(1, n - 1);
+    const maxS = Math.max(14, Math.min(MAX_NODE, span * 0.42));
+    this.cols = this.sizes.map((count, l) => {
+      const x = left + l * span;
+      const avail = H - top - bottom;
+      const gap = Math.min(avail / count, maxS * 2.1 + 8);
+      const s = Math.max(3, Math.min(maxS, gap * (count > 16 ? 0.8 : 0.7)));
+      const y0 = top + (avail - gap * count) / 2 + gap / 2;
+      const nodes = [];
+      for (let k = 0; k < count; k++) nodes.push({ x, y: y0 + k * gap, s });
+      return { x, s, nodes };
+    });
+  }
+
+  hitTest(px, py) {
+    for (let l = 0; l < this.cols.length; l++) {
+      for (let k = 0; k < this.cols[l].nodes.length; k++) {
+        const nd = this.cols[l].nodes[k];
+        const h = Math.max(nd.s / 2 + 2, 5);
+        if (Math.abs(px - nd.x) <= h && Math.abs(py - nd.y) <= h) return { kind: "neuron", l, k };
+      }
+    }
+    let best = null, bestD = 5;
+    for (let l = 1; l < this.cols.length; l++) {
+      const A = this.cols[l - 1], B = this.cols[l];
+      if (px < A.x || px > B.x) continue;
+      for (let j = 0; j < A.nodes.length; j++) {
+        for (let k = 0; k < B.nodes.length; k++) {
+          const d = segDist(px, py, A.nodes[j].x, A.nodes[j].y, B.nodes[k].x, B.nodes[k].y);
+          if (d < bestD) { bestD = d; best = { kind: "edge", l, j, k }; }
+        }
+      }
+    }
+    return best;
+  }
+
+  _frameStats(frame) {
+    if (this._cache.frame === frame) return this._cache;
+    let maxW = 0;
+    const maxG = [], maxD = [], maxDW = [], maxA = [], maxDelta = [];
+    const full = isFull(frame);
+    frame.layers.forEach((layer, i) => {
+      for (const row of layer.W) maxW = Math.max(maxW, maxAbs(row));
+      maxG[i + 1] = full && layer.grad_W ? Math.max(...layer.grad_W.map(maxAbs)) : 0;
+      maxDW[i + 1] = full && layer.dW_applied ? Math.max(...layer.dW_applied.map(maxAbs)) : 0;
+      maxD[i + 1] = 0;
+    });
+    for (let l = 0; l < this.sizes.length; l++) {
+      let m = 0, md = 0;
+      for (let k = 0; k < this.sizes[l]; k++) {
+        const a = activation(frame, l, k);
+        if (a != null) m = Math.max(m, Math.abs(a));
+        const d = delta(frame, l, k);
+        if (d != null && Number.isFinite(d)) md = Math.max(md, Math.abs(d));
+      }
+      maxA[l] = Math.max(1, m);
+      maxDelta[l] = md;
+    }
+    this._cache = { frame, maxW: maxW || 1, maxG, maxDW, maxA, maxDelta, full };
+    return this._cache;
+  }
+
+  /** Draws the frame at the moment `view` (from Timeline.view). */
+  draw(view) {
+    const ctx = this.ctx;
+    ctx.clearRect(0, 0, this.cssW, this.cssH);
+    const frame = view.frame;
+    const cols = this.cols;
+    if (!frame || frame.layers.length !== cols.length - 1) {
+      this._drawNodesBare();
+      return;
+    }
+    const st = this._frameStats(frame);
+    const phaseIdx = view.phase === "live" ? 4 : Math.max(0, PHASES.indexOf(view.phase));
+    const showGrad = st.full && (view.phase === "backward" || phaseIdx >= 3);
+    const updT = view.phase === "update" ? view.t : view.done >= 4 && !["live"].includes(view.phase) ? 1 : 0;
+    const L = frame.layers.length;
+
+    // layer of the edges between column l-1 and column l is frame.layers[l-1]
+    const weightAt = (layer, j, k) => {
+      const w = layer.W[j][k];
+      if (updT > 0 && st.full && layer.dW_applied) return w + updT * layer.dW_applied[j][k];
+      return w;
+    };
+
+    // halos under the edges: |grad_W| in the backward pass, |dW_applied| while the update is applied
+    ctx.lineCap = "round";
+    for (let l = 1; l <= L; l++) {
+      const layer = frame.layers[l - 1];
+      const A = cols[l - 1].nodes, B = cols[l].nodes;
+      const r = view.phase === "backward" ? view.reveal(l) : 1;
+      if (showGrad && layer.grad_W && r > 0 && view.phase !== "update" && st.maxG[l] > 0) {
+        ctx.strokeStyle = COLORS.backward;
+        for (let j = 0; j < A.length; j++) for (let k = 0; k < B.length; k++) {
+          const g = Math.abs(layer.grad_W[j][k]) / st.maxG[l];
+          if (g < 0.04) continue;
+          ctx.globalAlpha = 0.55 * g * Math.min(1, r * 1.5);
+          ctx.lineWidth = 3 + 7 * g;
+          line(ctx, A[j], B[k]);
+        }
+      }
+      if (view.phase === "update" && st.full && layer.dW_applied && st.maxDW[l] > 0) {
+        ctx.strokeStyle = "#16a34a";
+        for (let j = 0; j < A.length; j++) for (let k = 0; k < B.length; k++) {
+          const g = Math.abs(layer.dW_applied[j][k]) / st.maxDW[l];
+          if (g < 0.05) continue;
+          ctx.globalAlpha = 0.5 * g * (1 - 0.6 * view.t);
+          ctx.lineWidth = 3 + 7 * g;
+          line(ctx, A[j], B[k]);
+        }
+      }
+    }
+    ctx.globalAlpha = 1;
+
+    // the edges themselves
+    for (let l = 1; l <= L; l++) {
+      const layer = frame.layers[l - 1];
+      const A = cols[l - 1].nodes, B = cols[l].nodes;
+      const thin = A.length * B.length > 400;
+      for (let j = 0; j < A.length; j++) for (let k = 0; k < B.length; k++) {
+        const w = weightAt(layer, j, k);
+        const m = Math.min(1, Math.abs(w) / st.maxW);
+        ctx.strokeStyle = divergingCss(Math.sign(w) * (0.3 + 0.7 * m));
+        ctx.lineWidth = (thin ? 0.3 : 0.6) + (thin ? 2 : 4.6) * m;
+        line(ctx, A[j], B[k]);
+      }
+    }
+
+    // signals travelling along the edges of the layer being reached
+    if (view.phase === "forward" || view.phase === "backward") {
+      const back = view.phase === "backward";
+      ctx.fillStyle = back ? COLORS.backward : COLORS.forward;
+      for (let l = 1; l <= L; l++) {
+        const r = view.reveal(l);
+        if (r <= 0 || r >= 1) continue;
+        const p = back ? 1 - r : r;
+        const A = cols[l - 1].nodes, B = cols[l].nodes;
+        const rad = A.length * B.length > 400 ? 1.6 : 3;
+        ctx.beginPath();
+        for (let j = 0; j < A.length; j++) for (let k = 0; k < B.length; k++) {
+          const x = A[j].x + (B[k].x - A[j].x) * p, y = A[j].y + (B[k].y - A[j].y) * p;
+          ctx.moveTo(x + rad, y);
+          ctx.arc(x, y, rad, 0, 2 * Math.PI);
+        }
+        ctx.fill();
+      }
+    }
+
+    // selected or hovered edge on top
+    for (const sel of [this.hover, this.selection]) {
+      if (sel && sel.kind === "edge" && sel.l <= L && cols[sel.l]?.nodes[sel.k] && cols[sel.l - 1]?.nodes[sel.j]) {
+        ctx.strokeStyle = COLORS.select;
+        ctx.lineWidth = 2;
+        ctx.setLineDash(sel === this.selection ? [] : [4, 3]);
+        line(ctx, cols[sel.l - 1].nodes[sel.j], cols[sel.l].nodes[sel.k]);
+        ctx.setLineDash([]);
+      }
+    }
+
+    // neurons
+    const focus = focusOf(frame);
+    const full = st.full;
+    for (let l = 0; l < cols.length; l++) {
+      const reached = l === 0 || view.phase === "live" || phaseIdx > 0 || (view.phase === "forward" && view.reveal(l) >= 1);
+      const deltaShown = l > 0 && (view.phase === "live" ? frame.layers[l - 1].delta_mean != null
+        : (view.phase === "backward" && view.reveal(l) >= 1) || phaseIdx > 2);
+      for (let k = 0; k < cols[l].nodes.length; k++) {
+        const nd = cols[l].nodes[k];
+        const a = reached ? activation(frame, l, k) : null;
+        const dl = deltaShown ? delta(frame, l, k) : null;
+        this._drawNode(nd, l, k, a, dl, st);
+      }
+    }
+
+    // labels: inputs, layer warnings, output prediction and loss
+    ctx.font = "12px system-ui, sans-serif";
+    ctx.fillStyle = COLORS.ink;
+    ctx.textBaseline = "middle";
+    if (this.sizes[0] <= 16) {
+      ctx.textAlign = "right";
+      cols[0].nodes.forEach((nd, k) => ctx.fillText(this.inputLabels[k] || `x${k + 1}`, nd.x - nd.s / 2 - 6, nd.y));
+    }
+    ctx.textAlign = "center";
+    for (let l = 1; l <= L; l++) {
+      const layer = frame.layers[l - 1];
+      const notes = [];
+      if (layer.warning) notes.push(`⚠ ${layer.warning}`);
+      if (layer.dead_fraction) notes.push(`dead ${Math.round(layer.dead_fraction * 100)}%`);
+      if (notes.length) {
+        ctx.fillStyle = COLORS.warn;
+        ctx.font = "bold 11px system-ui, sans-serif";
+        ctx.fillText(notes.join(" · "), cols[l].x, 10);
+      }
+    }
+    const out = cols[L];
+    const lossShown = frame.loss != null && (view.phase === "live" || phaseIdx > 1 || (view.phase === "loss"));
+    ctx.textAlign = "left";
+    if (lossShown) {
+      const top = out.nodes[0].y - out.s / 2, bottom = out.nodes[out.nodes.length - 1].y + out.s / 2;
+      const x = out.x + out.s / 2 + 10;
+      if (out.nodes.length <= 3 && full && frame.y) {
+        ctx.font = "11px system-ui, sans-serif";
+        out.nodes.forEach((nd, k) => {
+          const yv = frame.y[focus][k];
+          ctx.fillStyle = COLORS.ink;
+          ctx.fillText(`ŷ ${fmt(frame.layers[L - 1].a[focus][k], 3)}`, x, nd.y - 7);
+          ctx.fillStyle = COLORS.muted;
+          ctx.fillText(`y ${fmt(yv, 3)}`, x, nd.y + 7);
+        });
+      }
+      const emph = view.phase === "loss";
+      const ly = out.nodes.length > 3 ? top - 14 : bottom + 18;
+      const label = `loss ${fmt(frame.loss, 4)}`;
+      ctx.font = `${emph ? "bold 14px" : "12px"} system-ui, sans-serif`;
+      const tw = ctx.measureText(label).width;
+      const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);
+      if (emph) {
+        ctx.fillStyle = "#fef3c7";
+        roundRect(ctx, lx - 6, ly - 11, tw + 12, 22, 6);
+        ctx.fill();
+      }
+      ctx.fillStyle = COLORS.ink;
+      ctx.fillText(label, lx, ly);
+    }
+  }
+
+  _drawNodesBare() {
+    const ctx = this.ctx;
+    for (const col of this.cols) for (const nd of col.nodes) {
+      ctx.fillStyle = "#f3f4f6";
+      ctx.strokeStyle = "#cbd5e1";
+      ctx.lineWidth = 1.5;
+      roundRect(ctx, nd.x - nd.s / 2, nd.y - nd.s / 2, nd.s, nd.s, Math.min(6, nd.s / 4));
+      ctx.fill(); ctx.stroke();
+    }
+  }
+
+  _drawNode(nd, l, k, a, dl, st) {
+    const ctx = this.ctx;
+    const s = nd.s, x0 = nd.x - s / 2, y0 = nd.y - s / 2, rad = Math.min(6, s / 4);
+    const aColor = a == null ? "#e5e7eb" : divergingCss(a / st.maxA[l]);
+    if (dl != null && st.maxDelta[l] > 0 && s >= 6) {
+      const m = Math.min(1, Math.abs(dl) / st.maxDelta[l]);
+      ctx.strokeStyle = COLORS.backward;
+      ctx.globalAlpha = 0.35 + 0.65 * m;
+      ctx.lineWidth = 1.5 + 3.5 * m;
+      roundRect(ctx, x0 - 4, y0 - 4, s + 8, s + 8, rad + 3);
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    }
+    const img = this.images.get(`${l}:${k}`);
+    ctx.fillStyle = aColor;
+    roundRect(ctx, x0, y0, s, s, rad);
+    ctx.fill();
+    if (img && s >= 12) {
+      ctx.save();
+      roundRect(ctx, x0, y0, s, s, rad);
+      ctx.clip();
+      ctx.imageSmoothingEnabled = img.width > 10;
+      ctx.globalAlpha = a == null ? 0.35 : 1;
+      ctx.drawImage(img, x0, y0, s, s);
+      ctx.restore();
+    }
+    ctx.lineWidth = s >= 12 ? 3 : 1;
+    ctx.strokeStyle = a == null ? "#cbd5e1" : divergingCss(Math.sign(a) * Math.max(0.35, Math.abs(a) / st.maxA[l]));
+    roundRect(ctx, x0, y0, s, s, rad);
+    ctx.stroke();
+    const sel = this.selection, hov = this.hover;
+    for (const h of [hov, sel]) {
+      if (h && h.kind === "neuron" && h.l === l && h.k === k) {
+        ctx.strokeStyle = COLORS.select;
+        ctx.lineWidth = h === sel ? 2.5 : 1.5;
+        roundRect(ctx, x0 - 2, y0 - 2, s + 4, s + 4, rad + 2);
+        ctx.stroke();
+      }
+    }
+    if (s >= 26 && l > 0 && l < this.cols.length - 1 && (a != null || dl != null)) {
+      ctx.font = "10px system-ui, sans-serif";
+      ctx.textAlign = "left";
+      ctx.textBaseline = "middle";
+      const x = x0 + s + (dl != null ? 7 : 4);
+      const lines = [];
+      if (a != null) lines.push([`a ${fmt(a, 2)}`, COLORS.ink]);
+      if (dl != null) lines.push([`δ ${fmt(dl, 2)}`, COLORS.backward]);
+      const w = Math.max(...lines.map(([t]) => ctx.measureText(t).width));
+      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillRect(x - 2, nd.y - lines.length * 6 - 1, w + 4, lines.length * 12 + 2);
+      lines.forEach(([t, c], i) => { ctx.fillStyle = c; ctx.fillText(t, x, nd.y + (i - (lines.length - 1) / 2) * 12); });
+    }
+  }
+}
+
+function line(ctx, A, B) {
+  ctx.beginPath();
+  ctx.moveTo(A.x, A.y);
+  ctx.lineTo(B.x, B.y);
+  ctx.stroke();
+}
+
+function roundRect(ctx, x, y, w, h, r) {
+  ctx.beginPath();
+  ctx.moveTo(x + r, y);
+  ctx.arcTo(x + w, y, x + w, y + h, r);
+  ctx.arcTo(x + w, y + h, x, y + h, r);
+  ctx.arcTo(x, y + h, x, y, r);
+  ctx.arcTo(x, y, x + w, y, r);
+  ctx.closePath();
+}
+
+function segDist(px, py, ax, ay, bx, by) {
+  const dx = bx - ax, dy = by - ay;
+  const t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy || 1)));
+  const x = ax + t * dx - px, y = ay + t * dy - py;
+  return Math.sqrt(x * x + y * y);
+}

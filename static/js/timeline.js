@@ -1,0 +1,139 @@
+// Turns step frames into what the diagram shows at a given moment: which phase, how far through it, and how
+// far each layer has been reached. In slow motion every phase of a step plays in turn; at high speed the
+// timeline gives way to a live view of the latest frame.
+
+import { PHASES } from "./frame.js";
+
+// above this speed there is no phase animation, only the live view
+export const SLOW_MOTION_MAX = 4;
+
+// share of a step's time each phase takes in slow motion
+const PHASE_WEIGHT = { forward: 0.34, loss: 0.14, backward: 0.34, update: 0.18 };
+
+export class Timeline {
+  constructor() {
+    this.frame = null;       // frame being shown
+    this.queue = [];         // at most one frame waiting for the current animation to end
+    this.segments = [];      // [{phase, start, duration}] of the current animation
+    this.live = false;
+    this.manual = null;      // {phase, layers}: layer-by-layer reveal driven by the user
+    this.lastAnimated = null; // {step, phaseIndex} animated most recently
+  }
+
+  /** The step's weighted layer count (L); a phase is revealed layer by layer over L columns. */
+  layerCount(frame = this.frame) { return frame ? frame.layers.length : 0; }
+
+  setLive(live) {
+    this.live = live;
+    if (live) { this.queue = []; this.segments = []; this.manual = null; }
+  }
+
+  /** A new frame arrived. `stepDuration` is how long a whole step animates for (ms). */
+  push(frame, now, stepDuration) {
+    if (this.live || frame.diverged) {
+      this.frame = frame;
+      this.segments = [];
+      this.manual = null;
+      this.lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+      return;
+    }
+    if (this.animating(now)) {
+      this.queue = [{ frame, stepDuration }];
+      return;
+    }
+    this._start(frame, now, stepDuration);
+  }
+
+  _start(frame, now, stepDuration) {
+    const last = PHASES.indexOf(frame.phase);
+    let first = 0;
+    if (this.lastAnimated && this.lastAnimated.step === frame.step) first = this.lastAnimated.phaseIndex + 1;
+    if (first > last) first = last;
+    this.frame = frame;
+    this.manual = null;
+    this.segments = [];
+    let t = now;
+    for (let i = first; i <= last; i++) {
+      const phase = PHASES[i];
+      const duration = Math.max(stepDuration * PHASE_WEIGHT[phase], phase === "loss" || phase === "update" ? 120 : 200);
+      this.segments.push({ phase, start: t, duration });
+      t += duration;
+    }
+    this.lastAnimated = { step: frame.step, phaseIndex: last };
+  }
+
+  animating(now) {
+    const s = this.segments[this.segments.length - 1];
+    return !!s && now < s.start + s.duration;
+  }
+
+  /** Call every animation frame: starts a queued frame once the current animation has ended. */
+  tick(now) {
+    if (!this.animating(now) && this.queue.length) {
+      const { frame, stepDuration } = this.queue.shift();
+      this._start(frame, now, stepDuration);
+    }
+  }
+
+  /**
+   * Reveal one more layer of the current phase (client side). Returns false when the phase is already fully
+   * shown, in which case the caller asks the server for the next phase and then calls startManual().
+   */
+  revealLayer(now) {
+    const view = this.view(now);
+    if (!this.frame || view.phase === "live" || view.phase === "idle") return false;
+    const L = this.layerCount();
+    const steps = view.phase === "loss" || view.phase === "update" ? 1 : L;
+    const shown = this.manual && this.manual.phase === view.phase ? this.manual.layers : Math.floor(view.t * steps + 1e-9);
+    if (shown >= steps) return false;
+    this.segments = [];
+    this.queue = [];
+    this.manual = { phase: view.phase, layers: shown + 1, steps };
+    return true;
+  }
+
+  /** The next frame (one phase) arrives and is to be revealed one layer at a time from its first layer. */
+  startManual(frame) {
+    this.frame = frame;
+    this.segments = [];
+    this.queue = [];
+    const steps = frame.phase === "loss" || frame.phase === "update" ? 1 : frame.layers.length;
+    this.manual = { phase: frame.phase, layers: 1, steps };
+    this.lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+  }
+
+  /**
+   * What to draw now: {frame, phase, t, done, layerReveal(l)}.
+   * phase: forward | loss | backward | update | live | idle; t: progress 0..1 inside the phase;
+   * done: how many phases of this step are complete (0..4); layerReveal(l) for l = 0..L: how far the phase has
+   * reached layer l (0..1).
+   */
+  view(now) {
+    const frame = this.frame;
+    if (!frame) return { frame: null, phase: "idle", t: 0, done: 0, reveal: () => 0 };
+    if (this.live) return { frame, phase: "live", t: 1, done: 4, reveal: () => 1 };
+    let phase, t;
+    if (this.manual) {
+      phase = this.manual.phase;
+      t = this.manual.layers / this.manual.steps;
+    } else if (this.segments.length) {
+      let seg = this.segments[this.segments.length - 1];
+      for (const s of this.segments) { if (now < s.start + s.duration) { seg = s; break; } }
+      phase = seg.phase;
+      t = Math.min(1, Math.max(0, (now - seg.start) / seg.duration));
+    } else {
+      phase = frame.phase;
+      t = 1;
+    }
+    const done = PHASES.indexOf(phase) + (t >= 1 ? 1 : 0);
+    const L = frame.layers.length;
+    const cursor = t * L;
+    let reveal;
+    if (phase === "forward") reveal = (l) => (l === 0 ? 1 : clamp01(cursor - (l - 1)));
+    else if (phase === "backward") reveal = (l) => (l === 0 ? 0 : clamp01(cursor - (L - l)));
+    else reveal = () => 1;
+    return { frame, phase, t, done, reveal };
+  }
+}
+
+function clamp01(v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
