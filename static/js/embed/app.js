@@ -1,0 +1,523 @@
+// The embedded widget: a compact live view (network, data/boundary, loss, controls) configured by the URL,
+// driven by its own buttons, by a host page through postMessage (protocol.js), and by lessons (lesson.js).
+// The views are the main page's own modules; only the wiring lives here.
+
+import { Connection, api } from "../connection.js";
+import { Timeline, SLOW_MOTION_MAX } from "../timeline.js";
+import { NetworkView } from "../network.js";
+import { BoundaryView } from "../boundary.js";
+import { Charts } from "../charts.js";
+import { Inspector } from "../inspector.js";
+import { DigitsView } from "../digits.js";
+import { DEFAULTS, parseUrl, toQuery, FEATURE_LABEL } from "../config.js";
+import { fmt } from "../palette.js";
+import { isFull } from "../frame.js";
+import { HostChannel } from "./protocol.js";
+import { ExerciseCard } from "./exercise-card.js";
+import { LessonPlayer, loadLesson } from "./lesson.js";
+
+const $ = (id) => document.getElementById(id);
+const root = $("embed-root");
+const opts = readOptions(location.search, JSON.parse($("embed-settings").textContent || "{}"));
+const SPEED_MIN = 0.2, SPEED_MAX = 1000;
+
+const conn = new Connection();
+const timeline = new Timeline();
+const state = {
+  session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
+  latest: null, lastState: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
+};
+// while an exercise holds a phase's answer back, frames wait here instead of reaching the views
+const gate = { holding: false, queue: [] };
+
+applyTheme(opts);
+showPanels(opts);
+const network = opts.panels.has("network") ? new NetworkView($("network"), { onSelect: (sel) => { if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } } }) : null;
+const boundary = opts.panels.has("data") ? new BoundaryView($("boundary")) : null;
+const charts = opts.panels.has("loss") ? new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") }) : null;
+const inspector = opts.panels.has("inspector") ? new Inspector($("inspector"), $("inspector-hint")) : null;
+const digits = opts.panels.has("data") ? new DigitsView($("digit-input"), $("digit-bars"), $("digit-target")) : null;
+const host = new HostChannel({ allowed: opts.hostOrigins, onCommand: (cmd) => onHostCommand(cmd) });
+const card = new ExerciseCard($("exercise"), { onHighlight: highlight });
+
+window.__backpropEmbed = {
+  get session() { return state.session; },
+  get latestFrame() { return state.latest; },
+  get latestFull() { return state.latestFull; },
+  get playing() { return state.playing; },
+  get host() { return host; },
+  get lesson() { return player; },
+  get busy() { return state.busy; },
+  options: opts,
+};
+
+// ---------- options from the URL ----------
+
+function readOptions(search, server) {
+  const q = new URLSearchParams(search);
+  const { config, ui } = parseUrl(search);
+  const list = (key, all, dflt) => {
+    if (!q.has(key)) return new Set(dflt);
+    const raw = q.get(key).trim();
+    if (raw === "" || raw === "none") return new Set();
+    return new Set(raw.split(",").map((s) => s.trim()).filter((s) => all.includes(s)));
+  };
+  const flag = (key, dflt = false) => (q.has(key) ? !["0", "false", "no", "off"].includes(q.get(key).toLowerCase()) : dflt);
+  const serverOrigins = server.embed_origins || [];
+  let hostOrigins = serverOrigins;
+  if (q.has("host_origin")) {
+    // an embedder may narrow the allow-list to its own origin (never widen the server's)
+    const own = q.get("host_origin").split(",").map((s) => s.trim().replace(/\/$/, "").toLowerCase()).filter(Boolean);
+    hostOrigins = serverOrigins.length ? own.filter((o) => serverOrigins.includes(o)) : own;
+    if (!hostOrigins.length) hostOrigins = serverOrigins.length ? serverOrigins : own;
+  }
+  const speed = Number(q.get("speed") ?? ui.speed ?? 5);
+  return {
+    config, preset: ui.preset || null,
+    panels: list("panels", ["network", "data", "loss", "inspector"], ["network", "data", "loss"]),
+    controls: list("controls", ["play", "step", "step_phase", "reset", "speed"], ["play", "step", "step_phase", "reset"]),
+    theme: ["light", "dark", "auto"].includes(q.get("theme")) ? q.get("theme") : "light",
+    autoplay: flag("autoplay"),
+    quiz: flag("quiz"),
+    lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"),
+    speed: Number.isFinite(speed) ? Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed)) : 5,
+    hostOrigins,
+    title: q.get("title"),
+  };
+}
+
+function applyTheme(o) {
+  const dark = o.theme === "dark" || (o.theme === "auto" && matchMedia("(prefers-color-scheme: dark)").matches);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+}
+
+function showPanels(o) {
+  for (const name of ["network", "data", "loss", "inspector"]) $(`panel-${name}`).hidden = !o.panels.has(name);
+  for (const name of ["play", "step", "step_phase", "reset", "speed"]) {
+    const el = root.querySelector(`[data-control="${name}"]`);
+    if (el) el.hidden = !o.controls.has(name);
+  }
+  $("controls").hidden = o.controls.size === 0;
+  root.dataset.panels = [...o.panels].join(" ");
+  if (o.title) $("embed-title").textContent = o.title;
+}
+
+// ---------- the session ----------
+
+async function startSession(request) {
+  const session = await api("POST", "/api/sessions", request);
+  const old = state.session;
+  applySession(session);
+  if (old && old.id !== session.id) conn.deleteSession(old.id);
+  conn.open(session.id);
+  subscribe();
+  conn.getData().then((d) => { if (state.session?.id === session.id) setPoints(d); }).catch(() => {});
+  refreshBoundary();
+  updateOpenLink();
+  return session;
+}
+
+function applySession(session) {
+  const prev = state.session;
+  state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session, id: session.id || prev?.id };
+  state.sizes = session.sizes;
+  state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
+  state.diverged = !!session.diverged;
+  state.lastState = session.state;
+  state.latestFull = null;
+  const feats = session.config.features || ["x1", "x2"];
+  const labels = session.input_dim === 2 && session.sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f) : session.sizes[0] === 1 ? ["x"] : [];
+  network?.setShape(session.sizes, labels);
+  inspector?.setConfig(session.config, session.sizes, labels);
+  charts?.reset(session.sizes.length - 1, session.task === "classification");
+  timeline.frame = null; timeline.queue = []; timeline.lastAnimated = null;
+  const acts = session.activations;
+  timeline.push({ type: "frame", step: session.step || 0, phase: null, state: session.state, detail: "summary", loss: null,
+    layers: session.W.map((w, i) => ({ index: i + 1, activation: acts[i], W: w, b: session.b[i], a_mean: null, delta_mean: null })) }, performance.now(), 0);
+  const isDigits = session.input_dim > 2;
+  if (boundary) { $("boundary-wrap").hidden = isDigits; $("digits-view").hidden = !isDigits; boundary.highlight = null; }
+  setCounter(session.step || 0, session.metrics);
+  showDiverged(session.diverged ? session.divergence : null);
+  if (network) network.dirty = true;
+}
+
+function setPoints(d) {
+  if (!d || !d.train || !boundary) return;
+  state.points = d;
+  boundary.setData(d, state.info?.task || "classification", state.info?.classes || 2);
+}
+
+function refreshBoundary() {
+  if (!boundary || !state.session || state.session.input_dim > 2) return;
+  conn.getBoundary(40, false).then((b) => { boundary.setBoundary(b); }).catch(() => {});
+}
+
+function subscribe() {
+  const live = state.playing && state.speed > SLOW_MOTION_MAX;
+  timeline.setLive(live);
+  const per = (n) => Math.max(1, Math.round(state.speed / n));
+  conn.subscribe({
+    detail: live ? "summary" : "full",
+    boundary_every: !boundary || state.sizes[0] > 2 || state.session?.input_dim > 2 ? 0 : live ? per(6) : 1,
+    boundary_resolution: 40, neurons: false,
+    metrics_every: live ? per(10) : 1,
+  });
+}
+
+function currentRequest() {
+  const cfg = { ...state.session.config };
+  return cfg;
+}
+
+function updateOpenLink() {
+  const a = $("open-full");
+  if (!a || !state.session) return;
+  a.href = `/${toQuery(currentRequest(), { speed: state.speed })}`;
+}
+
+// ---------- messages from the server ----------
+
+conn.on("hello", (msg) => {
+  if (msg.data && msg.data.train) setPoints(msg.data);
+  if (msg.state) { state.lastState = msg.state.state; if (typeof msg.state.playing === "boolean") setPlaying(msg.state.playing, false); }
+});
+conn.on("frame", (frame) => { if (gate.holding) gate.queue.push(frame); else showFrame(frame); });
+conn.on("boundary", (b) => boundary?.setBoundary(b));
+conn.on("metrics", onMetrics);
+conn.on("state", (s) => {
+  state.lastState = s.state;
+  if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
+  if (s.diverged) showDiverged(s.divergence);
+  host.post("state", { playing: s.playing, step: s.step, state: s.state, next_phase: s.next_phase, steps_per_second: s.steps_per_second, diverged: s.diverged });
+  for (const w of stateWaiters.splice(0)) w(s);
+});
+conn.on("error", (msg) => {
+  if (msg.code === "diverged") showDiverged(msg.message);
+  host.post("error", { code: msg.code || "error", message: msg.message || "", field: msg.field ?? null });
+  showToast(msg.message || msg.code);
+});
+conn.on("session_lost", () => host.post("error", { code: "session_lost", message: "the session expired or was deleted" }));
+const stateWaiters = [];
+const frameWaiters = [];
+
+function showFrame(frame) {
+  frame.seq = ++state.seq;
+  state.latest = frame;
+  state.lastState = frame.state;
+  if (isFull(frame)) state.latestFull = frame;
+  const dur = state.playing ? 1000 / state.speed : Math.min(2500, Math.max(900, 1000 / state.speed));
+  timeline.push(frame, performance.now(), dur);
+  if (boundary) { boundary.highlight = frame.batch_indices && !timeline.live ? frame.batch_indices : null; }
+  host.post("phase", { step: frame.step, phase: frame.phase, state: frame.state, next_phase: frame.next_phase, loss: frame.loss, diverged: frame.diverged });
+  if (frame.phase === "update") {
+    setCounter(frame.step, null, frame.loss);
+    if (charts) { const norms = frame.layers.map((l) => l.grad_W_norm); if (norms.every((v) => v != null)) charts.addGradNorms(frame.step, norms); }
+    queueStepEvent(frame);
+  }
+  if (frame.diverged) showDiverged(frame.divergence);
+  for (const w of frameWaiters.splice(0)) w(frame);
+}
+
+function onMetrics(m) {
+  state.metrics = m;
+  charts?.addMetrics(m);
+  setCounter(m.step, m);
+  if (state.pendingStep && m.step === state.pendingStep.step) flushStepEvent();
+}
+
+// the `step` event carries the step's batch loss and the metrics (whole train and test sets) after it
+function queueStepEvent(frame) {
+  if (state.pendingStep) flushStepEvent();
+  state.pendingStep = { step: frame.step, loss: frame.loss, regularization_loss: frame.regularization_loss, diverged: frame.diverged };
+  state.pendingTimer = setTimeout(flushStepEvent, 400);
+}
+function flushStepEvent() {
+  const p = state.pendingStep;
+  if (!p) return;
+  clearTimeout(state.pendingTimer);
+  state.pendingStep = null;
+  const m = state.metrics && state.metrics.step === p.step ? state.metrics : null;
+  host.post("step", { ...p, metrics: m ? { train_loss: m.train_loss, test_loss: m.test_loss, train_accuracy: m.train_accuracy ?? null, test_accuracy: m.test_accuracy ?? null } : null });
+}
+
+// ---------- controls ----------
+
+function setPlaying(playing, send = true) {
+  if (playing && state.diverged) return;
+  state.playing = playing;
+  const btn = $("btn-play");
+  btn.classList.toggle("playing", playing);
+  btn.setAttribute("aria-pressed", String(playing));
+  btn.setAttribute("aria-label", playing ? "Pause" : "Play");
+  if (send) { if (playing) { conn.setSpeed(state.speed); conn.play(); } else conn.pause(); }
+  subscribe();
+}
+
+function setSpeed(sps) {
+  state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
+  const out = $("speed-out");
+  if (out) out.textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)}/s`;
+  const range = $("speed");
+  if (range) range.value = String(Math.round((1000 * Math.log(state.speed / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN)));
+  conn.setSpeed(state.speed);
+  subscribe();
+}
+
+function setCounter(step, m, loss) {
+  $("step-count").textContent = step ?? 0;
+  if (m && m.train_loss != null) $("loss-value").textContent = fmt(m.train_loss, 4);
+  else if (loss != null && !state.metrics) $("loss-value").textContent = fmt(loss, 4);
+}
+
+function showDiverged(what) {
+  const el = $("diverged");
+  if (!what) { el.hidden = true; state.diverged = false; return; }
+  state.diverged = true;
+  if (state.playing) setPlaying(false, false);
+  el.hidden = false;
+  $("diverged-text").textContent = `The run diverged (${what}): the learning rate is too large for this network.`;
+}
+
+let toastTimer = null;
+function showToast(text) {
+  const t = $("toast");
+  t.textContent = text; t.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { t.hidden = true; }, 4000);
+}
+
+$("btn-play").addEventListener("click", () => setPlaying(!state.playing));
+$("btn-step").addEventListener("click", () => { setPlaying(false); conn.step(1); });
+$("btn-step-phase").addEventListener("click", () => { setPlaying(false); conn.stepPhase(); });
+$("btn-reset").addEventListener("click", () => controller.reset().catch((e) => showToast(e.message)));
+$("btn-diverged-reset").addEventListener("click", () => controller.reset().catch((e) => showToast(e.message)));
+$("speed")?.addEventListener("input", (e) => setSpeed(SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (Number(e.target.value) / 1000)));
+
+// ---------- the controller: what lessons, exercises and the host API do to the run ----------
+
+function waitFor(list, test, ms = 15000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the server did not answer in time")), ms);
+    const check = (v) => { if (test(v)) { clearTimeout(timer); resolve(v); } else list.push(check); };
+    list.push(check);
+  });
+}
+
+async function pauseAndSettle() {
+  if (!state.playing) return;
+  const done = waitFor(stateWaiters, (s) => s.playing === false, 5000).catch(() => null);
+  setPlaying(false);
+  await done;
+}
+
+const controller = {
+  get sizes() { return state.sizes; },
+  get session() { return state.session; },
+  async reset(seed = null, data_seed = null) {
+    await pauseAndSettle();
+    const s = await api("POST", `/api/sessions/${state.session.id}/reset`, { seed, data_seed });
+    applySession(s);
+    if (data_seed != null) conn.getData().then(setPoints).catch(() => {});
+    refreshBoundary();
+  },
+  async setConfig(config, reset = false) {
+    const live = Object.keys(config).every((k) => ["learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index"].includes(k));
+    if (!live) await pauseAndSettle();
+    const s = await api("PATCH", `/api/sessions/${state.session.id}${reset ? "?reset=true" : ""}`, config);
+    const rebuilt = JSON.stringify(s.sizes) !== JSON.stringify(state.sizes) || s.step !== state.session.step || !live;
+    if (rebuilt) {
+      applySession(s);
+      conn.getData().then(setPoints).catch(() => {});
+      refreshBoundary();
+      subscribe();
+    } else state.session = { ...state.session, config: s.config };
+    inspector?.setConfig(s.config, s.sizes, []);
+    updateOpenLink();
+  },
+  async step(count = 1) {
+    await pauseAndSettle();
+    const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase: "full", count, detail: "summary" });
+    state.session.step = frame.step;
+    refreshBoundary();
+    return frame;
+  },
+  async stepPhase(until = null) {
+    await pauseAndSettle();
+    const next = until || nextPhase();
+    const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase: next, count: 1, detail: "full" });
+    state.latestFull = frame;
+    state.lastState = frame.state;
+    return frame;
+  },
+  async play() { setSpeed(state.speed); setPlaying(true); },
+  async pause() { await pauseAndSettle(); },
+  setSpeed(sps) { setSpeed(sps); },
+  async playUntil(target, sps = null) {
+    const s0 = await api("GET", `/api/sessions/${state.session.id}`);
+    if (s0.step >= target || s0.diverged) return;
+    if (sps) setSpeed(sps);
+    const margin = Math.max(2, Math.ceil(state.speed * 0.4));
+    if (target - s0.step > margin) {
+      const reached = waitFor(frameWaiters, (f) => f.diverged || (f.phase === "update" && f.step >= target - margin), 600000);
+      setPlaying(true);
+      await reached;
+      await pauseAndSettle();
+    }
+    const s1 = await api("GET", `/api/sessions/${state.session.id}`);
+    if (!s1.diverged && s1.step < target) {
+      await api("POST", `/api/sessions/${state.session.id}/step`, { phase: "full", count: target - s1.step, detail: "summary" });
+    }
+    refreshBoundary();
+  },
+  highlight,
+  async exercise(ex) { return runExercise(ex); },
+  async getState() { return api("GET", `/api/sessions/${state.session.id}`); },
+};
+
+function nextPhase() {
+  return { ready: "forward", updated: "forward", forwarded: "loss", loss_computed: "backward", backpropagated: "update" }[state.lastState] || "forward";
+}
+
+function highlight(target) {
+  if (!network) return;
+  let sel = null;
+  if (target && "neuron" in target && target.from === undefined) sel = { kind: "neuron", l: target.layer, k: target.neuron };
+  else if (target && "from" in target) sel = { kind: "edge", l: target.layer, j: target.from, k: target.to };
+  network.selection = sel;
+  network.dirty = true;
+  if (inspector) { if (sel) inspector.open(sel); else inspector.close(); }
+}
+
+// ---------- exercises ----------
+
+async function runExercise(ex) {
+  state.busy = true;
+  try {
+    await pauseAndSettle();
+    const sess = await controller.getState();
+    state.lastState = sess.state;
+    const result = await card.run(ex, {
+      state: sess.state,
+      config: sess.config,
+      stepTo: async (phase, hold) => {
+        if (hold) { gate.holding = true; gate.queue = []; }
+        const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase, count: 1, detail: "full" });
+        state.lastState = frame.state;
+        if (!hold) state.latestFull = frame;
+        return frame;
+      },
+      latestFull: () => state.latestFull,
+      release: () => { gate.holding = false; const q = gate.queue.splice(0); q.forEach(showFrame); },
+    });
+    host.post("exercise", result);
+    return result;
+  } finally {
+    if (gate.holding) { gate.holding = false; gate.queue.splice(0).forEach(showFrame); }
+    state.busy = false;
+  }
+}
+
+// ---------- the host API ----------
+
+async function onHostCommand(cmd) {
+  try {
+    switch (cmd.type) {
+      case "play": setPlaying(true); break;
+      case "pause": setPlaying(false); break;
+      case "step": setPlaying(false); conn.step(cmd.count || 1); break;
+      case "step_phase": if (cmd.until) await controller.stepPhase(cmd.until); else { setPlaying(false); conn.stepPhase(); } break;
+      case "reset": await controller.reset(cmd.seed ?? null, cmd.data_seed ?? null); break;
+      case "set_config": await controller.setConfig(cmd.config, !!cmd.reset); break;
+      case "set_speed": setSpeed(cmd.steps_per_second); break;
+      case "get_state": {
+        const s = await controller.getState();
+        host.post("state", { playing: s.playing, step: s.step, state: s.state, next_phase: s.next_phase, steps_per_second: s.steps_per_second, diverged: s.diverged, config: s.config, metrics: s.metrics });
+        break;
+      }
+      default: break;
+    }
+  } catch (err) {
+    host.post("error", { code: err.code || "command_failed", message: err.message, request: cmd.type, field: err.body?.detail?.[0]?.loc?.slice(1).join(".") || err.body?.detail?.field || null });
+  }
+}
+
+// ---------- height: the host sizes the iframe to the content ----------
+
+let lastHeight = 0;
+function reportHeight() {
+  const h = Math.ceil(root.getBoundingClientRect().height);
+  if (h && Math.abs(h - lastHeight) >= 1) { lastHeight = h; host.post("resize", { height: h, width: Math.ceil(root.getBoundingClientRect().width) }); }
+}
+new ResizeObserver(reportHeight).observe(root);
+
+// ---------- drawing ----------
+
+let lastView = null;
+function loop(now) {
+  timeline.tick(now);
+  const view = timeline.view(now);
+  if (network && view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t || network.dirty)) {
+    network.draw(view);
+    network.dirty = false;
+  }
+  lastView = view;
+  charts?.render();
+  if (digits && state.session?.input_dim > 2 && view.frame && isFull(view.frame)) digits.draw(view.frame);
+  if (inspector?.selection) inspector.render(view.frame);
+  $("phase-label").textContent = view.phase === "live" ? "live" : view.frame?.phase || "ready";
+  requestAnimationFrame(loop);
+}
+
+// ---------- start ----------
+
+let player = null;
+
+async function main() {
+  let lesson = null;
+  if (opts.lesson || opts.lessonUrl) {
+    try { lesson = await loadLesson({ id: opts.lesson, url: opts.lessonUrl }); } catch (err) {
+      $("lesson").hidden = false;
+      $("lesson").innerHTML = `<p class="lesson-error" role="alert"></p>`;
+      $("lesson").firstChild.textContent = err.message;
+      host.post("error", { code: "lesson_invalid", message: err.message });
+    }
+  }
+  const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
+  for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
+  if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
+  if (lesson?.view?.steps_per_second) state.speed = lesson.view.steps_per_second;
+  let session;
+  try { session = await startSession(request); } catch (err) {
+    host.post("error", { code: "config_refused", message: err.message });
+    showToast(`That setup was refused: ${err.message}`);
+    session = await startSession({});
+  }
+  setSpeed(state.speed);
+  requestAnimationFrame(loop);
+  if (lesson) {
+    player = new LessonPlayer($("lesson"), lesson, controller, { onChange: (info) => host.post("lesson", info) });
+    $("lesson").hidden = false;
+    player.show(0);
+  } else if (opts.quiz) {
+    $("quiz").hidden = false;
+    $("btn-quiz").addEventListener("click", () => quiz());
+  }
+  host.post("ready", {
+    session: { view_id: session.view_id }, config: session.config, sizes: session.sizes, step: session.step,
+    lesson: lesson ? { id: lesson.id, title: lesson.title, steps: lesson.steps.length } : null, protocol: { commands: ["play", "pause", "step", "step_phase", "reset", "set_config", "set_speed", "get_state"] },
+  });
+  reportHeight();
+  if (opts.autoplay && !lesson) setPlaying(true);
+}
+
+async function quiz() {
+  const { randomExercise } = await import("./exercise.js");
+  $("btn-quiz").disabled = true;
+  try { await runExercise(randomExercise(state.sizes)); } catch (err) { showToast(err.message); }
+  $("btn-quiz").disabled = false;
+}
+
+main().catch((err) => {
+  showToast(`The widget could not start: ${err.message}`);
+  host.post("error", { code: "start_failed", message: err.message });
+});
