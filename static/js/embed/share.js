@@ -1,0 +1,117 @@
+// "Share / Embed": the link to the current run and the <iframe> snippet that embeds it, with the widget's options.
+//
+//   import { openShareDialog } from "/static/js/embed/share.js";
+//   openShareDialog({ config, speed });        // config: the page's current SessionConfig (partial is fine)
+//
+// If the page has an element with id "share-button", clicking it opens the dialog with the state returned by
+// window.__backpropLive.config (the main page's public state), so the page only needs the button and the import.
+
+import { toQuery } from "../config.js";
+import { escapeHtml } from "./text.js";
+
+const PANELS = [["network", "Network"], ["data", "Data"], ["loss", "Loss"], ["inspector", "Inspector"]];
+
+/** The widget's address for a state and options (absolute, on this server). */
+export function embedUrl(state, { panels = ["network", "data", "loss"], theme = "light", autoplay = false, lesson = null, quiz = false, base = location.origin } = {}) {
+  const q = toQuery(state.config || {}, state.speed ? { speed: state.speed } : {});
+  const extra = new URLSearchParams();
+  if (panels.join(",") !== "network,data,loss") extra.set("panels", panels.join(",") || "none");
+  if (theme !== "light") extra.set("theme", theme);
+  if (autoplay) extra.set("autoplay", "1");
+  if (quiz) extra.set("quiz", "1");
+  if (lesson) extra.set("lesson", lesson);
+  const tail = extra.toString();
+  return `${base}/embed${q}${tail ? `${q.length > 1 ? "&" : "?"}${tail}` : ""}`;
+}
+
+export function pageUrl(state, base = location.origin) {
+  return `${base}/${toQuery(state.config || {}, state.speed ? { speed: state.speed } : {})}`;
+}
+
+export function iframeSnippet(src, { width = 640, height = 560, title = "Backprop Live: a neural network learning" } = {}) {
+  return `<iframe src="${escapeHtml(src)}" width="${width}" height="${height}" title="${escapeHtml(title)}" style="border:0;max-width:100%" loading="lazy" allow="fullscreen"></iframe>`;
+}
+
+let dialog = null;
+
+const STYLE = `
+${rules.replace('`','')}
+.share-dialog select { font: inherit; padding: 4px; }`;
+
+export function openShareDialog(state = {}) {
+  if (!dialog) {
+    if (!document.getElementById("share-dialog-style")) {
+      const style = document.createElement("style");
+      style.id = "share-dialog-style";
+      style.textContent = STYLE;
+      document.head.appendChild(style);
+    }
+    dialog = document.createElement("dialog");
+    dialog.className = "share-dialog";
+    dialog.setAttribute("aria-labelledby", "share-title");
+    dialog.innerHTML = `
+      <h2 id="share-title">Share / Embed</h2>
+      <label for="share-link">Link to this run (same data, same starting weights)</label>
+      <div class="row"><input type="text" id="share-link" readonly><button type="button" data-copy="share-link">Copy</button></div>
+      <label>Widget options</label>
+      <div class="opts" id="share-opts">
+        ${PANELS.map(([v, t]) => `<label><input type="checkbox" name="panel" value="${v}" ${v !== "inspector" ? "checked" : ""}> ${t}</label>`).join("")}
+        <label><input type="checkbox" name="dark"> Dark</label>
+        <label><input type="checkbox" name="autoplay"> Autoplay</label>
+        <label><input type="checkbox" name="quiz"> Quiz button</label>
+      </div>
+      <label for="share-lesson">Lesson (optional)</label>
+      <select id="share-lesson"><option value="">No lesson: this run</option></select>
+      <label for="share-embed">Embed code (paste into a course page)</label>
+      <textarea id="share-embed" rows="4" readonly></textarea>
+      <div class="row"><button type="button" data-copy="share-embed">Copy embed code</button>
+        <a id="share-preview" href="#" target="_blank" rel="noopener">Preview the widget ↗</a>
+        <span id="share-copied" role="status"></span></div>
+      <form method="dialog" class="row" style="justify-content:flex-end"><button class="primary">Close</button></form>`;
+    document.body.appendChild(dialog);
+    dialog.addEventListener("change", () => render());
+    dialog.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", async () => {
+      const el = dialog.querySelector(`#${b.dataset.copy}`);
+      el.select();
+      try { await navigator.clipboard.writeText(el.value); } catch { document.execCommand?.("copy"); }
+      dialog.querySelector("#share-copied").textContent = "Copied.";
+    }));
+    fetch("/api/lessons").then((r) => r.json()).then((list) => {
+      const sel = dialog.querySelector("#share-lesson");
+      for (const l of list) { const o = document.createElement("option"); o.value = l.id; o.textContent = l.title; sel.appendChild(o); }
+    }).catch(() => {});
+  }
+  dialog._state = state;
+  render();
+  if (!dialog.open) dialog.showModal();
+  return dialog;
+}
+
+function render() {
+  const st = dialog._state || {};
+  const opts = dialog.querySelector("#share-opts");
+  const panels = [...opts.querySelectorAll("input[name=panel]:checked")].map((i) => i.value);
+  const lesson = dialog.querySelector("#share-lesson").value || null;
+  const src = embedUrl(lesson ? {} : st, {
+    panels, theme: opts.querySelector("[name=dark]").checked ? "dark" : "light",
+    autoplay: opts.querySelector("[name=autoplay]").checked, quiz: opts.querySelector("[name=quiz]").checked, lesson,
+  });
+  dialog.querySelector("#share-link").value = pageUrl(st);
+  dialog.querySelector("#share-embed").value = iframeSnippet(src, { height: lesson ? 760 : 560 });
+  dialog.querySelector("#share-preview").href = src;
+  dialog.querySelector("#share-copied").textContent = "";
+}
+
+// the main page: a button with id "share-button" opens the dialog for the run it shows
+function attach() {
+  const btn = document.getElementById("share-button");
+  if (!btn || btn.dataset.shareAttached) return;
+  btn.dataset.shareAttached = "1";
+  btn.addEventListener("click", () => {
+    const live = window.__backpropLive;
+    openShareDialog({ config: live?.config || {}, speed: live?.speed });
+  });
+}
+if (typeof document !== "undefined") {
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", attach); else attach();
+}
