@@ -35,7 +35,14 @@ export function iframeSnippet(src, { width = 640, height = 560, title = "Backpro
 let dialog = null;
 
 const STYLE = `
-${rules.replace('`','')}
+.share-dialog { max-width: min(560px, 94vw); border: 1px solid #d1d5db; border-radius: 12px; padding: 14px 16px; font: 14px/1.4 system-ui, sans-serif; }
+.share-dialog h2 { margin: 0 0 8px; font-size: 16px; }
+.share-dialog label { display: block; margin: 8px 0 2px; font-weight: 600; font-size: 12px; }
+.share-dialog textarea, .share-dialog input[type=text] { width: 100%; box-sizing: border-box; font: 12px ui-monospace, monospace; padding: 6px; border: 1px solid #ccc; border-radius: 6px; }
+.share-dialog .row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin-top: 4px; }
+.share-dialog .row input[type=text] { flex: 1; width: auto; }
+.share-dialog .opts { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; }
+.share-dialog .opts label { display: inline-flex; gap: 4px; font-weight: normal; margin: 0; }
 .share-dialog select { font: inherit; padding: 4px; }`;
 
 export function openShareDialog(state = {}) {
