@@ -1,0 +1,178 @@
+"""The WebSocket /ws/sessions/{id} (docs/API.md "WebSocket"): messages in, session calls, publishing out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from fastapi import APIRouter, WebSocket
+from pydantic import TypeAdapter, ValidationError
+from starlette.websockets import WebSocketDisconnect
+
+from ..engine.trainer import PhaseError
+from ..errors import ApiError
+from ..schemas import ClientMessage
+from ..session import Session
+from ..stream import (Client, hello_message, publish_extras, publish_frame, publish_hello, publish_state,
+                      start_playing, stop_playing)
+from .deps import in_thread, public_limits
+
+log = logging.getLogger("backprop_live.live")
+router = APIRouter()
+MESSAGE = TypeAdapter(ClientMessage)
+VIEWER_MAY = ("subscribe", "ping")
+STEPS_IN_THREAD = 64
+
+
+def _validation_error(e: ValidationError, msg_type: str | None) -> tuple[str, str]:
+    err = e.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    if loc and loc[0] == msg_type:  # the discriminator's tag comes first in the location
+        loc = loc[1:]
+    field = ".".join(loc) or "type"
+    return field, f"{field}: {err['msg']}"
+
+
+@router.websocket("/ws/sessions/{sid}")
+async def live(ws: WebSocket, sid: str):
+    app = ws.app
+    store, settings = app.state.store, app.state.settings
+    await ws.accept()
+    try:
+        session, role = store.lookup(sid)
+    except ApiError as e:
+        await ws.send_text(orjson.dumps({"type": "error", "code": e.code, "message": e.message,
+                                         "field": None}).decode())
+        await ws.close(code=4404, reason="session not found")
+        return
+    if len(session.clients) >= settings.max_clients_per_session:
+        await ws.send_text(orjson.dumps({"type": "error", "code": "too_many_clients",
+                                         "message": f"this session already has {settings.max_clients_per_session} "
+                                                    "clients (BACKPROP_MAX_CLIENTS_PER_SESSION)",
+                                         "field": None}).decode())
+        await ws.close(code=4429, reason="too many clients")
+        return
+    limits = public_limits(settings)
+    async with session.lock:
+        client = Client(ws, role, settings, step=session.step)
+        client.put("hello", (session.step, hello_message(session, role, limits)))
+        session.clients.add(client)
+    sender = asyncio.get_running_loop().create_task(client.run_sender())
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                text = (message.get("bytes") or b"").decode("utf-8", "replace")
+            await handle(session, client, text, limits)
+    except WebSocketDisconnect:
+        pass
+    except RuntimeError:  # receive after the socket closed
+        pass
+    finally:
+        sender.cancel()
+        session.clients.discard(client)
+        if not session.clients and session.playing:
+            stop_playing(session)  # nobody watches: stop spending CPU on it
+        session.touch()
+
+
+async def handle(session: Session, client: Client, text: str, limits: dict) -> None:
+    settings = session.settings
+    if len(text) > settings.max_body_bytes:
+        client.error("too_large", f"a message may have at most {settings.max_body_bytes} bytes "
+                                  "(BACKPROP_MAX_BODY_BYTES)")
+        return
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        client.error("bad_message", "a message must be a JSON object with a 'type'")
+        return
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        client.error("bad_message", "a message must be a JSON object with a 'type'", "type")
+        return
+    try:
+        msg = MESSAGE.validate_python(data)
+    except ValidationError as e:
+        field, message = _validation_error(e, data.get("type"))
+        client.error("invalid_message", message, field)
+        return
+    kind = msg.type
+    if client.role != "controller" and kind not in VIEWER_MAY:
+        client.error("read_only", "this connection uses a view id: it can watch but not control", "type")
+        return
+    session.touch()
+    try:
+        await dispatch(session, client, msg, limits)
+    except ApiError as e:
+        client.error(e.code, e.message, e.field)
+    except ValidationError as e:
+        field, message = _validation_error(e, None)
+        client.error("invalid_config", message, field)
+    except PhaseError as e:
+        client.error("phase_order", str(e))
+    except Exception:
+        log.exception("a WebSocket message failed")
+        client.error("internal_error", "the message could not be handled; the session is unchanged")
+
+
+async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
+    kind = msg.type
+    if kind == "ping":
+        client.put_control({"type": "pong"})
+        return
+    if kind == "subscribe":
+        for name in ("detail", "boundary_every", "boundary_resolution", "neurons", "metrics_every"):
+            value = getattr(msg, name)
+            if value is not None:
+                setattr(client, name, value)
+        if client.boundary_every and session.data.input_dim > 2:
+            client.error("no_boundary", f"this data set has {session.data.input_dim} inputs: the decision "
+                                        "boundary needs 1 or 2", "boundary_every")
+        async with session.lock:
+            client.last_boundary = None
+            client.last_metrics_step = None
+            publish_extras(session, force=True, only=client)
+        return
+    async with session.lock:
+        if kind == "play":
+            session._check_not_diverged()
+            start_playing(session)
+            publish_state(session)
+        elif kind == "pause":
+            stop_playing(session)
+            publish_state(session)
+            publish_extras(session, force=True)
+        elif kind == "set_speed":
+            session.steps_per_second = float(msg.steps_per_second)
+            publish_state(session)
+        elif kind == "step":
+            max_steps = session.settings.max_steps_per_request
+            if msg.count > max_steps:
+                raise ApiError(422, "invalid_message", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS)",
+                               "count")
+            if msg.count > STEPS_IN_THREAD:
+                await in_thread(session.run_steps, msg.count)
+            else:
+                session.run_steps(msg.count)
+            publish_frame(session, force_extras=True)
+            if session.trainer.diverged:
+                publish_state(session)
+        elif kind == "step_phase":
+            session.run_next_phase()
+            publish_frame(session, force_extras=True)
+            if session.trainer.diverged or session.trainer.phase == "updated":
+                publish_state(session)
+        elif kind == "set_config":
+            changes = msg.config.model_dump(exclude_unset=True)
+            rebuilt = await in_thread(session.patch, changes, msg.reset)
+            if rebuilt:
+                publish_hello(session, limits)
+            publish_state(session)
+        elif kind == "reset":
+            await in_thread(session.reset, msg.seed, msg.data_seed)
+            publish_hello(session, limits)
+            publish_state(session)

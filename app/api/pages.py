@@ -1,0 +1,54 @@
+"""The page routes: GET / (the full page) and GET /embed (for iframes), rendered with Jinja2 from templates/."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+
+from .. import __version__
+from ..presets import PRESETS
+from .deps import OrjsonResponse, get_settings, public_limits
+
+router = APIRouter(include_in_schema=False)
+
+
+def _environment(request: Request) -> Environment:
+    env = getattr(request.app.state, "jinja", None)
+    if env is None:
+        env = Environment(loader=FileSystemLoader(str(get_settings(request).templates_dir)),
+                          autoescape=select_autoescape(["html", "xml"]), auto_reload=True)
+        request.app.state.jinja = env
+    return env
+
+
+def _context(request: Request) -> dict:
+    settings = get_settings(request)
+    presets = [{"name": p.name, "title": p.title, "description": p.description} for p in PRESETS.values()]
+    return {
+        "request": request,
+        "version": __version__,
+        "presets": presets,
+        "limits": public_limits(settings),
+        "query": dict(request.query_params),
+    }
+
+
+def _render(request: Request, name: str):
+    try:
+        template = _environment(request).get_template(name)
+    except TemplateNotFound:
+        return OrjsonResponse({"detail": {"code": "page_not_found",
+                                          "message": f"the template {name} is not installed on this server",
+                                          "field": None}}, status_code=404)
+    return HTMLResponse(template.render(**_context(request)))
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request):
+    return _render(request, "index.html")
+
+
+@router.get("/embed", response_class=HTMLResponse)
+async def embed(request: Request):
+    return _render(request, "embed.html")

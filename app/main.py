@@ -1,0 +1,151 @@
+"""create_app(): the FastAPI application (routers, static files, error handlers, the session store's lifespan).
+
+    uvicorn --factory app.main:create_app      (or the `backprop-live` command)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .api import embed, live, pages, rest
+from .api.deps import OrjsonResponse
+from .engine.trainer import PhaseError
+from .errors import ApiError
+from .settings import Settings, load_settings
+from .store import Store
+
+log = logging.getLogger("backprop_live")
+
+
+def _errors(errors: list, prefix: tuple = ()) -> list[dict]:
+    """Validation errors as FastAPI shapes them (loc, msg, type), without echoing the input back."""
+    return [{"loc": [*prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in errors]
+
+
+class BodyLimit:
+    """413 for a request body over the limit, before any of it is parsed (Content-Length or streamed)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return await self.app(scope, receive, send)
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    return await self._too_large(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                return await self._too_large(scope, receive, send)
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        replay = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        done = False
+
+        async def receive_again():
+            nonlocal done
+            if not done:
+                done = True
+                return replay
+            return await receive()
+
+        return await self.app(scope, receive_again, send)
+
+    async def _too_large(self, scope, receive, send):
+        response = OrjsonResponse({"detail": {"code": "body_too_large",
+                                              "message": f"the request body exceeds {self.max_bytes} bytes "
+                                                         "(BACKPROP_MAX_BODY_BYTES)", "field": None}},
+                                  status_code=413)
+        await response(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async def sweep():
+            while True:
+                await asyncio.sleep(settings.sweep_interval)
+                try:
+                    app.state.store.sweep()
+                except Exception:  # keep sweeping whatever one sweep met
+                    log.exception("session sweep failed")
+
+        task = asyncio.get_running_loop().create_task(sweep())
+        try:
+            yield
+        finally:
+            task.cancel()
+            app.state.store.clear()
+
+    app = FastAPI(
+        title="Backprop Live",
+        version=__version__,
+        summary="Watch a neural network learn: every number of forward, loss, backward and update, live.",
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = Store(settings)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return OrjsonResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError):
+        return OrjsonResponse({"detail": _errors(exc.errors())}, status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def model_invalid(request: Request, exc: ValidationError):
+        return OrjsonResponse({"detail": _errors(exc.errors(), ("body",))}, status_code=422)
+
+    @app.exception_handler(PhaseError)
+    async def phase_error(request: Request, exc: PhaseError):
+        return OrjsonResponse({"detail": {"code": "phase_order", "message": str(exc), "field": "phase"}},
+                              status_code=409)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return OrjsonResponse({"detail": {"code": code, "message": str(exc.detail), "field": None}},
+                              status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return OrjsonResponse({"detail": {"code": "internal_error",
+                                          "message": "an unexpected error; it was logged", "field": None}},
+                              status_code=500)
+
+    app.include_router(rest.router)
+    app.include_router(live.router)
+    app.include_router(pages.router)
+    embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)
+    if settings.static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

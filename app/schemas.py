@@ -1,0 +1,382 @@
+"""The contract: pydantic models for configs, requests, answers and WebSocket messages (docs/API.md).
+
+The OpenAPI document at /docs is generated from these; the page reads the same shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+
+from .engine import limits
+from .engine.datasets import DATASET_NAMES
+from .engine.features import FEATURES
+
+DatasetName = Literal[DATASET_NAMES + ("custom",)]  # type: ignore[valid-type]
+Feature = Literal[FEATURES]  # type: ignore[valid-type]
+HiddenActivation = Literal["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
+OutputActivation = Literal["linear", "sigmoid", "softmax"]
+LossName = Literal["mse", "bce", "softmax_ce"]
+OptimizerName = Literal["sgd", "momentum", "adam"]
+Regularization = Literal["none", "l1", "l2"]
+InitName = Literal["xavier", "he", "uniform", "zeros"]
+Task = Literal["classification", "regression"]
+Detail = Literal["summary", "full"]
+PhaseName = Literal["forward", "loss", "backward", "update"]
+StateName = Literal["ready", "forwarded", "loss_computed", "backpropagated", "updated", "diverged"]
+
+Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED)]
+
+
+class Model(BaseModel):
+    """Strict about unknown fields (a typo is a 422 naming it) and about NaN/Infinity."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# -- the configuration ---------------------------------------------------------------------------------------
+
+class HiddenLayer(Model):
+    neurons: int = Field(4, ge=limits.MIN_NEURONS, le=limits.MAX_NEURONS)
+    activation: HiddenActivation = "tanh"
+
+
+class CustomData(Model):
+    """A user's own data: rows of raw inputs and one target per row (class labels 0..K-1 or numbers)."""
+
+    x: list[Annotated[list[float], Field(min_length=1, max_length=limits.MAX_INPUTS)]] = Field(
+        min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
+    y: list[float] = Field(min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
+    task: Task = "classification"
+
+
+def _default_hidden() -> list[HiddenLayer]:
+    return [HiddenLayer(neurons=4, activation="tanh"), HiddenLayer(neurons=2, activation="tanh")]
+
+
+class SessionConfig(Model):
+    dataset: DatasetName = "xor"
+    n_samples: int = Field(400, ge=limits.MIN_SAMPLES, le=limits.MAX_SAMPLES,
+                           description="ignored for digits (1,797 images) and custom")
+    noise: float = Field(0.1, ge=0.0, le=1.0)
+    train_fraction: float = Field(0.8, ge=limits.MIN_TRAIN_FRACTION, le=limits.MAX_TRAIN_FRACTION)
+    data_seed: Seed = Field(1, description="the data set's draw")
+    custom_data: Optional[CustomData] = None
+    features: list[Feature] = Field(default_factory=lambda: ["x1", "x2"], min_length=1, max_length=len(FEATURES),
+                                    description="network inputs computed from x1, x2 (2-D data sets only)")
+    hidden_layers: list[HiddenLayer] = Field(default_factory=_default_hidden, max_length=limits.MAX_HIDDEN_LAYERS)
+    output_activation: Optional[OutputActivation] = Field(
+        None, description="null: sigmoid for 2 classes, softmax for more, linear for regression")
+    loss: Optional[LossName] = Field(None, description="null: bce after sigmoid, softmax_ce after softmax, else mse")
+    optimizer: OptimizerName = "sgd"
+    learning_rate: float = Field(0.03, gt=0.0, le=limits.MAX_LEARNING_RATE)
+    batch_size: int = Field(10, ge=1, le=limits.MAX_BATCH)
+    regularization: Regularization = "none"
+    regularization_rate: float = Field(0.0, ge=0.0, le=limits.MAX_REGULARIZATION_RATE)
+    init: InitName = "xavier"
+    seed: Seed = Field(1, description="the initial weights and the order of the batches")
+    focus_index: int = Field(0, ge=0, le=limits.MAX_BATCH - 1,
+                             description="which sample of each batch has its own gradient contribution recorded")
+
+    @field_validator("features")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("each feature may appear only once")
+        return v
+
+
+# fields that change between steps without a reset; every other field is structural
+HYPERPARAMETERS = ("learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index")
+STRUCTURAL = tuple(name for name in SessionConfig.model_fields if name not in HYPERPARAMETERS)
+
+
+def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
+    """Every field of `model`, optional (default null = keep), with the same type and limits."""
+    fields = {}
+    for name, info in model.model_fields.items():
+        inner = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[name] = (Optional[inner], Field(None, description=info.description))
+    return fields
+
+
+ConfigPatch = create_model("ConfigPatch", __base__=Model, **_optional_fields(SessionConfig))
+ConfigPatch.__doc__ = "A partial SessionConfig: the fields given replace the current ones."
+
+CreateSession = create_model(
+    "CreateSession", __base__=Model,
+    preset=(Optional[str], Field(None, description="start from this preset (GET /api/presets); the other fields override it")),
+    **_optional_fields(SessionConfig),
+)
+CreateSession.__doc__ = "A SessionConfig (every field optional) or a preset name with overrides."
+
+
+# -- answers -------------------------------------------------------------------------------------------------
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    field: Optional[str] = None
+
+
+class ErrorBody(BaseModel):
+    detail: ErrorInfo
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    sessions: int
+
+
+class DatasetOut(BaseModel):
+    name: str
+    title: str
+    task: Task
+    input_dim: int
+    n_classes: int
+    description: str
+    x_range: Optional[list[float]] = None
+    y_range: Optional[list[float]] = None
+    defaults: dict[str, Any]
+
+
+class PresetOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    config: SessionConfig
+
+
+class Metrics(BaseModel):
+    step: int
+    train_loss: Optional[float]
+    test_loss: Optional[float]
+    train_accuracy: Optional[float] = None
+    test_accuracy: Optional[float] = None
+    confusion: Optional[list[list[int]]] = Field(None, description="test set, rows = true class, columns = predicted")
+
+
+class SessionState(BaseModel):
+    id: Optional[str] = Field(None, description="the controller id (null when read with the view id)")
+    view_id: str
+    role: Literal["controller", "viewer"]
+    config: SessionConfig
+    step: int = Field(description="completed updates")
+    epoch: int = Field(description="completed passes over the training set")
+    state: StateName
+    next_phase: Optional[PhaseName]
+    playing: bool
+    steps_per_second: float
+    diverged: bool
+    divergence: Optional[str]
+    task: Task
+    n_classes: int
+    input_dim: int = Field(description="raw inputs of the data set")
+    sizes: list[int] = Field(description="neurons per layer, inputs first (after the feature map)")
+    activations: list[str] = Field(description="activation of each weighted layer 1..L")
+    x_range: Optional[list[float]]
+    y_range: Optional[list[float]]
+    n_train: int
+    n_test: int
+    n_parameters: int
+    W: list[list[list[float]]]
+    b: list[list[float]]
+    metrics: Optional[Metrics]
+    clients: int
+    expires_in: Optional[float] = Field(description="seconds until the session expires if nobody uses it "
+                                        "(null while a WebSocket client is connected)")
+
+
+class LayerFrame(BaseModel):
+    index: int
+    activation: str
+    W: list[list[float]]
+    b: list[float]
+    a_mean: list[Optional[float]]
+    delta_mean: Optional[list[Optional[float]]]
+    grad_W_norm: Optional[float]
+    dW_norm: Optional[float]
+    dead_fraction: Optional[float]
+    warning: Optional[Literal["vanishing", "exploding"]]
+    # detail=full only
+    z: Optional[list[list[Optional[float]]]] = None
+    a: Optional[list[list[Optional[float]]]] = None
+    f_prime: Optional[list[list[Optional[float]]]] = None
+    delta: Optional[list[list[Optional[float]]]] = None
+    grad_W: Optional[list[list[Optional[float]]]] = None
+    grad_b: Optional[list[Optional[float]]] = None
+    regularization_grad_W: Optional[list[list[Optional[float]]]] = None
+    dW_applied: Optional[list[list[Optional[float]]]] = None
+    db_applied: Optional[list[Optional[float]]] = None
+    focus_grad_W: Optional[list[list[Optional[float]]]] = None
+    focus_grad_b: Optional[list[Optional[float]]] = None
+
+
+class Frame(BaseModel):
+    type: Literal["frame"]
+    skipped: int
+    step: int
+    phase: PhaseName
+    state: StateName
+    next_phase: Optional[PhaseName]
+    detail: Detail
+    learning_rate: float
+    batch_size: int
+    focus_index: int
+    loss: Optional[float]
+    regularization_loss: Optional[float]
+    diverged: bool
+    divergence: Optional[str]
+    input_mean: list[Optional[float]]
+    layers: list[LayerFrame]
+    # detail=full only
+    x: Optional[list[list[float]]] = None
+    a0: Optional[list[list[float]]] = None
+    y: Optional[list[list[float]]] = None
+    batch_indices: Optional[list[int]] = None
+    loss_per_sample: Optional[list[Optional[float]]] = None
+
+
+class Boundary(BaseModel):
+    resolution: Optional[int] = None
+    x_range: Optional[list[float]] = None
+    y_range: Optional[list[float]] = None
+    output: Optional[list[float]] = None
+    class_: Optional[list[int]] = Field(None, alias="class")
+    confidence: Optional[list[float]] = None
+    neurons: Optional[list[list[list[float]]]] = None
+    curve: Optional[dict[str, list[float]]] = None
+
+
+class Split(BaseModel):
+    x: list[list[float]]
+    y: list[float]
+
+
+class DataOut(BaseModel):
+    task: Task
+    n_classes: int
+    train: Optional[Split]
+    test: Optional[Split]
+
+
+class HistoryEntry(BaseModel):
+    step: int
+    loss: Optional[float] = Field(description="the data loss of that step's batch (null at step 0)")
+    regularization_loss: Optional[float]
+    train_loss: Optional[float]
+    test_loss: Optional[float]
+    train_accuracy: Optional[float]
+    test_accuracy: Optional[float]
+    grad_W_norm: Optional[list[Optional[float]]] = Field(description="per weighted layer (null at step 0)")
+
+
+class HistoryOut(BaseModel):
+    metrics_every: int = Field(description="steps between entries as recorded")
+    capacity: int = Field(description="entries kept at most (older ones are dropped)")
+    entries: list[HistoryEntry]
+
+
+class GradcheckOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    epsilon: float
+    worst_relative_error: Optional[float]
+    layers: list[dict[str, Any]]
+    batch_indices: list[int]
+
+
+class PredictOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    output: list[list[Optional[float]]]
+    class_: Optional[list[int]] = Field(None, alias="class")
+
+
+class Export(Model):
+    format: Literal["backprop-live/1"]
+    config: SessionConfig
+    step: int = Field(0, ge=0, le=10**12)
+    W: list[list[list[float]]] = Field(max_length=limits.MAX_HIDDEN_LAYERS + 1)
+    b: list[list[float]] = Field(max_length=limits.MAX_HIDDEN_LAYERS + 1)
+
+
+# -- requests ------------------------------------------------------------------------------------------------
+
+class StepRequest(Model):
+    phase: Union[PhaseName, Literal["full"]] = "full"
+    count: int = Field(1, ge=1, description="whole steps to run (phase full); at most BACKPROP_MAX_STEPS")
+    detail: Detail = "summary"
+
+
+class ResetRequest(Model):
+    seed: Optional[Seed] = None
+    data_seed: Optional[Seed] = None
+
+
+class PredictRequest(Model):
+    x: list[Annotated[list[float], Field(min_length=1, max_length=limits.MAX_INPUTS)]] = Field(min_length=1)
+
+
+class WeightEdit(Model):
+    layer: int = Field(ge=1, le=limits.MAX_HIDDEN_LAYERS + 1)
+    kind: Literal["W", "b"]
+    row: int = Field(0, ge=0, description="j, the neuron of layer l-1 (W only)")
+    col: int = Field(ge=0, description="k, the neuron of layer l")
+    value: float = Field(ge=-1e6, le=1e6)
+
+
+# -- WebSocket messages from the client ----------------------------------------------------------------------
+
+class Play(Model):
+    type: Literal["play"]
+
+
+class Pause(Model):
+    type: Literal["pause"]
+
+
+class StepMsg(Model):
+    type: Literal["step"]
+    count: int = Field(1, ge=1)
+
+
+class StepPhaseMsg(Model):
+    type: Literal["step_phase"]
+
+
+class SetSpeed(Model):
+    type: Literal["set_speed"]
+    steps_per_second: float = Field(ge=0.2, le=1000.0)
+
+
+class SetConfig(Model):
+    type: Literal["set_config"]
+    config: ConfigPatch  # type: ignore[valid-type]
+    reset: bool = False
+
+
+class ResetMsg(Model):
+    type: Literal["reset"]
+    seed: Optional[Seed] = None
+    data_seed: Optional[Seed] = None
+
+
+class Subscribe(Model):
+    type: Literal["subscribe"]
+    detail: Optional[Detail] = None
+    boundary_every: Optional[int] = Field(None, ge=0, le=1_000_000)
+    boundary_resolution: Optional[int] = Field(None, ge=2, le=limits.MAX_GRID_RESOLUTION)
+    neurons: Optional[bool] = None
+    metrics_every: Optional[int] = Field(None, ge=0, le=1_000_000)
+
+
+class Ping(Model):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[
+    Union[Play, Pause, StepMsg, StepPhaseMsg, SetSpeed, SetConfig, ResetMsg, Subscribe, Ping],
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGE_TYPES = ("play", "pause", "step", "step_phase", "set_speed", "set_config", "reset", "subscribe", "ping")

@@ -1,0 +1,450 @@
+"""One training run: config, data, network, trainer, batch sampler, phase, metric history, and one lock.
+
+    dataset (make_dataset) -> feature map -> Network (sizes from features and task) -> Trainer -> BatchSampler
+
+Every method here is synchronous and assumes the caller holds `session.lock` (an asyncio.Lock): REST handlers,
+WebSocket messages and the play runner all take it, so calls on one session never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import deque
+
+import numpy as np
+
+from .engine.datasets import Dataset, make_dataset, output_size, targets
+from .engine.evaluate import boundary as engine_boundary
+from .engine.evaluate import curve as engine_curve
+from .engine.evaluate import evaluate
+from .engine.features import feature_map, network_inputs
+from .engine.gradcheck import gradcheck as engine_gradcheck
+from .engine.batches import BatchSampler
+from .engine.network import Network
+from .engine.trainer import PHASES, PhaseError, Trainer
+from .errors import ConfigError, conflict
+from .frames import dumps, frame_body
+from .schemas import HYPERPARAMETERS, STRUCTURAL, SessionConfig
+from .settings import Settings
+
+ID_BYTES = 24  # 192 random bits per id
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(ID_BYTES)
+
+
+def _field_of(message: str, default: str) -> str:
+    """The config field an engine ValueError is about (its messages start with the field's name)."""
+    head = message.split(" ", 1)[0].split(".", 1)[0].split(":", 1)[0]
+    return head if head in SessionConfig.model_fields else default
+
+
+def default_output(task: str, n_classes: int) -> str:
+    if task == "regression":
+        return "linear"
+    return "softmax" if n_classes > 2 else "sigmoid"
+
+
+def default_loss(output_activation: str) -> str:
+    return {"sigmoid": "bce", "softmax": "softmax_ce"}.get(output_activation, "mse")
+
+
+def load_data(cfg: SessionConfig) -> Dataset:
+    custom = cfg.custom_data.model_dump() if cfg.custom_data is not None else None
+    try:
+        return make_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise, train_fraction=cfg.train_fraction,
+                            seed=cfg.data_seed, custom=custom)
+    except ValueError as e:
+        raise ConfigError(_field_of(str(e), "custom_data" if cfg.dataset == "custom" else "dataset"), str(e)) from None
+
+
+def resolve(cfg: SessionConfig, data: Dataset) -> SessionConfig:
+    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot."""
+    out = cfg.output_activation
+    if out is None:
+        out = {"bce": "sigmoid", "softmax_ce": "softmax"}.get(cfg.loss) or default_output(data.task, data.n_classes)
+    loss = cfg.loss or default_loss(out)
+    if data.task == "regression":
+        if out == "softmax":
+            raise ConfigError("output_activation", "a softmax output needs a classification data set; "
+                                                   "use linear (or sigmoid) for regression")
+        if loss != "mse":
+            raise ConfigError("loss", f"loss {loss} needs class labels; use mse for regression")
+    if loss == "bce" and out != "sigmoid":
+        raise ConfigError("loss", f"loss bce needs output_activation sigmoid, not {out}")
+    if loss == "softmax_ce" and out != "softmax":
+        raise ConfigError("loss", f"loss softmax_ce needs output_activation softmax, not {out}")
+    if loss == "mse" and out == "softmax":
+        raise ConfigError("loss", "loss mse cannot follow a softmax output: use softmax_ce")
+    return cfg.model_copy(update={"output_activation": out, "loss": loss})
+
+
+class Session:
+    def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0):
+        self.id = new_id()
+        self.view_id = new_id()
+        self.settings = settings
+        self.lock = asyncio.Lock()
+        self.created = time.time()
+        self.last_used = time.monotonic()
+        # live stream: connected clients, the play runner and its speed (see app/stream.py)
+        self.clients: set = set()
+        self.runner: asyncio.Task | None = None
+        self.playing = False
+        self.steps_per_second = 10.0
+        self.history: deque = deque(maxlen=settings.history_size)
+        self.build(config, W=W, b=b, step=step)
+
+    # -- building ---------------------------------------------------------------------------------------------
+    def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None) -> None:
+        """(Re)build data, network, trainer and sampler from a config; the ids and clients stay."""
+        data = data or load_data(config)
+        config = resolve(config, data)
+        features = config.features
+        try:
+            n_in = network_inputs(data.input_dim, features)
+            sizes = [n_in] + [h.neurons for h in config.hidden_layers] + \
+                    [output_size(data.task, data.n_classes, config.output_activation)]
+            network = Network(sizes, [h.activation for h in config.hidden_layers], config.output_activation,
+                              init=config.init, seed=config.seed, W=W, b=b)
+        except ValueError as e:
+            raise ConfigError("W" if W is not None else _field_of(str(e), "hidden_layers"), str(e)) from None
+        trainer = Trainer(network, config.loss, optimizer=config.optimizer, learning_rate=config.learning_rate,
+                          regularization=config.regularization, regularization_rate=config.regularization_rate,
+                          focus_index=config.focus_index)
+        trainer.step_count = int(step)
+        self.config = config
+        self.data = data
+        self.x_train = feature_map(data.x_train, features)
+        self.x_test = feature_map(data.x_test, features)
+        self.y_train = targets(data.task, data.n_classes, data.y_train, config.output_activation)
+        self.y_test = targets(data.task, data.n_classes, data.y_test, config.output_activation)
+        self.network = network
+        self.trainer = trainer
+        self.sampler = BatchSampler(data.n_train, config.batch_size, config.seed)
+        self.version = 0  # bumps whenever the parameters change (caches of metrics and boundaries key on it)
+        self.structure = getattr(self, "structure", 0) + 1  # bumps on every rebuild: clients get a new hello
+        self._metrics: tuple | None = None
+        self._frames: dict = {}
+        self._frames_of = None
+        self.history.clear()
+        self._record_history()
+
+    def reset(self, seed: int | None = None, data_seed: int | None = None) -> None:
+        update = {}
+        if seed is not None:
+            update["seed"] = seed
+        if data_seed is not None:
+            update["data_seed"] = data_seed
+        config = self.config.model_copy(update=update)
+        same_data = data_seed is None or data_seed == self.config.data_seed
+        self.build(config, data=self.data if same_data else None)
+
+    def patch(self, changes: dict, allow_reset: bool) -> bool:
+        """Apply a partial config. Hyperparameters apply at once; structural fields need allow_reset.
+
+        Returns True if the run was rebuilt."""
+        current = self.config.model_dump()
+        changed = {k: v for k, v in changes.items() if current.get(k) != v}
+        structural = [k for k in changed if k in STRUCTURAL]
+        if structural and not allow_reset:
+            raise conflict("needs_reset", f"changing {', '.join(structural)} needs a reset: "
+                                          "send it again with reset=true (PATCH ?reset=true)", structural[0])
+        merged = {**current, **changed}
+        if ("dataset" in changed or "custom_data" in changed):
+            # the task may change: fall back to the task's defaults unless they were given explicitly
+            for key in ("output_activation", "loss"):
+                if key not in changes:
+                    merged[key] = None
+        config = SessionConfig.model_validate(merged)
+        if structural:
+            same_data = not any(k in changed for k in
+                                ("dataset", "n_samples", "noise", "train_fraction", "data_seed", "custom_data"))
+            self.build(config, data=self.data if same_data else None)
+            return True
+        tr = self.trainer
+        if "learning_rate" in changed:
+            tr.set_learning_rate(config.learning_rate)
+        if "batch_size" in changed:
+            self.sampler.set_batch_size(config.batch_size)
+        if "regularization" in changed or "regularization_rate" in changed:
+            tr.set_regularization(config.regularization, config.regularization_rate)
+        if "optimizer" in changed:
+            tr.set_optimizer(config.optimizer)
+        if "focus_index" in changed:
+            tr.focus_index = config.focus_index
+        self.config = self.config.model_copy(update={k: getattr(config, k) for k in HYPERPARAMETERS})
+        return False
+
+    # -- stepping ---------------------------------------------------------------------------------------------
+    @property
+    def step(self) -> int:
+        return self.trainer.step_count
+
+    @property
+    def record(self):
+        return self.trainer.record
+
+    def _check_not_diverged(self) -> None:
+        if self.trainer.diverged:
+            raise conflict("diverged", f"the run diverged ({self.trainer.divergence}); reset it to go on")
+
+    def _forward(self):
+        idx = self.sampler.next()
+        x = self.x_train[idx]
+        rec = self.trainer.forward(x, self.y_train[idx], idx)
+        rec.extra["x_raw"] = x if self.x_train is self.data.x_train else self.data.x_train[idx]
+        return rec
+
+    def _run_phase(self, phase: str):
+        if phase == "forward":
+            return self._forward()
+        rec = self.trainer.run_phase(phase)
+        if phase == "update" and not self.trainer.diverged:
+            self._after_update()
+        return rec
+
+    def _after_update(self) -> None:
+        self.version += 1
+        if self.step % self.settings.metrics_every == 0:
+            self._record_history()
+
+    def run_steps(self, count: int) -> int:
+        """Run `count` whole steps (finishing a step left mid-phase counts as the first). Returns steps run."""
+        self._check_not_diverged()
+        tr = self.trainer
+        done = 0
+        if tr.phase not in ("ready", "updated"):
+            while tr.phase != "updated" and not tr.diverged:
+                self._run_phase(tr.next_phase)
+            done = 1
+        x_train, y_train, raw = self.x_train, self.y_train, self.data.x_train
+        same = x_train is raw
+        every = self.settings.metrics_every
+        while done < count and not tr.diverged:
+            idx = self.sampler.next()
+            x = x_train[idx]
+            rec = tr.step(x, y_train[idx], idx)
+            rec.extra["x_raw"] = x if same else raw[idx]
+            done += 1
+            if not tr.diverged:
+                self.version += 1
+                if tr.step_count % every == 0:
+                    self._record_history()
+        return done
+
+    def run_to_phase(self, phase: str) -> None:
+        """Run phases in order up to and including `phase` for the current step (a new step from 'updated')."""
+        self._check_not_diverged()
+        tr = self.trainer
+        start = "forward" if tr.phase in ("ready", "updated") else tr.next_phase
+        if PHASES.index(phase) < PHASES.index(start):
+            raise conflict("phase_order", f"step {tr.record.step} already ran {phase}; its next phase is {start}",
+                           "phase")
+        for p in PHASES[PHASES.index(start):PHASES.index(phase) + 1]:
+            self._run_phase(p)
+            if tr.diverged:
+                break
+
+    def run_next_phase(self) -> None:
+        self._check_not_diverged()
+        self._run_phase(self.trainer.next_phase)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def frame(self, detail: str) -> bytes | None:
+        """The serialized body of the current record's frame (cached per record, phase and detail)."""
+        rec = self.trainer.record
+        if rec is None:
+            return None
+        if self._frames_of is not rec:  # holding the record keeps its id from being reused by a new one
+            self._frames_of = rec
+            self._frames.clear()
+        key = (rec.phase, self.trainer.phase, detail)
+        cached = self._frames.get(key)
+        if cached is None:
+            cached = dumps(frame_body(rec, self.trainer.phase, self.trainer.next_phase, detail))
+            self._frames[key] = cached
+        return cached
+
+    def metrics(self) -> dict:
+        """Loss and accuracy on the whole train and test sets for the current parameters (cached per version)."""
+        if self._metrics is not None and self._metrics[0] == (self.version, self.step):
+            return self._metrics[1]
+        data, net, cfg = self.data, self.network, self.config
+        with np.errstate(all="ignore"):
+            tr = evaluate(net, cfg.loss, self.x_train, self.y_train, data.y_train, data.task, data.n_classes)
+            te = evaluate(net, cfg.loss, self.x_test, self.y_test, data.y_test, data.task, data.n_classes)
+        m = {
+            "step": self.step,
+            "train_loss": _finite(tr["loss"]), "test_loss": _finite(te["loss"]),
+            "train_accuracy": tr.get("accuracy"), "test_accuracy": te.get("accuracy"),
+            "confusion": _listify(te.get("confusion")),
+        }
+        self._metrics = ((self.version, self.step), m)
+        return m
+
+    def _record_history(self) -> None:
+        m = self.metrics()
+        rec = self.trainer.record
+        last = rec is not None and rec.phase == "updated" and rec.step == self.step
+        self.history.append({
+            "step": self.step,
+            "loss": _finite(rec.loss) if last else None,
+            "regularization_loss": _finite(rec.regularization_loss) if last else None,
+            "train_loss": m["train_loss"], "test_loss": m["test_loss"],
+            "train_accuracy": m["train_accuracy"], "test_accuracy": m["test_accuracy"],
+            "grad_W_norm": [_finite(float(np.sqrt(np.einsum("ij,ij->", L.grad_W, L.grad_W)))) for L in rec.layers]
+            if last else None,
+        })
+
+    def history_entries(self, every: int) -> list[dict]:
+        entries = list(self.history)
+        if every <= 1:
+            return entries
+        m = self.settings.metrics_every
+        return [e for e in entries if (e["step"] // m) % every == 0]
+
+    def boundary(self, resolution: int, neurons: bool) -> dict:
+        d = self.data
+        if d.input_dim == 2:
+            with np.errstate(all="ignore"):
+                return engine_boundary(self.network, self.config.features, d.x_range, d.y_range, resolution, neurons)
+        if d.input_dim == 1:
+            with np.errstate(all="ignore"):
+                return {"curve": engine_curve(self.network, d.x_range)}
+        raise conflict("no_boundary", f"the decision boundary needs 1-D or 2-D inputs; this data set has "
+                                      f"{d.input_dim}", "dataset")
+
+    def predict(self, x: list) -> dict:
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.data.input_dim:
+            raise ConfigError("x", f"x must be rows of {self.data.input_dim} raw inputs, not {x.shape[-1]}")
+        with np.errstate(all="ignore"):
+            out = self.network.predict(feature_map(x, self.config.features))
+        answer = {"output": out}
+        if self.data.task == "classification":
+            answer["class"] = (out[:, 0] >= 0.5).astype(np.int64) if out.shape[1] == 1 else out.argmax(axis=1)
+        return answer
+
+    def data_points(self, split: str = "all", limit: int | None = None) -> dict:
+        d = self.data
+
+        def part(x, y):
+            if limit is not None:
+                x, y = x[:limit], y[:limit]
+            return {"x": np.ascontiguousarray(x), "y": np.ascontiguousarray(y)}
+
+        return {
+            "task": d.task, "n_classes": d.n_classes,
+            "train": part(d.x_train, d.y_train) if split in ("train", "all") else None,
+            "test": part(d.x_test, d.y_test) if split in ("test", "all") else None,
+        }
+
+    def gradcheck(self, epsilon: float) -> dict:
+        """Backprop against central differences on the current step's batch (or the first batch before any)."""
+        rec = self.trainer.record
+        if rec is not None and rec.batch_indices is not None:
+            idx = np.asarray(rec.batch_indices)
+        else:
+            idx = np.arange(min(self.config.batch_size, self.data.n_train))
+        with np.errstate(all="ignore"):
+            result = engine_gradcheck(self.network.copy(), self.config.loss, self.x_train[idx], self.y_train[idx],
+                                      regularization=self.config.regularization,
+                                      rate=self.config.regularization_rate, epsilon=epsilon)
+        result["batch_indices"] = idx
+        return result
+
+    def export(self) -> dict:
+        return {"format": "backprop-live/1", "config": self.config.model_dump(), "step": self.step,
+                "W": [w.tolist() for w in self.network.W], "b": [v.tolist() for v in self.network.b]}
+
+    def set_weight(self, layer: int, kind: str, row: int, col: int, value: float) -> None:
+        tr, net = self.trainer, self.network
+        if tr.phase not in ("ready", "updated"):
+            raise conflict("mid_step", f"step {tr.record.step} is between phases (next: {tr.next_phase}); "
+                                       "finish it before editing a weight", "layer")
+        if layer > net.n_layers:
+            raise ConfigError("layer", f"layer must be 1 to {net.n_layers}, not {layer}")
+        l = layer - 1
+        arr = net.W[l] if kind == "W" else net.b[l]
+        if kind == "W" and row >= arr.shape[0]:
+            raise ConfigError("row", f"row must be 0 to {arr.shape[0] - 1} for W of layer {layer}, not {row}")
+        if col >= arr.shape[-1]:
+            raise ConfigError("col", f"col must be 0 to {arr.shape[-1] - 1} for layer {layer}, not {col}")
+        arr = arr.copy()  # records of past steps keep the arrays they used
+        if kind == "W":
+            arr[row, col] = value
+            net.W[l] = arr
+        else:
+            arr[col] = value
+            net.b[l] = arr
+        tr.reset_divergence()
+        self.version += 1
+
+    def points_for_hello(self) -> dict | None:
+        """The data set's points, for 1-D and 2-D data (what a page plots)."""
+        if self.data.input_dim > 2:
+            return None
+        return self.data_points("all")
+
+    def state(self, role: str) -> dict:
+        tr, d, net = self.trainer, self.data, self.network
+        return {
+            "id": self.id if role == "controller" else None,
+            "view_id": self.view_id,
+            "role": role,
+            "config": self.config,
+            "step": self.step,
+            "epoch": self.sampler.epoch,
+            "state": tr.phase,
+            "next_phase": tr.next_phase,
+            "playing": self.playing,
+            "steps_per_second": self.steps_per_second,
+            "diverged": tr.diverged,
+            "divergence": tr.divergence,
+            "task": d.task,
+            "n_classes": d.n_classes,
+            "input_dim": d.input_dim,
+            "sizes": net.sizes,
+            "activations": net.activations,
+            "x_range": list(d.x_range) if d.x_range is not None else None,
+            "y_range": list(d.y_range) if d.y_range is not None else None,
+            "n_train": d.n_train,
+            "n_test": d.n_test,
+            "n_parameters": net.n_parameters(),
+            "W": [w.tolist() for w in net.W],
+            "b": [v.tolist() for v in net.b],
+            "metrics": self.metrics(),
+            "clients": len(self.clients),
+            "expires_in": None if self.clients else
+            max(0.0, self.settings.session_ttl - (time.monotonic() - self.last_used)),
+        }
+
+    def live_state(self) -> dict:
+        """The `state` WebSocket message."""
+        tr = self.trainer
+        return {"type": "state", "playing": self.playing, "steps_per_second": self.steps_per_second,
+                "step": self.step, "state": tr.phase, "next_phase": tr.next_phase, "diverged": tr.diverged,
+                "divergence": tr.divergence}
+
+    def touch(self) -> None:
+        self.last_used = time.monotonic()
+
+
+def _finite(v):
+    if v is None:
+        return None
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def _listify(v):
+    if v is None:
+        return None
+    return np.asarray(v).tolist()
+
+
+__all__ = ["Session", "PhaseError", "new_id", "resolve", "load_data"]

@@ -1,0 +1,84 @@
+"""Server settings, read once from environment variables (all optional; docs/API.md lists them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+
+
+def _int(name: str, default: int, lo: int, hi: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value}")
+    return value
+
+
+def _float(name: str, default: float, lo: float, hi: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number from {lo} to {hi}, not {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be a number from {lo} to {hi}, not {value}")
+    return value
+
+
+def _dir(env: str, name: str) -> Path:
+    """static/ and templates/: an environment variable, else inside the package (a wheel), else the repository."""
+    raw = os.environ.get(env)
+    if raw:
+        return Path(raw).expanduser().resolve()
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else REPO_DIR / name
+
+
+@dataclass(frozen=True)
+class Settings:
+    # sessions
+    max_sessions: int = 200  # BACKPROP_MAX_SESSIONS
+    session_ttl: float = 3600.0  # BACKPROP_SESSION_TTL: seconds without use before a session without clients expires
+    sweep_interval: float = 60.0  # BACKPROP_SWEEP_INTERVAL: seconds between background expiry sweeps
+    history_size: int = 5000  # BACKPROP_HISTORY_SIZE: metric entries kept per session (a ring buffer)
+    metrics_every: int = 10  # BACKPROP_METRICS_EVERY: steps between history entries (train/test metrics)
+    # requests
+    max_body_bytes: int = 5_000_000  # BACKPROP_MAX_BODY_BYTES: larger request bodies and WebSocket messages get 413
+    max_steps_per_request: int = 10_000  # BACKPROP_MAX_STEPS: the largest `count` of one step request or message
+    max_predict_rows: int = 20_000  # BACKPROP_MAX_PREDICT_ROWS
+    # live stream
+    max_clients_per_session: int = 500  # BACKPROP_MAX_CLIENTS_PER_SESSION
+    max_frame_rate: float = 60.0  # BACKPROP_MAX_FRAME_RATE: runner ticks (and so frames) per second while playing
+    boundary_max_rate: float = 10.0  # BACKPROP_BOUNDARY_MAX_RATE: decision-boundary messages per second per client
+    control_queue: int = 32  # BACKPROP_CONTROL_QUEUE: queued control messages (error, pong) per client
+    # files
+    static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
+    templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
+
+
+def load_settings() -> Settings:
+    return Settings(
+        max_sessions=_int("BACKPROP_MAX_SESSIONS", 200, 1, 100_000),
+        session_ttl=_float("BACKPROP_SESSION_TTL", 3600.0, 1.0, 30 * 86400.0),
+        sweep_interval=_float("BACKPROP_SWEEP_INTERVAL", 60.0, 0.05, 86400.0),
+        history_size=_int("BACKPROP_HISTORY_SIZE", 5000, 10, 1_000_000),
+        metrics_every=_int("BACKPROP_METRICS_EVERY", 10, 1, 100_000),
+        max_body_bytes=_int("BACKPROP_MAX_BODY_BYTES", 5_000_000, 10_000, 1_000_000_000),
+        max_steps_per_request=_int("BACKPROP_MAX_STEPS", 10_000, 1, 10_000_000),
+        max_predict_rows=_int("BACKPROP_MAX_PREDICT_ROWS", 20_000, 1, 10_000_000),
+        max_clients_per_session=_int("BACKPROP_MAX_CLIENTS_PER_SESSION", 500, 1, 100_000),
+        max_frame_rate=_float("BACKPROP_MAX_FRAME_RATE", 60.0, 1.0, 1000.0),
+        boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),
+        control_queue=_int("BACKPROP_CONTROL_QUEUE", 32, 4, 10_000),
+    )

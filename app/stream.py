@@ -1,0 +1,300 @@
+"""The live stream of a session: each WebSocket client's bounded outbox, publishing, and the play runner.
+
+Backpressure: a client's outbox is one slot per kind of latest-wins message (hello, state, frame, metrics,
+boundary) plus a small bounded queue of control messages (error, pong). Publishing overwrites a slot and never
+waits, so a slow or stalled client costs a fixed amount of memory and never slows the session or other clients;
+a frame that is overwritten before it was sent counts in the next frame's `skipped`. One sender task per
+client writes the outbox to its socket in the order the messages were made.
+
+Publishing functions run with the session lock held (they read the session's current record and parameters).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+import numpy as np
+
+from .frames import dumps, round_sig, with_skipped
+from .errors import ApiError
+from .session import Session
+from .settings import Settings
+
+log = logging.getLogger("backprop_live.stream")
+
+SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary")
+
+
+class Client:
+    """One WebSocket connection to a session, with its subscription and bounded outbox."""
+
+    def __init__(self, ws, role: str, settings: Settings, step: int = 0):
+        self.ws = ws
+        self.role = role
+        # subscription
+        self.detail = "summary"
+        self.boundary_every = 0
+        self.boundary_resolution = 32
+        self.neurons = False
+        self.metrics_every = 10
+        # outbox
+        self.slots: dict[str, tuple[int, object]] = {}
+        self.control: deque = deque(maxlen=settings.control_queue)
+        self.wake = asyncio.Event()
+        self.seq = 0
+        self.closing: tuple[int, str] | None = None
+        # what was sent
+        self.last_frame_step = step
+        self.last_boundary: tuple | None = None  # (step, version, structure)
+        self.last_boundary_time = 0.0
+        self.last_metrics_step: int | None = step
+        # counters (read by tests and the health of the stream)
+        self.frames_put = 0
+        self.frames_sent = 0
+        self.frames_coalesced = 0
+        self.control_dropped = 0
+        self.max_pending = 0
+
+    def _mark(self) -> None:
+        pending = len(self.slots) + len(self.control)
+        if pending > self.max_pending:
+            self.max_pending = pending
+        self.wake.set()
+
+    def put(self, kind: str, payload) -> None:
+        self.seq += 1
+        if kind == "frame":
+            self.frames_put += 1
+            if "frame" in self.slots:
+                self.frames_coalesced += 1
+        self.slots[kind] = (self.seq, payload)
+        self._mark()
+
+    def put_control(self, message: dict) -> None:
+        self.seq += 1
+        if len(self.control) == self.control.maxlen:
+            self.control_dropped += 1
+        self.control.append((self.seq, dumps(message)))
+        self._mark()
+
+    def error(self, code: str, message: str, field: str | None = None) -> None:
+        self.put_control({"type": "error", "code": code, "message": message, "field": field})
+
+    def close_after_sending(self, code: int, reason: str) -> None:
+        self.closing = (code, reason)
+        self.wake.set()
+
+    def pending(self) -> int:
+        return len(self.slots) + len(self.control)
+
+    def take(self) -> list[tuple[str, object]]:
+        items = [(seq, kind, payload) for kind, (seq, payload) in self.slots.items()]
+        items += [(seq, "control", payload) for seq, payload in self.control]
+        self.slots = {}
+        self.control.clear()
+        items.sort(key=lambda t: t[0])
+        return [(kind, payload) for _, kind, payload in items]
+
+    def render(self, kind: str, payload) -> bytes:
+        if kind == "frame":
+            step, body = payload
+            skipped = step - self.last_frame_step - 1 if step > self.last_frame_step else 0
+            self.last_frame_step = step
+            self.frames_sent += 1
+            return with_skipped(body, max(skipped, 0))
+        if kind == "hello":
+            step, body = payload
+            self.last_frame_step = step
+            return body
+        return payload
+
+    async def run_sender(self) -> None:
+        """Write the outbox to the socket until the connection ends."""
+        ws = self.ws
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                for kind, payload in self.take():
+                    await ws.send_text(self.render(kind, payload).decode())
+                if self.closing is not None:
+                    await ws.close(code=self.closing[0], reason=self.closing[1])
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the peer went away mid-send: the receive loop sees the disconnect
+            return
+
+
+# -- publishing (session lock held) ----------------------------------------------------------------------------
+
+def ws_config(session: Session) -> dict:
+    """The config as WebSocket messages carry it: custom_data (possibly megabytes) is left out, the points are in
+    `hello.data`."""
+    cfg = session.config.model_dump()
+    if cfg.get("custom_data") is not None:
+        cfg["custom_data"] = None
+    return cfg
+
+
+def hello_message(session: Session, role: str, limits: dict) -> bytes:
+    state = session.state(role)
+    state["config"] = ws_config(session)
+    return dumps({"type": "hello", "role": role, "config": state["config"], "state": state,
+                  "data": session.points_for_hello(), "limits": limits})
+
+
+def publish_hello(session: Session, limits: dict) -> None:
+    """After anything that changes the network outside a step (reset, structural change, weight edit)."""
+    by_role: dict[str, bytes] = {}
+    for c in session.clients:
+        if c.role not in by_role:
+            by_role[c.role] = hello_message(session, c.role, limits)
+        c.last_metrics_step = None
+        c.last_boundary = None
+        c.put("hello", (session.step, by_role[c.role]))
+    publish_extras(session, force=True)
+
+
+def publish_state(session: Session) -> None:
+    if not session.clients:
+        return
+    msg = session.live_state()
+    msg["config"] = ws_config(session)
+    body = dumps(msg)
+    for c in session.clients:
+        c.put("state", body)
+
+
+def publish_frame(session: Session, force_extras: bool = False) -> None:
+    """The current record's frame to every client (each at its detail), then metrics and boundaries due."""
+    rec = session.record
+    if not session.clients or rec is None:
+        return
+    step = rec.step
+    for c in session.clients:
+        c.put("frame", (step, session.frame(c.detail)))
+    publish_extras(session, force=force_extras)
+
+
+def publish_extras(session: Session, force: bool = False, only: Client | None = None) -> None:
+    """Metrics every `metrics_every` steps and boundaries every `boundary_every` steps (rate-limited unless
+    forced), for each client that asked for them."""
+    clients = [only] if only is not None else session.clients
+    step = session.step
+    now = time.monotonic()
+    boundaries: dict = {}
+    metrics_body = None
+    for c in clients:
+        if c.metrics_every:
+            last = c.last_metrics_step
+            due = last is None or step < last or step // c.metrics_every > last // c.metrics_every \
+                or (force and step != last)
+            if due:
+                if metrics_body is None:
+                    metrics_body = dumps({"type": "metrics", **session.metrics()})
+                c.put("metrics", metrics_body)
+                c.last_metrics_step = step
+        if c.boundary_every and session.data.input_dim <= 2:
+            last = c.last_boundary  # (step, version, structure) of the last boundary sent
+            if last is not None and last[1:] == (session.version, session.structure):
+                continue  # the parameters have not changed since
+            if not force:
+                due = last is None or last[2] != session.structure or step < last[0] \
+                    or step - last[0] >= c.boundary_every
+                if not due or now - c.last_boundary_time < 1.0 / session.settings.boundary_max_rate:
+                    continue
+            bkey = (c.boundary_resolution, c.neurons)
+            body = boundaries.get(bkey)
+            if body is None:
+                body = boundary_message(session, c.boundary_resolution, c.neurons)
+                boundaries[bkey] = body
+            c.put("boundary", body)
+            c.last_boundary = (step, session.version, session.structure)
+            c.last_boundary_time = now
+
+
+def compact_boundary(b: dict, digits: int = 4) -> dict:
+    """Boundary grids to 4 significant digits (plenty for colours): a 64x64 grid is about 30 KB instead of 80."""
+    out = dict(b)
+    for key in ("output", "confidence"):
+        if key in out and out[key] is not None:
+            out[key] = round_sig([np.asarray(out[key], dtype=np.float64)], digits)[0]
+    if out.get("neurons") is not None:
+        out["neurons"] = [round_sig([np.asarray(layer, dtype=np.float64)], digits)[0] for layer in out["neurons"]]
+    if out.get("curve") is not None:
+        curve = out["curve"]
+        out["curve"] = {"x": np.asarray(curve["x"], dtype=np.float64),
+                        "y": round_sig([np.asarray(curve["y"], dtype=np.float64)], 6)[0]}
+    return out
+
+
+def boundary_message(session: Session, resolution: int, neurons: bool) -> bytes:
+    b = compact_boundary(session.boundary(resolution, neurons))
+    return dumps({"type": "boundary", "step": session.step, **b})
+
+
+# -- the play runner -------------------------------------------------------------------------------------------
+
+def start_playing(session: Session) -> None:
+    if session.playing and session.runner is not None and not session.runner.done():
+        return
+    session.playing = True
+    session.runner = asyncio.get_running_loop().create_task(run(session), name=f"runner {session.view_id[:6]}")
+
+
+def stop_playing(session: Session) -> None:
+    session.playing = False
+    runner, session.runner = session.runner, None
+    if runner is not None and runner is not asyncio.current_task():
+        runner.cancel()
+
+
+async def run(session: Session) -> None:
+    """Step at `steps_per_second`: at most BACKPROP_MAX_FRAME_RATE ticks a second, each running the steps due
+    (several at high speed) and publishing only the last frame."""
+    loop = asyncio.get_running_loop()
+    max_rate = session.settings.max_frame_rate
+    last = loop.time()
+    carry = 0.0
+    try:
+        while session.playing:
+            speed = session.steps_per_second
+            interval = max(1.0 / speed, 1.0 / max_rate)
+            await asyncio.sleep(max(last + interval - loop.time(), 0.0))
+            now = loop.time()
+            carry += (now - last) * session.steps_per_second
+            last = now
+            cap = max(1, int(2 * session.steps_per_second / max_rate) + 1)
+            n = min(int(carry + 1e-6), cap)
+            carry = min(carry - n, 1.0)
+            if n <= 0:
+                continue
+            async with session.lock:
+                if not session.playing:
+                    break
+                if session.trainer.diverged:
+                    session.playing = False
+                    publish_state(session)
+                    break
+                session.run_steps(n)
+                session.touch()
+                publish_frame(session)
+                if session.trainer.diverged:
+                    session.playing = False
+                    publish_state(session)
+                    break
+    except asyncio.CancelledError:
+        raise
+    except ApiError:
+        session.playing = False
+    except Exception:  # never let a runner die silently with the session marked as playing
+        log.exception("runner of a session failed")
+        session.playing = False
+        publish_state(session)
+    finally:
+        if session.runner is asyncio.current_task():
+            session.runner = None

@@ -1,0 +1,40 @@
+"""Fixtures for the API tests: an app with small limits, and a TestClient running its lifespan."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import load_settings
+
+
+def make_settings(**overrides):
+    base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5)
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture
+def settings():
+    return make_settings()
+
+
+@pytest.fixture
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def session(client):
+    """A default session (XOR, 2-4-2-1 tanh): its SessionState."""
+    r = client.post("/api/sessions", json={})
+    assert r.status_code == 201, r.text
+    return r.json()

@@ -1,0 +1,217 @@
+"""The WebSocket /ws/sessions/{id}: every message type, roles, errors, and several clients of one session."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+
+
+def receive_until(ws, kind: str, limit: int = 500) -> dict:
+    """The next message of this type (others are skipped)."""
+    for _ in range(limit):
+        m = ws.receive_json()
+        if m["type"] == kind:
+            return m
+    raise AssertionError(f"no {kind} message in {limit} messages")
+
+
+def ws_path(key: str) -> str:
+    return f"/ws/sessions/{key}"
+
+
+def test_hello_then_ping(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        hello = ws.receive_json()
+        assert hello["type"] == "hello" and hello["role"] == "controller"
+        assert hello["state"]["id"] == session["id"] and hello["state"]["sizes"] == [2, 4, 2, 1]
+        assert hello["config"]["dataset"] == "xor"
+        assert len(hello["data"]["train"]["x"]) == session["n_train"]
+        assert hello["limits"]["max_neurons"] == 64
+        ws.send_json({"type": "ping"})
+        assert ws.receive_json() == {"type": "pong"}
+
+
+def test_unknown_session_gets_error_and_close(client):
+    with client.websocket_connect(ws_path("not-a-session")) as ws:
+        m = ws.receive_json()
+        assert m["type"] == "error" and m["code"] == "session_not_found"
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_json()
+        assert e.value.code == 4404
+
+
+@pytest.mark.parametrize("raw, code, field", [
+    ("not json", "bad_message", None),
+    ("[1, 2]", "bad_message", "type"),
+    ('{"count": 3}', "bad_message", "type"),
+    ('{"type": "jump"}', "invalid_message", "type"),
+    ('{"type": "set_speed", "steps_per_second": 5000}', "invalid_message", "steps_per_second"),
+    ('{"type": "set_speed"}', "invalid_message", "steps_per_second"),
+    ('{"type": "step", "count": 0}', "invalid_message", "count"),
+    ('{"type": "step", "count": 100000000}', "invalid_message", "count"),
+    ('{"type": "subscribe", "detail": "everything"}', "invalid_message", "detail"),
+    ('{"type": "subscribe", "boundary_resolution": 1000}', "invalid_message", "boundary_resolution"),
+    ('{"type": "set_config", "config": {"learning_rate": 99}}', "invalid_message", "config.learning_rate"),
+    ('{"type": "set_config", "config": {"hidden_layers": []}}', "needs_reset", "hidden_layers"),
+    ('{"type": "set_config", "config": {"loss": "bce", "output_activation": "linear"}, "reset": true}',
+     "invalid_config", "loss"),
+    ('{"type": "reset", "seed": -4}', "invalid_message", "seed"),
+    ('{"type": "play", "extra": 1}', "invalid_message", "extra"),
+])
+def test_bad_messages_get_an_error_and_the_connection_stays(client, session, raw, code, field):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_text(raw)
+        m = receive_until(ws, "error")
+        assert m["code"] == code, m
+        assert m["field"] == field, m
+        assert m["message"]
+        ws.send_json({"type": "ping"})
+        assert receive_until(ws, "pong") == {"type": "pong"}
+    assert client.get(f"/api/sessions/{session['id']}").json()["step"] == 0  # nothing changed
+
+
+def test_step_and_step_phase(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "step", "count": 3})
+        f = receive_until(ws, "frame")
+        assert (f["step"], f["phase"], f["skipped"]) == (3, "update", 2)
+        ws.send_json({"type": "step_phase"})
+        f = receive_until(ws, "frame")
+        assert (f["step"], f["phase"], f["next_phase"], f["skipped"]) == (4, "forward", "loss", 0)
+        ws.send_json({"type": "step_phase"})
+        f = receive_until(ws, "frame")
+        assert (f["step"], f["phase"]) == (4, "loss") and f["loss"] is not None
+        ws.send_json({"type": "subscribe", "detail": "full"})
+        ws.send_json({"type": "step_phase"})
+        f = receive_until(ws, "frame")
+        assert f["detail"] == "full" and f["phase"] == "backward" and "delta" in f["layers"][0]
+
+
+def test_play_coalesces_and_pause_stops(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "set_speed", "steps_per_second": 1000})
+        assert receive_until(ws, "state")["steps_per_second"] == 1000
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "state")["playing"] is True
+        frames = [receive_until(ws, "frame") for _ in range(8)]
+        # at 1000 steps/s and at most 60 frames/s, each frame stands for many steps
+        assert sum(f["skipped"] for f in frames) > 0
+        steps = [f["step"] for f in frames]
+        assert steps == sorted(steps)
+        for a, b in zip(frames, frames[1:]):
+            assert b["step"] - a["step"] == b["skipped"] + 1  # skipped counts exactly the steps not sent
+        ws.send_json({"type": "pause"})
+        state = receive_until(ws, "state")
+        while state["playing"]:
+            state = receive_until(ws, "state")
+        stopped_at = state["step"]
+        ws.send_json({"type": "ping"})
+        receive_until(ws, "pong")
+    assert client.get(f"/api/sessions/{session['id']}").json()["step"] == stopped_at
+
+
+def test_metrics_and_boundary_subscriptions(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "metrics_every": 2, "boundary_every": 1, "boundary_resolution": 8,
+                      "neurons": True})
+        b = receive_until(ws, "boundary")
+        assert b["step"] == 0 and len(b["output"]) == 64 and len(b["neurons"]) == 2
+        ws.send_json({"type": "step", "count": 2})
+        m = receive_until(ws, "metrics")
+        assert m["step"] == 2 and 0 <= m["train_accuracy"] <= 1 and m["test_loss"] > 0
+        assert len(m["confusion"]) == 2
+        b = receive_until(ws, "boundary")
+        assert b["step"] == 2
+
+
+def test_set_config_and_reset_send_hello_again(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "set_config", "config": {"learning_rate": 0.3}})
+        s = receive_until(ws, "state")
+        assert s["config"]["learning_rate"] == 0.3
+        ws.send_json({"type": "set_config", "config": {"hidden_layers": [{"neurons": 5}]}, "reset": True})
+        hello = receive_until(ws, "hello")
+        assert hello["state"]["sizes"] == [2, 5, 1] and hello["state"]["step"] == 0
+        ws.send_json({"type": "step", "count": 4})
+        assert receive_until(ws, "frame")["step"] == 4
+        ws.send_json({"type": "reset", "seed": 11})
+        hello = receive_until(ws, "hello")
+        assert hello["state"]["step"] == 0 and hello["config"]["seed"] == 11
+
+
+def test_viewer_watches_but_cannot_control(client, session):
+    with client.websocket_connect(ws_path(session["view_id"])) as viewer:
+        hello = viewer.receive_json()
+        assert hello["role"] == "viewer" and hello["state"]["id"] is None
+        for msg in ({"type": "play"}, {"type": "pause"}, {"type": "step"}, {"type": "step_phase"},
+                    {"type": "set_speed", "steps_per_second": 5}, {"type": "reset"},
+                    {"type": "set_config", "config": {"learning_rate": 0.1}}):
+            viewer.send_json(msg)
+            m = receive_until(viewer, "error")
+            assert m["code"] == "read_only", msg
+        viewer.send_json({"type": "subscribe", "detail": "full"})
+        viewer.send_json({"type": "ping"})
+        receive_until(viewer, "pong")
+        # the controller's REST step reaches the viewer
+        client.post(f"/api/sessions/{session['id']}/step", json={"count": 2})
+        f = receive_until(viewer, "frame")
+        assert f["step"] == 2 and f["detail"] == "full"
+    assert client.get(f"/api/sessions/{session['id']}").json()["step"] == 2
+
+
+def test_two_clients_receive_the_same_frames(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as a, \
+            client.websocket_connect(ws_path(session["view_id"])) as b:
+        a.receive_json()
+        b.receive_json()
+        for count in (1, 3, 2):
+            a.send_json({"type": "step", "count": count})
+            fa, fb = receive_until(a, "frame"), receive_until(b, "frame")
+            assert fa == fb
+        a.send_json({"type": "step_phase"})
+        assert receive_until(a, "frame") == receive_until(b, "frame")
+
+
+def test_delete_closes_clients(client, session):
+    with client.websocket_connect(ws_path(session["view_id"])) as ws:
+        ws.receive_json()
+        assert client.delete(f"/api/sessions/{session['id']}").status_code == 204
+        m = receive_until(ws, "error")
+        assert m["code"] == "session_deleted"
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_json()
+        assert e.value.code == 4404
+
+
+def test_divergence_over_the_socket(client):
+    sid = client.post("/api/sessions", json={"preset": "lr-too-large"}).json()["id"]
+    with client.websocket_connect(ws_path(sid)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "step", "count": 3000})
+        f = receive_until(ws, "frame")
+        assert f["diverged"] is True
+        s = receive_until(ws, "state")
+        assert s["diverged"] is True and s["next_phase"] is None
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "error")["code"] == "diverged"
+        ws.send_json({"type": "reset"})
+        hello = receive_until(ws, "hello")
+        assert hello["state"]["diverged"] is False
+        ws.send_json({"type": "step"})
+        assert receive_until(ws, "frame")["diverged"] is False
+
+
+def test_last_client_leaving_stops_play(client, session, app):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "state")["playing"] is True
+    s = app.state.store.by_id[session["id"]]
+    assert s.playing is False
+    assert client.get(f"/api/sessions/{session['id']}").json()["playing"] is False
