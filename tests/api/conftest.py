@@ -38,3 +38,9 @@ def session(client):
     r = client.post("/api/sessions", json={})
     assert r.status_code == 201, r.text
     return r.json()
+
+
+@pytest.fixture
+def make_app():
+    """create_app with these settings changed."""
+    return lambda **overrides: create_app(make_settings(**overrides))
