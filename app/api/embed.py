@@ -146,7 +146,10 @@ async def validate(request: Request):
 
 
 def register(app: FastAPI, settings: SecuritySettings | None = None) -> None:
-    """Add the embedding and lesson routes and the frame-ancestors/CORS middleware to the application."""
+    """Add the embedding and lesson routes and the frame-ancestors/CORS middleware to the application (once)."""
+    if getattr(app.state, "embed_registered", False):
+        return
+    app.state.embed_registered = True
     app.state.security = settings or load_security_settings()
     app.include_router(router)
     app.add_middleware(SecurityHeaders, settings=app.state.security)

@@ -8,7 +8,6 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api import embed
 from app.lessons import builtin_lessons, get_lesson
 from app.main import create_app
 from app.security import SecuritySettingsError, load_security_settings
@@ -22,10 +21,7 @@ def make_client(monkeypatch, **env) -> TestClient:
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    app = create_app()
-    if not any(getattr(r, "path", None) == "/oembed" for r in app.routes):  # until create_app wires it
-        embed.register(app)
-    return TestClient(app)
+    return TestClient(create_app())
 
 
 @pytest.fixture

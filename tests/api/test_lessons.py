@@ -205,16 +205,16 @@ def test_one_neuron_draws_a_line_and_separates_the_blobs():
     z = grid @ s.network.W[0][:, 0] + s.network.b[0][0]
     p = s.network.predict(grid)[:, 0]
     assert np.array_equal(p > 0.5, z > 0)
-    s, _ = walk("one-neuron")  # with heavy noise the classes overlap and a line cannot do as well
-    assert s.metrics()["train_accuracy"] < m["train_accuracy"] - 0.05
+    s, _ = walk("one-neuron")  # a line cannot separate a disc from a ring
+    assert s.data.name == "circle" and s.metrics()["train_accuracy"] < 0.75 and s.metrics()["train_loss"] > 0.6
 
 
 def test_xor_needs_a_hidden_layer():
     s, _ = walk("xor-hidden-layer", step_index("xor-hidden-layer", "Stuck at chance"))
     m = s.metrics()
-    assert s.step == 500 and m["train_accuracy"] <= 0.65 and m["train_loss"] > 0.6
+    assert s.step == 500 and m["train_accuracy"] <= 0.6 and m["train_loss"] > 0.65
     apply_action(s, {"do": "play_until", "step": 3000})  # more time does not help a line
-    assert s.metrics()["train_accuracy"] <= 0.65
+    assert s.metrics()["train_accuracy"] <= 0.75 and s.metrics()["train_loss"] > 0.65
     s, _ = walk("xor-hidden-layer", step_index("xor-hidden-layer", "Add a hidden layer"))
     assert s.network.sizes == [2, 8, 1]
     assert s.metrics()["train_accuracy"] >= 0.95 and s.metrics()["test_accuracy"] >= 0.9
@@ -322,12 +322,27 @@ def test_dead_relus_appear_and_never_recover():
     b_dead = s.network.b[0][dead].copy()
     s2, truths = walk(lid, step_index(lid, "No way back"))
     assert truths == [0.0]  # the exercise's answer: a dead neuron's gradient is exactly 0
-    assert np.array_equal(_dead(s2), dead)
+    assert np.all(_dead(s2)[dead])  # every dead neuron is still dead (more may have died)
     assert np.array_equal(s2.network.W[0][:, dead], W_dead) and np.array_equal(s2.network.b[0][dead], b_dead)
     assert s2.metrics()["train_accuracy"] < acc_before + 0.02 or s2.metrics()["train_accuracy"] < 0.95
-    leaky, _ = walk(lid)
-    assert leaky.config.hidden_layers[0].activation == "leaky_relu"
-    assert leaky.metrics()["train_accuracy"] > s2.metrics()["train_accuracy"]
+    # leaky ReLU: the same accident, but neurons below zero everywhere still get a gradient and recover
+    lesson = get_lesson(lid)
+    leaky = make_session(lesson["config"])
+    for step in lesson["steps"][:4]:
+        for a in step.get("actions", []):
+            apply_action(leaky, a)
+    actions = lesson["steps"][4]["actions"]
+    for a in actions[:-1]:
+        apply_action(leaky, a)
+    assert leaky.config.hidden_layers[0].activation == "leaky_relu" and leaky.step == 110
+    below = _dead(leaky)
+    assert below.sum() >= 3 and leaky.metrics()["train_accuracy"] < 0.7
+    W_below = leaky.network.W[0][:, below].copy()
+    leaky.run_steps(1)
+    assert np.all(np.abs(leaky.record.layers[0].grad_W[:, below]).sum(axis=0) > 0)
+    assert not np.array_equal(leaky.network.W[0][:, below], W_below)
+    apply_action(leaky, actions[-1])
+    assert leaky.step == 4000 and leaky.metrics()["train_accuracy"] > 0.95
 
 
 def test_zero_init_keeps_hidden_neurons_identical():
@@ -364,7 +379,8 @@ def test_overfitting_and_l2():
     assert sum(float(np.sum(W * W)) for W in s.network.W) < 0.5 * w_free
     s, _ = walk(lid)
     more = s.metrics()
-    assert more["test_loss"] - more["train_loss"] < 0.5 * (free["test_loss"] - free["train_loss"])
+    assert s.data.n_train == 500
+    assert more["test_loss"] - more["train_loss"] < 0.2 * (free["test_loss"] - free["train_loss"])
 
 
 def test_batch_size_shrinks_the_noise_of_the_gradient():
