@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/page.py                 # prints the table
     .venv/bin/python bench/page.py --screenshot    # also saves docs/screenshot-backward.png (mid backward pass)
+    BACKPROP_LIVE_URL=http://127.0.0.1:8000 .venv/bin/python bench/page.py   # against a running server
 
 Frame rate: the intervals between requestAnimationFrame callbacks over ~5 s while the run plays, for a 2-8-8-1
 network in slow motion (1 step/s, every phase animated) and at 1,000 steps/s (live view), and for six hidden
@@ -52,6 +53,8 @@ def free_port() -> int:
 
 
 def start_server():
+    if os.environ.get("BACKPROP_LIVE_URL"):  # measure a server that is already running
+        return None, os.environ["BACKPROP_LIVE_URL"].rstrip("/")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host",
                              "127.0.0.1", "--port", str(port), "--log-level", "warning"],
@@ -168,8 +171,9 @@ def main():
                 print(f"\nsaved {out.relative_to(REPO)}")
             browser.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ const timeline = new Timeline();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
-  boundaryDirty: false, imagesDirty: false, confusion: null, lastInspect: 0, starting: null,
+  boundaryDirty: false, imagesDirty: false, lastCharts: 0, drawMs: 0, draws: 0, stepShown: 0, stepDrawn: null, lastCounter: 0, confusion: null, lastInspect: 0, starting: null,
 };
 
 const network = new NetworkView($("network"), {
@@ -45,6 +45,7 @@ window.__backpropLive = {
   get playing() { return state.playing; },
   get speed() { return state.speed; },
   get frameCount() { return state.seq; },
+  get drawStats() { return { ms: state.drawMs, draws: state.draws }; },
   get selection() { return network.selection; },
   get boundary() { return state.boundary; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
@@ -77,24 +78,25 @@ async function startSession(request, { keepOutputAuto = true } = {}) {
   if (state.starting !== token) { conn.deleteSession(session.id); return; }
   const old = state.session;
   state.outputAuto = keepOutputAuto && !request.output_activation && !request.preset;
-  applySession(session, null);
+  state.starting = null;
+  // the panel already shows what was asked for (and may have changed since): it follows the server only for
+  // a preset or a refused setup
+  applySession(session, null, { syncPanel: !!request.preset || session.config.dataset !== panel.config.dataset });
   if (old && old.id !== session.id) conn.deleteSession(old.id);
   updateUrl();
   conn.open(session.id);
   subscribe();
-  // the points and the first heatmap, without waiting for the WebSocket
-  conn.getData().then((d) => { if (state.session === session && !state.points) setPoints(d); }).catch(() => {});
-  if (session.input_dim <= 2) conn.getBoundary(40, session.input_dim === 2).then((b) => { if (state.session === session) onBoundary(b); }).catch(() => {});
+  // the points and the first heatmap come with the WebSocket's hello and the subscription
 }
 
 /** Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. */
-function applySession(session, points) {
+function applySession(session, points, { syncPanel = true } = {}) {
   const prev = state.session;
   state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
   if (!state.session.id && prev) state.session.id = prev.id;
   const cfg = { ...session.config };
   if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
-  panel.set(cfg);
+  if (syncPanel) panel.set(cfg);
   state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
   state.diverged = !!session.diverged;
   if (session.diverged) showDiverged(session.divergence); else hideBanner();
@@ -120,7 +122,7 @@ function applySession(session, points) {
   boundary.highlight = null;
   state.confusion = null;
   $("confusion-wrap").hidden = true;
-  $("step-count").textContent = session.step || 0;
+  state.stepShown = session.step || 0;
   const m = session.metrics;
   $("train-loss").textContent = m && m.train_loss != null ? fmt(m.train_loss, 4) : "–";
   $("test-loss").textContent = m && m.test_loss != null ? fmt(m.test_loss, 4) : "–";
@@ -130,7 +132,9 @@ function applySession(session, points) {
   $("boundary-wrap").hidden = isDigits;
   $("boundary-toggles").hidden = isDigits;
   $("boundary-wrap").classList.toggle("curve", session.input_dim === 1);
-  network.setImages(new Map(inputImages(cfg, sizes)));
+  $("opt-discretize").parentElement.hidden = session.input_dim !== 2;
+  state.inputImages = inputImages(cfg, sizes);
+  network.setImages(new Map(state.inputImages));
   state.imagesDirty = true;
   if (points && points.train) setPoints(points);
 }
@@ -148,10 +152,12 @@ function subscribe() {
   timeline.setLive(live);
   const inputs = state.sizes[0];
   const perSecond = (n) => Math.max(1, Math.round(state.speed / n));
+  // many hidden neurons: each boundary message carries a heatmap per neuron, so fewer and coarser while live
+  const big = state.sizes.slice(1, -1).reduce((t, n) => t + n, 0) > 32;
   conn.subscribe({
     detail: live ? "summary" : "full",
-    boundary_every: inputs > 2 ? 0 : live ? perSecond(8) : 1,
-    boundary_resolution: 40,
+    boundary_every: inputs > 2 ? 0 : live ? perSecond(big ? 2 : 4) : 1,
+    boundary_resolution: live ? (big ? 24 : 32) : 40,
     neurons: inputs === 2,
     metrics_every: live ? perSecond(15) : 1,
   });
@@ -181,7 +187,11 @@ conn.on("session_lost", () => startSession(panel.request()).catch(() => {}));
 conn.on("hello", (msg) => {
   state.role = msg.role || "controller";
   if (msg.state && msg.state.W) {
-    applySession(msg.state, msg.data);
+    const mine = JSON.stringify(panel.request());
+    const theirs = { ...msg.state.config };
+    if (state.outputAuto) { delete theirs.output_activation; delete theirs.loss; }
+    const differs = Object.keys(panel.request()).some((k) => JSON.stringify(theirs[k]) !== JSON.stringify(JSON.parse(mine)[k]));
+    applySession(msg.state, msg.data, { syncPanel: !state.starting && differs });
     state.boundaryDirty = true;
   } else if (msg.data && msg.data.train) setPoints(msg.data);
 });
@@ -214,7 +224,7 @@ function onFrame(frame) {
     const norms = frame.layers.map((l) => l.grad_W_norm);
     if (norms.every((v) => v != null) && frame.phase === "update") charts.addGradNorms(frame.step, norms);
   }
-  if (frame.phase === "update") $("step-count").textContent = frame.step;
+  if (frame.phase === "update") state.stepShown = frame.step;
   if (frame.diverged) showDiverged(frame.divergence);
   if (state.sizes[0] === 64) state.imagesDirty = true;
   if (frame.batch_indices && !timeline.live) { boundary.highlight = frame.batch_indices; state.boundaryDirty = true; }
@@ -232,7 +242,7 @@ function onMetrics(m) {
   charts.addMetrics(m);
   if (m.train_loss != null) $("train-loss").textContent = fmt(m.train_loss, 4);
   if (m.test_loss != null) $("test-loss").textContent = fmt(m.test_loss, 4);
-  if (m.step != null) $("step-count").textContent = m.step;
+  if (m.step != null) state.stepShown = m.step;
   if (m.confusion) state.confusion = m.confusion;
 }
 
@@ -259,18 +269,26 @@ function inputImages(cfg, sizes) {
   return out;
 }
 
+const imageCanvases = new Map(); // reused between boundaries
+function canvasFor(key) {
+  let c = imageCanvases.get(key);
+  if (!c) { c = document.createElement("canvas"); imageCanvases.set(key, c); }
+  return c;
+}
+
 function refreshImages() {
-  const images = new Map(inputImages(panel.config, state.sizes));
+  const images = new Map(state.inputImages || []);
   const b = state.boundary;
   const L = state.sizes.length - 1;
   if (b && b.resolution && b.neurons) {
     b.neurons.forEach((layer, li) => layer.forEach((vals, k) => {
-      images.set(`${li + 1}:${k}`, gridImage(vals, b.resolution, { scale: Math.max(1, maxAbs(vals)), discretize: boundary.discretize }));
+      const key = `${li + 1}:${k}`;
+      images.set(key, gridImage(vals, b.resolution, { scale: Math.max(1, maxAbs(vals)), discretize: boundary.discretize, canvas: canvasFor(key) }));
     }));
   }
   if (b && b.resolution && state.sizes[L] === 1) {
-    const c = document.createElement("canvas");
-    c.width = boundary.heat.width; c.height = boundary.heat.height;
+    const c = canvasFor(`${L}:0`);
+    if (c.width !== boundary.heat.width) { c.width = boundary.heat.width; c.height = boundary.heat.height; }
     c.getContext("2d").drawImage(boundary.heat, 0, 0);
     images.set(`${L}:0`, c);
   }
@@ -324,7 +342,6 @@ async function resetWeights(extra = {}) {
     if (Object.keys(extra).length) await conn.patch(extra, false);
     const session = await api("POST", `/api/sessions/${state.session.id}/reset`, {});
     applySession(session, state.points);
-    if (session.input_dim <= 2) conn.getBoundary(40, session.input_dim === 2).then(onBoundary).catch(() => {});
   } catch (err) { showToast(err.message); }
 }
 
@@ -434,7 +451,7 @@ function updatePhaseUi(view) {
   if (phase === "loss" && view.frame.loss != null) extra = `: loss = ${fmt(view.frame.loss, 4)}`;
   if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
   if (phase === "live") extra = ` (${Math.round(state.speed)} steps/s)`;
-  const key = `${phase}|${where}|${extra}|${view.frame?.step}`;
+  const key = `${phase}|${where}|${extra}|${phase === "live" ? "" : view.frame?.step}`;
   if (key === phaseKey) return;
   phaseKey = key;
   const [name, text] = PHASE_TEXT[phase] || PHASE_TEXT.idle;
@@ -442,7 +459,7 @@ function updatePhaseUi(view) {
   label.textContent = name;
   label.dataset.phase = phase;
   $("phasebar").dataset.phase = phase;
-  $("phase-detail").textContent = `${view.frame && view.frame.step ? `Step ${view.frame.step}: ` : ""}${text}${extra}${where}`;
+  $("phase-detail").textContent = `${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${text}${extra}${where}`;
   for (const li of $("phasebar").querySelectorAll("li")) li.classList.toggle("active", li.dataset.phase === phase);
 }
 
@@ -467,15 +484,23 @@ function loop(now) {
   const view = timeline.view(now);
   const moving = view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t);
   if (moving || network.dirty) {
+    const t0 = performance.now();
     network.draw(view);
     network.dirty = false;
+    state.drawMs = 0.9 * state.drawMs + 0.1 * (performance.now() - t0);
+    state.draws++;
   }
   lastView = view;
+  if (state.stepShown !== state.stepDrawn && (!timeline.live || now - state.lastCounter > 100)) {
+    $("step-count").textContent = state.stepShown;
+    state.stepDrawn = state.stepShown;
+    state.lastCounter = now;
+  }
   updatePhaseUi(view);
   if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }
   if (state.imagesDirty) { state.imagesDirty = false; refreshImages(); }
   if (state.sizes[0] === 64 && view.frame && isFull(view.frame)) digits.draw(view.frame);
-  charts.render();
+  if (!timeline.live || now - state.lastCharts > 200) { charts.render(); state.lastCharts = now; }
   drawConfusion();
   if (inspector.selection && (!timeline.live || now - state.lastInspect > 400)) {
     inspector.render(view.frame);

@@ -231,8 +231,11 @@ export class ConfigPanel {
     const box = this.$("layer-controls");
     const h = this.config.hidden_layers;
     if (!cols || cols.length !== h.length + 2) { box.innerHTML = ""; return; }
+    const span = cols.length > 1 ? cols[1].x - cols[0].x : 120;
+    const width = Math.max(44, Math.min(118, span - 6));
+    box.classList.toggle("narrow", width < 90);
     box.innerHTML = h.map((layer, l) => `
-      <div class="layer-card" style="left:${cols[l + 1].x}px" role="group" aria-label="Hidden layer ${l + 1}">
+      <div class="layer-card" style="left:${cols[l + 1].x}px;width:${width}px" role="group" aria-label="Hidden layer ${l + 1}">
         <div class="row">
           <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= 1 ? "disabled" : ""}>&minus;</button>
           <span class="n" title="neurons">${layer.neurons}</span>

@@ -75,7 +75,7 @@ export class NetworkView {
   _layout() {
     const W = this.cssW, H = this.cssH;
     const n = this.sizes.length;
-    const left = this.sizes[0] > 16 ? 22 : 46, right = 86, top = 22, bottom = 8;
+    const left = this.sizes[0] > 16 ? 22 : W < 500 ? 40 : 46, right = W < 500 ? 62 : 86, top = 22, bottom = 8;
     const span = (W - left - right) / Math.max(1, n - 1);
     const maxS = Math.max(14, Math.min(MAX_NODE, span * 0.42));
     this.cols = this.sizes.map((count, l) => {
@@ -149,6 +149,7 @@ export class NetworkView {
       return;
     }
     const st = this._frameStats(frame);
+    st.live = view.phase === "live";
     const phaseIdx = view.phase === "live" ? 4 : Math.max(0, PHASES.indexOf(view.phase));
     const showGrad = st.full && (view.phase === "backward" || phaseIdx >= 3);
     const updT = view.phase === "update" ? view.t : view.done >= 4 && !["live"].includes(view.phase) ? 1 : 0;
@@ -190,19 +191,44 @@ export class NetworkView {
     }
     ctx.globalAlpha = 1;
 
-    // the edges themselves
+    // the edges themselves, grouped by sign and size so that the stroke style changes a few dozen times only
+    const LEVELS = 24;
+    const buckets = new Array(2 * (LEVELS + 1));
     for (let l = 1; l <= L; l++) {
       const layer = frame.layers[l - 1];
       const A = cols[l - 1].nodes, B = cols[l].nodes;
-      const thin = A.length * B.length > 400;
+      const thin = A.length * B.length > 100 ? 1 : 0;
       for (let j = 0; j < A.length; j++) for (let k = 0; k < B.length; k++) {
         const w = weightAt(layer, j, k);
         const m = Math.min(1, Math.abs(w) / st.maxW);
-        ctx.strokeStyle = divergingCss(Math.sign(w) * (0.3 + 0.7 * m));
-        ctx.lineWidth = (thin ? 0.3 : 0.6) + (thin ? 2 : 4.6) * m;
-        line(ctx, A[j], B[k]);
+        const key = (w < 0 ? 0 : LEVELS + 1) + Math.round(m * LEVELS);
+        let bucket = buckets[key];
+        if (!bucket) bucket = buckets[key] = [[], []];
+        bucket[thin].push(A[j].x, A[j].y, B[k].x, B[k].y);
       }
     }
+    for (let key = 0; key < buckets.length; key++) {
+      const bucket = buckets[key];
+      if (!bucket) continue;
+      const neg = key <= LEVELS;
+      const m = (neg ? key : key - LEVELS - 1) / LEVELS;
+      ctx.strokeStyle = divergingCss((neg ? -1 : 1) * (0.3 + 0.7 * m));
+      for (let thin = 0; thin < 2; thin++) {
+        const pts = bucket[thin];
+        if (!pts.length) continue;
+        // dense layers: hairlines (the fast path of a software rasterizer) for the smaller half of the weights
+        ctx.lineWidth = thin ? (m < 0.5 ? 1 : 2 * m + 0.3) : 0.6 + 4.6 * m;
+        ctx.globalAlpha = thin && m < 0.5 ? 0.45 + m : 1;
+        // one stroke per edge: a single path of many crossing segments is far slower to fill in software
+        for (let p = 0; p < pts.length; p += 4) {
+          ctx.beginPath();
+          ctx.moveTo(pts[p], pts[p + 1]);
+          ctx.lineTo(pts[p + 2], pts[p + 3]);
+          ctx.stroke();
+        }
+      }
+    }
+    ctx.globalAlpha = 1;
 
     // signals travelling along the edges of the layer being reached
     if (view.phase === "forward" || view.phase === "backward") {
@@ -320,29 +346,39 @@ export class NetworkView {
     if (dl != null && st.maxDelta[l] > 0 && s >= 6) {
       const m = Math.min(1, Math.abs(dl) / st.maxDelta[l]);
       ctx.strokeStyle = COLORS.backward;
-      ctx.globalAlpha = 0.35 + 0.65 * m;
+      ctx.globalAlpha = st.live ? 0.12 + 0.5 * m : 0.35 + 0.65 * m;
       ctx.lineWidth = 1.5 + 3.5 * m;
       roundRect(ctx, x0 - 4, y0 - 4, s + 8, s + 8, rad + 3);
       ctx.stroke();
       ctx.globalAlpha = 1;
     }
     const img = this.images.get(`${l}:${k}`);
-    ctx.fillStyle = aColor;
-    roundRect(ctx, x0, y0, s, s, rad);
-    ctx.fill();
-    if (img && s >= 12) {
-      ctx.save();
-      roundRect(ctx, x0, y0, s, s, rad);
-      ctx.clip();
-      ctx.imageSmoothingEnabled = img.width > 10;
-      ctx.globalAlpha = a == null ? 0.35 : 1;
-      ctx.drawImage(img, x0, y0, s, s);
-      ctx.restore();
+    if (s < 12) {
+      // small neurons (many inputs): plain squares, no picture
+      ctx.fillStyle = aColor;
+      ctx.fillRect(x0, y0, s, s);
+    } else {
+      if (img) {
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(x0, y0, s, s);
+        ctx.imageSmoothingEnabled = img.width > 10;
+        ctx.globalAlpha = a == null ? 0.35 : 1;
+        ctx.drawImage(img, x0, y0, s, s);
+        ctx.globalAlpha = 1;
+      } else {
+        ctx.fillStyle = aColor;
+        ctx.fillRect(x0, y0, s, s);
+      }
+      // the border is the activation's colour; drawn as a rounded frame over the square corners
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = a == null ? "#cbd5e1" : divergingCss(Math.sign(a) * Math.max(0.35, Math.abs(a) / st.maxA[l]));
+      roundRect(ctx, x0 + 0.5, y0 + 0.5, s - 1, s - 1, rad);
+      ctx.stroke();
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = 2;
+      roundRect(ctx, x0 - 1.5, y0 - 1.5, s + 3, s + 3, rad + 1.5);
+      ctx.stroke();
     }
-    ctx.lineWidth = s >= 12 ? 3 : 1;
-    ctx.strokeStyle = a == null ? "#cbd5e1" : divergingCss(Math.sign(a) * Math.max(0.35, Math.abs(a) / st.maxA[l]));
-    roundRect(ctx, x0, y0, s, s, rad);
-    ctx.stroke();
     const sel = this.selection, hov = this.hover;
     for (const h of [hov, sel]) {
       if (h && h.kind === "neuron" && h.l === l && h.k === k) {

@@ -121,9 +121,15 @@ def screenshots() -> Path:
     return SCREENSHOTS
 
 
-def open_app(page, base: str, query: str = "") -> None:
-    """Loads the page and waits until its run exists and the diagram has its weights."""
+def _open_app(page, base: str, query: str = "") -> None:
     page.goto(f"{base}/{query}")
     page.wait_for_function("() => window.__backpropLive && window.__backpropLive.session && "
                            "window.__backpropLive.lastFrame && window.__backpropLive.layout.length > 1")
     page.wait_for_function("() => document.getElementById('conn-status').classList.contains('ok')")
+
+
+@pytest.fixture(scope="session")
+def open_app():
+    """open_app(page, base, query): loads the page and waits until its run exists, the diagram has its weights
+    and the WebSocket is connected."""
+    return _open_app

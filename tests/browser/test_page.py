@@ -9,8 +9,6 @@ import re
 import httpx
 import pytest
 
-from .conftest import open_app
-
 pytestmark = pytest.mark.browser
 
 PHASE_NAMES = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass", "update": "Update"}
@@ -24,7 +22,7 @@ def number(text: str) -> float:
     return float(text.replace("−", "-").strip())
 
 
-def test_page_loads_clean_and_shows_the_run(page, live_server):
+def test_page_loads_clean_and_shows_the_run(page, live_server, open_app):
     open_app(page, live_server)
     assert page.title() == "Backprop Live"
     assert page.locator("#phase-label").inner_text() == "Ready"
@@ -43,7 +41,7 @@ def test_page_loads_clean_and_shows_the_run(page, live_server):
         assert p["title"] in options
 
 
-def test_play_trains_xor(page, live_server):
+def test_play_trains_xor(page, live_server, open_app):
     open_app(page, live_server, "?d=xor&h=4:tanh,2:tanh&lr=0.1&bs=10&s=1&ds=1&sp=1000")
     page.wait_for_function("() => /\\d/.test(document.getElementById('train-loss').textContent)")
     first = number(page.locator("#train-loss").inner_text())
@@ -59,7 +57,7 @@ def test_play_trains_xor(page, live_server):
     assert js(page, "document.querySelectorAll('#chart-loss canvas').length") >= 1
 
 
-def test_step_phase_walks_the_four_phases_in_order(page, live_server, screenshots):
+def test_step_phase_walks_the_four_phases_in_order(page, live_server, screenshots, open_app):
     open_app(page, live_server, "?d=xor&sp=1")
     for i, phase in enumerate(["forward", "loss", "backward", "update"]):
         page.click("#btn-step-phase")
@@ -85,7 +83,7 @@ def _click_edge(page, l, j, k):
     page.mouse.click(box["x"] + a["x"] + (b["x"] - a["x"]) * t, box["y"] + a["y"] + (b["y"] - a["y"]) * t)
 
 
-def test_inspector_numbers_equal_the_servers_frame(page, live_server):
+def test_inspector_numbers_equal_the_servers_frame(page, live_server, open_app):
     open_app(page, live_server, "?d=xor&h=4:tanh,2:tanh&lr=0.03&opt=sgd&s=3&sp=1")
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && "
@@ -138,7 +136,7 @@ def test_inspector_numbers_equal_the_servers_frame(page, live_server):
     assert shown("delta") == hidden["delta"][focus][2]
 
 
-def test_config_changes_go_to_the_url_and_reloading_restores_them(page, live_server):
+def test_config_changes_go_to_the_url_and_reloading_restores_them(page, live_server, open_app):
     open_app(page, live_server)
     page.select_option("#cfg-dataset", "circle")
     page.wait_for_function("() => /[?&]d=circle/.test(location.search) && window.__backpropLive.config.dataset === 'circle'")
@@ -170,7 +168,7 @@ def test_config_changes_go_to_the_url_and_reloading_restores_them(page, live_ser
     assert page.locator("#layer-controls select[data-layer='0']").input_value() == "relu"
 
 
-def test_phone_layout_has_no_horizontal_overflow(make_page, live_server, screenshots):
+def test_phone_layout_has_no_horizontal_overflow(make_page, live_server, screenshots, open_app):
     page = make_page(360, 740)
     open_app(page, live_server)
     width = js(page, "document.documentElement.scrollWidth")
@@ -180,7 +178,7 @@ def test_phone_layout_has_no_horizontal_overflow(make_page, live_server, screens
     page.screenshot(path=str(screenshots / "mobile-360.png"), full_page=True)
 
 
-def test_digits_render_their_views(page, live_server, screenshots):
+def test_digits_render_their_views(page, live_server, screenshots, open_app):
     open_app(page, live_server, "?d=digits&h=16:relu&lr=0.1&bs=10")
     assert page.locator("#digits-view").is_visible()
     assert page.locator("#boundary-wrap").is_hidden()
@@ -199,7 +197,7 @@ def test_digits_render_their_views(page, live_server, screenshots):
     page.screenshot(path=str(screenshots / "digits.png"))
 
 
-def test_sine_renders_the_fitted_curve(page, live_server, screenshots):
+def test_sine_renders_the_fitted_curve(page, live_server, screenshots, open_app):
     open_app(page, live_server, "?d=sine&h=8:tanh&lr=0.1")
     page.wait_for_function("() => window.__backpropLive.boundary && window.__backpropLive.boundary.curve")
     assert [len(c) for c in js(page, "window.__backpropLive.layout")] == [1, 8, 1]
@@ -211,7 +209,7 @@ def test_sine_renders_the_fitted_curve(page, live_server, screenshots):
     page.screenshot(path=str(screenshots / "sine.png"))
 
 
-def test_keyboard_shortcuts(page, live_server):
+def test_keyboard_shortcuts(page, live_server, open_app):
     open_app(page, live_server, "?d=xor&sp=2")
     page.keyboard.press("?")
     page.wait_for_selector("dialog#help[open]")

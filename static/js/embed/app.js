@@ -18,8 +18,8 @@ import { LessonPlayer, loadLesson } from "./lesson.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
-const opts = readOptions(location.search, JSON.parse($("embed-settings").textContent || "{}"));
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
+const opts = readOptions(location.search, JSON.parse($("embed-settings").textContent || "{}"));
 
 const conn = new Connection();
 const timeline = new Timeline();
