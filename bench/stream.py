@@ -1,0 +1,228 @@
+"""Stream benchmark: the real server (uvicorn, 127.0.0.1, a free port) in a subprocess, WebSocket clients here.
+
+    .venv/bin/python bench/stream.py            (about 60 s; prints a table, records nothing by itself)
+
+Measures
+  1. the size of a 2-8-8-1 summary frame;
+  2. frames per second to one client: playing at set_speed 1000 (frames coalesce to BACKPROP_MAX_FRAME_RATE),
+     and "as fast as possible": `step` messages pipelined (16 in flight), one frame per step;
+  3. many clients at 20 frames/s each (set_speed 20): 50 and 200 clients with a session each, and 200 viewers
+     spread over 10 sessions; the median and p99 interval between frames per client, server CPU (from
+     /proc/<pid>/stat) and RSS (from /proc/<pid>/status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import websockets
+
+ROOT = Path(__file__).resolve().parents[1]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+NET_2881 = {"hidden_layers": [{"neurons": 8, "activation": "tanh"}, {"neurons": 8, "activation": "tanh"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def http(base: str, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.status, r.read()
+
+
+def new_session(base: str, config: dict) -> dict:
+    return json.loads(http(base, "POST", "/api/sessions", config)[1])
+
+
+class Server:
+    def __init__(self):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "BACKPROP_MAX_SESSIONS": "1000", "PYTHONPATH": os.pathsep.join(
+            [str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "warning"], cwd=ROOT, env=env)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if http(self.base, "GET", "/api/health")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("the server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+async def hello(ws):
+    m = json.loads(await ws.recv())
+    assert m["type"] == "hello", m
+
+
+async def one_client_play(srv: Server, seconds: float) -> dict:
+    s = new_session(srv.base, NET_2881)
+    async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{s['id']}", max_size=None) as ws:
+        await hello(ws)
+        await ws.send(json.dumps({"type": "subscribe", "metrics_every": 0}))
+        await ws.send(json.dumps({"type": "set_speed", "steps_per_second": 1000}))
+        await ws.send(json.dumps({"type": "play"}))
+        frames, steps, t0 = 0, 0, None
+        first_step = None
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            m = json.loads(await ws.recv())
+            if m["type"] == "frame":
+                if t0 is None:
+                    t0, first_step = time.perf_counter(), m["step"]
+                    continue
+                frames += 1
+                steps = m["step"] - first_step
+        dt = time.perf_counter() - t0
+        await ws.send(json.dumps({"type": "pause"}))
+    return {"frames_per_s": frames / dt, "steps_per_s": steps / dt}
+
+
+async def one_client_fast(srv: Server, seconds: float, window: int = 16) -> dict:
+    s = new_session(srv.base, NET_2881)
+    async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{s['id']}", max_size=None) as ws:
+        await hello(ws)
+        await ws.send(json.dumps({"type": "subscribe", "metrics_every": 0}))
+        step = json.dumps({"type": "step"})
+        for _ in range(window):
+            await ws.send(step)
+        frames, skipped, size = 0, 0, 0
+        t0 = time.perf_counter()
+        end = t0 + seconds
+        while time.perf_counter() < end:
+            raw = await ws.recv()
+            m = json.loads(raw)
+            if m["type"] == "frame":
+                frames += 1
+                skipped += m["skipped"]
+                size = len(raw)
+                await ws.send(step)
+        dt = time.perf_counter() - t0
+    return {"frames_per_s": frames / dt, "steps_per_s": (frames + skipped) / dt, "frame_bytes": size}
+
+
+async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: float, warmup: float = 2.0) -> dict:
+    sessions = [new_session(srv.base, NET_2881) for _ in range(n_sessions)]
+    intervals: list[list[float]] = [[] for _ in range(n_clients)]
+    frames = [0] * n_clients
+    start_measure = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def client(i: int):
+        s = sessions[i % n_sessions]
+        controller = i < n_sessions
+        key = s["id"] if controller else s["view_id"]
+        async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{key}", max_size=None) as ws:
+            await hello(ws)
+            await ws.send(json.dumps({"type": "subscribe", "metrics_every": 0}))
+            if controller:
+                await ws.send(json.dumps({"type": "set_speed", "steps_per_second": 20}))
+                await ws.send(json.dumps({"type": "play"}))
+            last = None
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    continue
+                if not raw.startswith('{"type":"frame"'):
+                    continue
+                now = time.perf_counter()
+                if start_measure.is_set():
+                    if last is not None:
+                        intervals[i].append(now - last)
+                    frames[i] += 1
+                last = now
+            if controller:
+                await ws.send(json.dumps({"type": "pause"}))
+
+    tasks = [asyncio.create_task(client(i)) for i in range(n_clients)]
+    await asyncio.sleep(warmup)
+    cpu0, t0, own0 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
+    start_measure.set()
+    await asyncio.sleep(seconds)
+    cpu1, t1, own1 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
+    rss = rss_mb(srv.proc.pid)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for s in sessions:
+        http(srv.base, "DELETE", f"/api/sessions/{s['id']}")
+    flat = sorted(x for per in intervals for x in per)
+    p99 = flat[int(0.99 * (len(flat) - 1))] if flat else float("nan")
+    return {
+        "clients": n_clients, "sessions": n_sessions,
+        "frames_per_s_per_client": statistics.median(frames) / (t1 - t0),
+        "median_interval_ms": 1000 * statistics.median(flat) if flat else float("nan"),
+        "p99_interval_ms": 1000 * p99,
+        "server_cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0),
+        "server_rss_mb": rss,
+        "client_cpu_percent": 100 * (own1 - own0) / (t1 - t0),
+        "load": os.getloadavg()[0],
+    }
+
+
+async def main() -> None:
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    srv = Server()
+    started = time.perf_counter()
+    try:
+        s = new_session(srv.base, NET_2881)
+        _, body = http(srv.base, "POST", f"/api/sessions/{s['id']}/step", {})
+        print(f"2-8-8-1 summary frame: {len(body)} bytes (REST, after the update phase)")
+        _, full = http(srv.base, "POST", f"/api/sessions/{s['id']}/step", {"detail": "full"})
+        print(f"2-8-8-1 full frame (batch 10): {len(full)} bytes")
+        r = await one_client_play(srv, 5)
+        print(f"one client, playing at set_speed 1000: {r['frames_per_s']:.0f} frames/s carrying "
+              f"{r['steps_per_s']:.0f} steps/s")
+        r = await one_client_fast(srv, 5)
+        print(f"one client, pipelined step messages: {r['frames_per_s']:.0f} summary frames/s "
+              f"({r['frame_bytes']} bytes each on the socket)")
+        print("clients  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  bench CPU %  load")
+        for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10)):
+            r = await many_clients(srv, n_clients, n_sessions, seconds=8)
+            print(f"{r['clients']:7d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
+                  f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
+                  f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}")
+        print(f"total {time.perf_counter() - started:.0f} s")
+    finally:
+        srv.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
