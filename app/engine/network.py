@@ -49,8 +49,30 @@ def init_weights(init: str, fan_in: int, fan_out: int, rng: np.random.Generator)
     raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
 
 
+class ParamList(list):
+    """The per-layer views W[l] (or b[l]) into the network's flat parameter vector.
+
+    Assigning `net.W[l] = value` copies the value into the vector, so the views and the vector never part.
+    """
+
+    __slots__ = ()
+
+    def __setitem__(self, i, value):
+        view = list.__getitem__(self, i)
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != view.shape:
+            raise ValueError(f"layer {i + 1}: expected shape {view.shape}, not {value.shape}")
+        view[...] = value
+
+
 class Network:
-    """Weights W[l] (fan_in x fan_out) and biases b[l] (fan_out,), with one activation per weighted layer."""
+    """Weights W[l] (fan_in x fan_out) and biases b[l] (fan_out,), with one activation per weighted layer.
+
+    All parameters live in one flat float64 vector `theta`, layer after layer, each layer's W (row-major) followed
+    by its b; `W` and `b` are lists of views into it, so `net.W[l][j, k] = v` changes the network. A training
+    step copies `theta` for its record before it computes anything, and writes the new values into `theta` after
+    a successful update.
+    """
 
     def __init__(self, sizes, hidden_activations, output_activation, init="xavier", seed=0, W=None, b=None):
         sizes = [int(n) for n in sizes]
@@ -61,22 +83,70 @@ class Network:
         self.sizes = sizes
         self.activations = hidden_activations + [output_activation]
         self.init = init
+        # layout[l] = (w_start, w_end, b_end, fan_in, fan_out): W[l] = theta[w_start:w_end], b[l] = theta[w_end:b_end]
+        layout, offset = [], 0
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            w_end = offset + fan_in * fan_out
+            layout.append((offset, w_end, w_end + fan_out, fan_in, fan_out))
+            offset = w_end + fan_out
+        self.layout = tuple(layout)
+        self.weight_mask = np.zeros(offset)  # 1 on weights, 0 on biases (regularization is on weights only)
+        for w_start, w_end, _, _, _ in layout:
+            self.weight_mask[w_start:w_end] = 1.0
+        theta = np.zeros(offset)
         if W is None:
+            if init not in INITS:
+                raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
             rng = np.random.default_rng(seed)
-            self.W = [init_weights(init, sizes[i], sizes[i + 1], rng) for i in range(len(sizes) - 1)]
-            self.b = [np.zeros(n) for n in sizes[1:]]
+            for w_start, w_end, _, fan_in, fan_out in layout:
+                theta[w_start:w_end] = init_weights(init, fan_in, fan_out, rng).ravel()
         else:
-            self.W = [np.array(w, dtype=np.float64) for w in W]
-            self.b = [np.array(v, dtype=np.float64) for v in b]
-            for i, (w, v) in enumerate(zip(self.W, self.b)):
-                if w.shape != (sizes[i], sizes[i + 1]) or v.shape != (sizes[i + 1],):
-                    raise ValueError(f"layer {i + 1}: W must be {sizes[i]}x{sizes[i + 1]} and b {sizes[i + 1]}")
-            if len(self.W) != len(sizes) - 1 or len(self.b) != len(sizes) - 1:
-                raise ValueError(f"the network has {len(sizes) - 1} weighted layers")
+            W = [np.asarray(w, dtype=np.float64) for w in W]
+            b = [np.asarray(v, dtype=np.float64) for v in b]
+            if len(W) != len(layout) or len(b) != len(layout):
+                raise ValueError(f"the network has {len(layout)} weighted layers")
+            for i, (w, v, (w_start, w_end, b_end, fan_in, fan_out)) in enumerate(zip(W, b, layout)):
+                if w.shape != (fan_in, fan_out) or v.shape != (fan_out,):
+                    raise ValueError(f"layer {i + 1}: W must be {fan_in}x{fan_out} and b {fan_out}")
+                theta[w_start:w_end] = w.ravel()
+                theta[w_end:b_end] = v
+        self.theta = theta
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self._theta
+
+    @theta.setter
+    def theta(self, theta: np.ndarray) -> None:
+        self._theta = theta
+        self._W = ParamList([theta[s:e].reshape(fi, fo) for s, e, _, fi, fo in self.layout])
+        self._b = ParamList([theta[e:be] for _, e, be, _, _ in self.layout])
+
+    @property
+    def W(self) -> list[np.ndarray]:
+        return self._W
+
+    @W.setter
+    def W(self, W) -> None:
+        theta = self._theta.copy()
+        for (s, e, _, fi, fo), w in zip(self.layout, W, strict=True):
+            theta[s:e] = np.asarray(w, dtype=np.float64).reshape(fi, fo).ravel()
+        self.theta = theta
+
+    @property
+    def b(self) -> list[np.ndarray]:
+        return self._b
+
+    @b.setter
+    def b(self, b) -> None:
+        theta = self._theta.copy()
+        for (_, e, be, _, fo), v in zip(self.layout, b, strict=True):
+            theta[e:be] = np.asarray(v, dtype=np.float64).reshape(fo)
+        self.theta = theta
 
     @property
     def n_layers(self) -> int:
-        return len(self.W)
+        return len(self.layout)
 
     @property
     def output_activation(self) -> str:
@@ -100,7 +170,7 @@ class Network:
         return a
 
     def n_parameters(self) -> int:
-        return sum(w.size + v.size for w, v in zip(self.W, self.b))
+        return self._theta.size
 
     def copy(self) -> "Network":
         return Network(self.sizes, self.activations[:-1], self.activations[-1], self.init, W=self.W, b=self.b)

@@ -1,7 +1,9 @@
 """PyTorch's optimizers (SGD, SGD with momentum 0.9, Adam), written with the same order of operations.
 
-Each optimizer owns its state per parameter (keyed by position) and returns the new parameter value; it never
-changes the array it is given, so the value before the update stays intact for the record.
+Each optimizer owns its state per parameter (keyed by position; the trainer passes the whole flat parameter
+vector as key 0) and returns the new parameter value as a new array; it never changes the arrays it is given or
+holds, so the value before the update stays intact for the record, and `state()` / `restore()` can take the
+optimizer back to before a step that diverged.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ class SGD:
     def begin_step(self) -> None:
         pass
 
+    def state(self):
+        return None
+
+    def restore(self, state) -> None:
+        pass
+
 
 class Momentum:
     """v = mu v + g; p -= lr v (torch.optim.SGD with momentum, dampening 0, v starting at the first g)."""
@@ -34,6 +42,12 @@ class Momentum:
 
     def begin_step(self) -> None:
         pass
+
+    def state(self):
+        return dict(self.v)
+
+    def restore(self, state) -> None:
+        self.v = state
 
     def new_value(self, key: int, p: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
         v = self.v.get(key)
@@ -53,6 +67,12 @@ class Adam:
 
     def begin_step(self) -> None:
         self.t += 1
+
+    def state(self):
+        return dict(self.m), dict(self.v), self.t
+
+    def restore(self, state) -> None:
+        self.m, self.v, self.t = state
 
     def new_value(self, key: int, p: np.ndarray, g: np.ndarray, lr: float) -> np.ndarray:
         b1, b2 = self.beta1, self.beta2

@@ -1,36 +1,169 @@
 """The record of one training step: every number of forward, loss, backward and update, layer by layer.
 
-Arrays are kept as references to what the step computed (nothing is copied); summaries and the focus sample's
-contributions are derived on demand, so tracing costs little when nobody reads them.
+Arrays are kept as references to what the step computed (nothing is copied, and the engine never writes into
+an array once a record holds it). What a student rarely looks at is derived on demand, when first read: the
+output layer's f'(z) under a fused loss, the regularization gradient, the applied changes as per-layer views,
+the focus sample's contributions and the summaries. So tracing costs little when nobody reads them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from . import limits
+from .activations import derivative
+
+_UNSET = object()
 
 
-@dataclass
+class FlatVectors:
+    """The flat vectors of one step, in the layout of Network.theta; each layer's record reads its views here.
+
+      theta        the parameters before the update (the ones the forward pass used)
+      grad         the data-loss gradient (grad_W and grad_b of every layer)
+      d_theta      theta_after - theta_before (dW_applied and db_applied of every layer)
+      regularization   (kind, rate) used for the regularization gradient
+    """
+
+    __slots__ = ("theta", "grad", "d_theta", "regularization")
+
+    def __init__(self, theta):
+        self.theta = theta
+        self.grad = self.d_theta = self.regularization = None
+
+
 class LayerRecord:
-    """Weighted layer l (1-based in `index`): a[l] = f(z[l]), z[l] = a[l-1] @ W[l] + b[l]."""
+    """Weighted layer l (1-based in `index`): a[l] = f(z[l]), z[l] = a[l-1] @ W[l] + b[l].
 
-    index: int
-    activation: str
-    W: np.ndarray  # before the update (the weights the forward pass used)
-    b: np.ndarray
-    z: np.ndarray  # batch x fan_out
-    a: np.ndarray  # batch x fan_out
-    a_prev: np.ndarray  # a[l-1], batch x fan_in
-    f_prime: np.ndarray | None = None  # f'(z[l]) (None for the softmax output)
-    delta: np.ndarray | None = None  # dL_i/dz[l] per sample, batch x fan_out
-    grad_W: np.ndarray | None = None  # a[l-1].T @ delta[l] / batch
-    grad_b: np.ndarray | None = None  # mean over the batch of delta[l]
-    regularization_grad_W: np.ndarray | None = None
-    dW_applied: np.ndarray | None = None  # W_after - W_before
-    db_applied: np.ndarray | None = None
+    Fields (None until the phase that computes them has run):
+      W, b                    the parameters before the update (the ones the forward pass used)
+      z, a                    batch x fan_out: pre-activation and activation
+      a_prev                  a[l-1], batch x fan_in
+      f_prime                 f'(z[l]) (None for a softmax output)
+      delta                   dL_i/dz[l] per sample, batch x fan_out
+      grad_W, grad_b          a[l-1].T @ delta[l] / batch and the batch mean of delta[l] (data loss only)
+      regularization_grad_W   l2: rate * W, l1: rate * sign(W), zeros for none
+      dW_applied, db_applied  W_after - W_before, b_after - b_before: the change the optimizer made
+    W, b, grad_W, grad_b, dW_applied and db_applied are views into the step's flat vectors, made when first read.
+    """
+
+    __slots__ = ("index", "activation", "z", "a", "a_prev", "delta", "_f_prime", "_W", "_b", "_grad_W", "_grad_b",
+                 "_reg", "_dW", "_db", "_slices", "_flat")
+
+    def __init__(self, index, activation, z, a, a_prev, slices, flat):
+        self.index = index
+        self.activation = activation
+        self.z = z
+        self.a = a
+        self.a_prev = a_prev
+        self._slices = slices  # (w_start, w_end, b_end, fan_in, fan_out) in the flat vectors
+        self._flat = flat  # FlatVectors of the step
+        self.delta = self._W = self._b = self._grad_W = self._grad_b = self._reg = self._dW = self._db = None
+        self._f_prime = _UNSET
+
+    # -- views into the step's flat vectors, made when first read -------------------------------------------
+    def _view_W(self, vector):
+        if vector is None:
+            return None
+        s, e, _, fi, fo = self._slices
+        return vector[s:e].reshape(fi, fo)
+
+    def _view_b(self, vector):
+        if vector is None:
+            return None
+        _, e, be, _, _ = self._slices
+        return vector[e:be]
+
+    @property
+    def W(self) -> np.ndarray:
+        if self._W is None:
+            self._W = self._view_W(self._flat.theta)
+        return self._W
+
+    @W.setter
+    def W(self, value) -> None:
+        self._W = value
+
+    @property
+    def b(self) -> np.ndarray:
+        if self._b is None:
+            self._b = self._view_b(self._flat.theta)
+        return self._b
+
+    @b.setter
+    def b(self, value) -> None:
+        self._b = value
+
+    @property
+    def grad_W(self) -> np.ndarray | None:
+        if self._grad_W is None:
+            self._grad_W = self._view_W(self._flat.grad)
+        return self._grad_W
+
+    @grad_W.setter
+    def grad_W(self, value) -> None:
+        self._grad_W = value
+
+    @property
+    def grad_b(self) -> np.ndarray | None:
+        if self._grad_b is None:
+            self._grad_b = self._view_b(self._flat.grad)
+        return self._grad_b
+
+    @grad_b.setter
+    def grad_b(self, value) -> None:
+        self._grad_b = value
+
+    @property
+    def dW_applied(self) -> np.ndarray | None:
+        if self._dW is None:
+            self._dW = self._view_W(self._flat.d_theta)
+        return self._dW
+
+    @dW_applied.setter
+    def dW_applied(self, value) -> None:
+        self._dW = value
+
+    @property
+    def db_applied(self) -> np.ndarray | None:
+        if self._db is None:
+            self._db = self._view_b(self._flat.d_theta)
+        return self._db
+
+    @db_applied.setter
+    def db_applied(self, value) -> None:
+        self._db = value
+
+    # -- derived on demand ---------------------------------------------------------------------------------
+    @property
+    def f_prime(self) -> np.ndarray | None:
+        fp = self._f_prime
+        if fp is _UNSET:
+            if self.delta is None or self.activation == "softmax":
+                return None
+            fp = self._f_prime = derivative(self.activation, self.z, self.a)
+        return fp
+
+    @f_prime.setter
+    def f_prime(self, value) -> None:
+        self._f_prime = _UNSET if value is None else value
+
+    @property
+    def regularization_grad_W(self) -> np.ndarray | None:
+        if self._reg is None and self._flat.regularization is not None:
+            kind, rate = self._flat.regularization
+            W = self.W
+            if kind == "l2":
+                self._reg = rate * W
+            elif kind == "l1":
+                self._reg = rate * np.sign(W)
+            else:
+                self._reg = np.zeros_like(W)
+        return self._reg
+
+    @regularization_grad_W.setter
+    def regularization_grad_W(self, value) -> None:
+        self._reg = value
 
     def focus_grad_W(self, i: int) -> np.ndarray:
         """Sample i's own contribution a[l-1]_i^T delta[l]_i; grad_W is the batch mean of these."""
@@ -42,7 +175,8 @@ class LayerRecord:
     def summary(self) -> dict:
         """Cheap numbers for streaming: per-neuron batch means, norms, dead share and a gradient warning."""
         grad_W_norm = None if self.grad_W is None else float(np.sqrt(np.einsum("ij,ij->", self.grad_W, self.grad_W)))
-        dW_norm = None if self.dW_applied is None else float(np.sqrt(np.einsum("ij,ij->", self.dW_applied, self.dW_applied)))
+        dW = self.dW_applied
+        dW_norm = None if dW is None else float(np.sqrt(np.einsum("ij,ij->", dW, dW)))
         dead = None
         if self.activation == "relu":
             dead = float(np.mean(~(self.z > 0).any(axis=0)))
@@ -62,25 +196,55 @@ class LayerRecord:
             "warning": warning,
         }
 
+    def __repr__(self) -> str:
+        return (f"LayerRecord(index={self.index}, activation={self.activation!r}, "
+                f"shape={self._slices[3:]}, batch={self.z.shape[0]})")
 
-@dataclass
+
 class StepRecord:
-    """One step. `step` is its number (1 for the first update); `phase` is the last phase that ran on it."""
+    """One step. `step` is its number (1 for the first update); `phase` is the last phase that ran on it.
 
-    step: int
-    x: np.ndarray  # the batch inputs after the feature map (= a[0])
-    y: np.ndarray  # the batch targets (one-hot for softmax)
-    batch_indices: np.ndarray | None
-    layers: list[LayerRecord]
-    focus_index: int = 0
-    phase: str = "forwarded"
-    loss_per_sample: np.ndarray | None = None
-    loss: float | None = None  # mean of loss_per_sample (the data loss)
-    regularization_loss: float | None = None
-    learning_rate: float | None = None
-    diverged: bool = False
-    divergence: str | None = None  # what went non-finite, when diverged
-    extra: dict = field(default_factory=dict)
+      x, y               the batch after the feature map (= a[0]) and its targets (one-hot for softmax)
+      batch_indices      rows of the training set, when the caller gave them
+      layers             one LayerRecord per weighted layer
+      loss_per_sample    L_i; loss is their mean (the data loss); regularization_loss is reported apart
+      theta, grad, d_theta   the flat vectors behind the layers' W/b, grad_W/grad_b and dW/db_applied
+                         (same layout as Network.theta)
+    """
+
+    __slots__ = ("step", "x", "y", "batch_indices", "layers", "focus_index", "phase", "loss_per_sample", "loss",
+                 "regularization_loss", "learning_rate", "diverged", "divergence", "extra", "regularization",
+                 "regularization_rate", "flat", "regularization_grad")
+
+    def __init__(self, step, x, y, batch_indices, layers, focus_index, learning_rate, regularization,
+                 regularization_rate, flat):
+        self.step = step
+        self.x = x
+        self.y = y
+        self.batch_indices = batch_indices
+        self.layers = layers
+        self.focus_index = focus_index
+        self.phase = "forwarded"
+        self.loss_per_sample = self.loss = self.regularization_loss = self.divergence = None
+        self.learning_rate = learning_rate
+        self.diverged = False
+        self.extra = {}
+        self.regularization = regularization
+        self.regularization_rate = regularization_rate
+        self.flat = flat
+        self.regularization_grad = None  # flat, when the update added one
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.flat.theta
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        return self.flat.grad
+
+    @property
+    def d_theta(self) -> np.ndarray | None:
+        return self.flat.d_theta
 
     @property
     def batch_size(self) -> int:
@@ -91,3 +255,7 @@ class StepRecord:
         if self.loss is None:
             return None
         return self.loss + (self.regularization_loss or 0.0)
+
+    def __repr__(self) -> str:
+        return (f"StepRecord(step={self.step}, phase={self.phase!r}, batch={self.x.shape[0]}, "
+                f"loss={self.loss!r}, diverged={self.diverged})")
