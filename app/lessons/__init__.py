@@ -24,8 +24,8 @@ __all__ = [
 ]
 
 
-def load_lesson_file(path: str | Path) -> dict:
-    """Read and validate one lesson file; the lesson's id must match the file's name."""
+def load_lesson_file(path: str | Path, id_from_name: bool = False) -> dict:
+    """Read and validate one lesson file (a built-in lesson's id must also match its file's name)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -33,14 +33,14 @@ def load_lesson_file(path: str | Path) -> dict:
         raise LessonError([f"line {e.lineno}, column {e.colno}: not valid JSON ({e.msg})"], str(path)) from None
     except OSError as e:
         raise LessonError([f"cannot be read ({e.strerror})"], str(path)) from None
-    return validate_lesson(data, source=str(path), expected_id=path.stem)
+    return validate_lesson(data, source=str(path), expected_id=path.stem if id_from_name else None)
 
 
 @lru_cache(maxsize=1)
 def _builtin() -> dict[str, dict]:
     lessons = {}
     for path in sorted(DATA_DIR.glob("*.json")):
-        lesson = load_lesson_file(path)
+        lesson = load_lesson_file(path, id_from_name=True)
         lessons[lesson["id"]] = lesson
     return lessons
 

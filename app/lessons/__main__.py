@@ -14,11 +14,12 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("check",):
         print(__doc__.strip())
         return 2
+    builtin = not argv[1:]
     paths = argv[1:] or sorted(str(p) for p in DATA_DIR.glob("*.json"))
     bad = 0
     for path in paths:
         try:
-            lesson = load_lesson_file(path)
+            lesson = load_lesson_file(path, id_from_name=builtin)
         except LessonError as e:
             bad += 1
             print(e)

@@ -178,6 +178,13 @@ function updateOpenLink() {
 // ---------- messages from the server ----------
 
 conn.on("hello", (msg) => {
+  // a new hello follows a structural change made by any client: show the rebuilt run
+  if (msg.state && msg.state.W && state.session && (JSON.stringify(msg.state.sizes) !== JSON.stringify(state.sizes) ||
+      JSON.stringify(msg.state.config) !== JSON.stringify(state.session.config) || msg.state.step !== state.session.step)) {
+    applySession({ ...msg.state, id: state.session.id });
+    refreshBoundary();
+    subscribe();
+  }
   if (msg.data && msg.data.train) setPoints(msg.data);
   if (msg.state) { state.lastState = msg.state.state; if (typeof msg.state.playing === "boolean") setPlaying(msg.state.playing, false); }
 });
@@ -427,7 +434,8 @@ async function onHostCommand(cmd) {
       case "step": setPlaying(false); conn.step(cmd.count || 1); break;
       case "step_phase": if (cmd.until) await controller.stepPhase(cmd.until); else { setPlaying(false); conn.stepPhase(); } break;
       case "reset": await controller.reset(cmd.seed ?? null, cmd.data_seed ?? null); break;
-      case "set_config": await controller.setConfig(cmd.config, !!cmd.reset); break;
+      // through the WebSocket: a refusal (e.g. needs_reset) comes back as an `error` event
+      case "set_config": conn.setConfig(cmd.config, !!cmd.reset); break;
       case "set_speed": setSpeed(cmd.steps_per_second); break;
       case "get_state": {
         const s = await controller.getState();

@@ -91,8 +91,10 @@ export class LessonPlayer {
     if (!forward) return;
     this.running = true;
     this._nav();
+    const status = (t) => { this.$(".lesson-status").textContent = t; };
     try {
       for (const action of step.actions || []) await this.perform(action);
+      status("");
       if (step.exercise) {
         this.$(".lesson-status").textContent = "Your turn: answer below.";
         const r = await this.ctl.exercise(step.exercise);
