@@ -178,9 +178,9 @@ async def boundary(found: tuple = Depends(read_session),
     session, _ = found
     async with session.lock:
         if neurons or resolution * resolution > BOUNDARY_ROWS_IN_THREAD:
-            answer = await in_thread(session.boundary, resolution, neurons)
+            answer = await in_thread(session.boundary, resolution, neurons, True)
         else:
-            answer = session.boundary(resolution, neurons)
+            answer = session.boundary(resolution, neurons, True)
         return raw_json(dumps(answer))
 
 

@@ -305,8 +305,10 @@ def test_divergence_is_a_state_and_reset_recovers(client):
     assert all(np.isfinite(np.array(w)).all() for w in s["W"])  # the bad step's parameters were not kept
     r = client.post(f"/api/sessions/{sid}/step", json={})
     assert r.status_code == 409 and r.json()["detail"]["code"] == "diverged"
-    for path in ("/boundary", "/history", "/gradcheck", "/export"):
+    for path in ("/boundary", "/history", "/export"):
         assert client.get(f"/api/sessions/{sid}{path}").status_code == 200, path
+    r = client.get(f"/api/sessions/{sid}/gradcheck")  # the loss on the bad batch is not finite
+    assert r.status_code == 409 and r.json()["detail"]["code"] == "not_finite"
     client.patch(f"/api/sessions/{sid}", json={"learning_rate": 0.001})
     s = client.post(f"/api/sessions/{sid}/reset", json={}).json()
     assert s["diverged"] is False and s["step"] == 0
@@ -364,7 +366,10 @@ def test_gradcheck_answers(client, session):
     sid = session["id"]
     client.post(f"/api/sessions/{sid}/step", json={"phase": "forward"})
     g = client.get(f"/api/sessions/{sid}/gradcheck?epsilon=1e-6").json()
-    assert g["epsilon"] == 1e-6 and "layers" in g and len(g["batch_indices"]) == 10
+    assert g["epsilon"] == 1e-6 and len(g["batch_indices"]) == 10
+    assert [L["index"] for L in g["layers"]] == [1, 2, 3]
+    assert g["worst_relative_error"] < 1e-5
+    assert np.shape(g["layers"][0]["W"]["numeric"]) == (2, 4)
     assert client.get(f"/api/sessions/{sid}/gradcheck?epsilon=1").status_code == 422
     # reading it changes nothing
     assert client.get(f"/api/sessions/{sid}").json()["state"] == "forwarded"
