@@ -90,8 +90,9 @@ def _halves(n: int) -> tuple[int, int]:
 
 
 def _xor(n, rng, noise):
-    x = rng.uniform(-5.0, 5.0, size=(n, 2))
-    x += np.where(x > 0, 0.3, -0.3)  # keep a little gap along the axes
+    # four squares with a gap of 2 along the axes (|x1|, |x2| from 1 to 5.5), so 4 tanh neurons can separate them
+    x = rng.uniform(-4.5, 4.5, size=(n, 2))
+    x += np.where(x > 0, 1.0, -1.0)
     # as in TensorFlow Playground the label is read at a jittered position, so noise mislabels points near the axes
     jitter = rng.uniform(-2.5, 2.5, size=(n, 2)) * noise
     xj = x + jitter
