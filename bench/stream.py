@@ -1,6 +1,8 @@
 """Stream benchmark: the real server (uvicorn, 127.0.0.1, a free port) in a subprocess, WebSocket clients here.
 
-    .venv/bin/python bench/stream.py            (about 60 s; prints a table, records nothing by itself)
+    .venv/bin/python bench/stream.py            (about 45 s; prints a table, records nothing by itself)
+    BENCH_WS=websockets .venv/bin/python bench/stream.py    (another uvicorn WebSocket implementation; the
+                                                              default is the one `backprop-live` runs)
 
 Measures
   1. the size of a 2-8-8-1 summary frame;
@@ -68,7 +70,8 @@ class Server:
             [str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning"], cwd=ROOT, env=env)
+             "--port", str(self.port), "--log-level", "warning", "--ws", os.environ.get("BENCH_WS", "websockets-sansio")],
+            cwd=ROOT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
