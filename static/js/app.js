@@ -6,7 +6,7 @@ import { NetworkView } from "./network.js";
 import { BoundaryView, gridImage } from "./boundary.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, parseUrl, toQuery, FEATURE_LABEL } from "./config.js";
+import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, FEATURE_LABEL } from "./config.js";
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { fmt, maxAbs } from "./palette.js";
@@ -22,7 +22,7 @@ const timeline = new Timeline();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
-  boundaryDirty: false, imagesDirty: false, lastCharts: 0, drawMs: 0, draws: 0, stepShown: 0, stepDrawn: null, lastCounter: 0, confusion: null, lastInspect: 0, starting: null,
+  boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: null, lastCounter: 0, confusion: null, lastInspect: 0, starting: null,
 };
 
 const network = new NetworkView($("network"), {
@@ -86,6 +86,12 @@ async function startSession(request, { keepOutputAuto = true } = {}) {
   updateUrl();
   conn.open(session.id);
   subscribe();
+  // hyperparameters changed in the panel while the session was being created go to it now
+  const now = panel.request();
+  const late = {};
+  for (const k of LIVE_FIELDS) if (k in now && JSON.stringify(now[k]) !== JSON.stringify(session.config[k])) late[k] = now[k];
+  if (Object.keys(late).length) conn.setConfig(late, false);
+  state.firstHello = true;
   // the points and the first heatmap come with the WebSocket's hello and the subscription
 }
 
@@ -176,7 +182,8 @@ function onConfigChange(partial, structural) {
     return;
   }
   conn.setConfig(partial, false);
-  inspector.setConfig({ ...state.session.config, ...partial }, state.sizes, state.inputLabels);
+  state.session.config = { ...state.session.config, ...partial };
+  inspector.setConfig(state.session.config, state.sizes, state.inputLabels);
   updateUrl();
 }
 
@@ -191,7 +198,9 @@ conn.on("hello", (msg) => {
     const theirs = { ...msg.state.config };
     if (state.outputAuto) { delete theirs.output_activation; delete theirs.loss; }
     const differs = Object.keys(panel.request()).some((k) => JSON.stringify(theirs[k]) !== JSON.stringify(JSON.parse(mine)[k]));
-    applySession(msg.state, msg.data, { syncPanel: !state.starting && differs });
+    // the first hello repeats what this page asked for; a later one follows a change made elsewhere
+    applySession(msg.state, msg.data, { syncPanel: !state.firstHello && !state.starting && differs });
+    state.firstHello = false;
     state.boundaryDirty = true;
   } else if (msg.data && msg.data.train) setPoints(msg.data);
 });
@@ -205,6 +214,7 @@ conn.on("error", (msg) => {
 });
 
 function applyState(s) {
+  if (s.config && state.session) state.session.config = { ...state.session.config, ...s.config };
   if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
   if (s.diverged) showDiverged(s.divergence);
 }
@@ -225,6 +235,9 @@ function onFrame(frame) {
     if (norms.every((v) => v != null) && frame.phase === "update") charts.addGradNorms(frame.step, norms);
   }
   if (frame.phase === "update") state.stepShown = frame.step;
+  const warned = frame.layers.filter((l) => l.warning).map((l) => `layer ${l.index}: ${l.warning} gradient (‖grad W‖ = ${fmt(l.grad_W_norm, 2)})`);
+  const warnText = warned.length ? `⚠ ${warned.join("; ")}` : "";
+  if (warnText !== state.warnText) { state.warnText = warnText; $("grad-warning-text").textContent = warnText; }
   if (frame.diverged) showDiverged(frame.divergence);
   if (state.sizes[0] === 64) state.imagesDirty = true;
   if (frame.batch_indices && !timeline.live) { boundary.highlight = frame.batch_indices; state.boundaryDirty = true; }
@@ -533,6 +546,7 @@ async function main() {
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
   const info = panel.info(request.dataset);
   if (info && info.inputs !== 2) delete request.features;
+  if (!ui.preset) panel.set(request);
   await startSession(request, { keepOutputAuto: !config.output_activation });
   requestAnimationFrame(loop);
 }

@@ -216,7 +216,13 @@ export class Inspector {
       const layer = frame.layers[m - 1];
       const target = m === l;
       const d = target ? `\\delta^{(${m})}_{${k + 1}}` : `\\delta^{(${m})}`;
-      const val = target ? tn(layer.delta[i][k]) : vec(outVec("delta", layer));
+      let val = target ? tn(layer.delta[i][k]) : vec(outVec("delta", layer));
+      if (target) {
+        const next = frame.layers[m];
+        let back = 0;
+        for (let q = 0; q < next.W[0].length; q++) back += next.W[k][q] * next.delta[i][q];
+        val = `${tn(layer.f_prime[i][k], true)} \\cdot ${tn(back, true)} = ${val}`;
+      }
       steps.push({
         text: `Back through the weights of layer ${m + 1} and the ${layer.activation} of layer ${m}`,
         tex: `${d} = \\frac{\\partial L}{\\partial z^{(${m})}${target ? `_{${k + 1}}` : ""}} = f'(z^{(${m})}${target ? `_{${k + 1}}` : ""}) \\cdot \\big(W^{(${m + 1})} \\delta^{(${m + 1})}\\big)${target ? `_{${k + 1}}` : ""} = ${val}`,
