@@ -117,18 +117,18 @@ class Trainer:
     def network(self, network: Network) -> None:
         check_pairing(self.loss_name, network.output_activation)
         self._network = network
-        # per weighted layer: (index, activation, slices in theta)
         # per weighted layer: (index, activation, slices in theta, z -> a, (z, a) -> f'(z) or None for f' = 1)
         plan = []
         for l, (f, sl) in enumerate(zip(network.activations, network.layout)):
             forward = _FORWARD[f]
             if l == len(network.layout) - 1 and f == "sigmoid" and self.loss_name == "bce":
-                forward = None  # self._sigmoid_for_bce
+                forward = None  # self._sigmoid_for_bce, which keeps softplus(z) for the loss
             plan.append((l + 1, f, sl, forward, _PRIME.get(f)))
         self._plan = tuple(plan)
         self._grad_sum = np.empty(network.theta.size)  # scratch: the batch sums of every layer's gradient
-        self._grad_views = [(self._grad_sum[s:e].reshape(fi, fo), self._grad_sum[e:be])
-                            for s, e, be, fi, fo in network.layout]
+        # last layer first: (f' of the layer, its grad_W and grad_b views into the scratch vector)
+        self._backward_plan = tuple((p[4], self._grad_sum[s:e].reshape(fi, fo), self._grad_sum[e:be])
+                                    for p, (s, e, be, fi, fo) in zip(plan, network.layout))[::-1]
         self._reg_key = None
 
     # hyperparameters that change between steps without a reset
@@ -269,8 +269,12 @@ class Trainer:
         n, k = z.shape
         name = self.loss_name
         if name == "bce":
-            # -(y log s(z) + (1-y) log(1-s(z))) = log(1 + e^z) - y z, with log(1 + e^z) from the forward pass
-            lps = _subtract(self._softplus, _multiply(y, z))
+            # -(y log s(z) + (1-y) log(1-s(z))) = log(1 + e^z) - y z, with log(1 + e^z) from the forward pass.
+            # For a confident right answer (y = 1, z > 15) the difference cancels: there, the exact form.
+            if z.max() > 15.0:
+                lps = _maximum(z, 0.0) - y * z + np.log1p(np.exp(-np.abs(z)))
+            else:
+                lps = _subtract(self._softplus, _multiply(y, z))
             lps = lps.reshape(n) if k == 1 else lps.sum(axis=1)
         elif name == "mse":
             diff = self._diff = _subtract(out.a, y)
@@ -304,10 +308,9 @@ class Trainer:
         ones = self._ones.get(n)
         if ones is None:
             ones = self._ones[n] = np.ones(n)
-        plan = self._plan
         out = layers[-1]
         if self.loss_name == "mse":
-            prime = plan[-1][4]
+            prime = self._backward_plan[0][0]
             if prime is None:  # linear output: f' = 1
                 out._f_prime = np.ones_like(out.z)
                 delta = self._diff
@@ -318,8 +321,7 @@ class Trainer:
             delta = _subtract(out.a, rec.y)
         # sums over the batch go into a scratch vector with fixed views; one division makes the record's copy
         W_next = None
-        for layer, (_, _, _, _, prime), (gW, gb), W in zip(reversed(layers), reversed(plan), reversed(self._grad_views),
-                                                           reversed(self._network.W)):
+        for layer, (prime, gW, gb), W in zip(reversed(layers), self._backward_plan, reversed(self._network.W)):
             if W_next is not None:
                 t = _dot(delta, W_next.T)
                 if prime is None:  # linear: f' = 1

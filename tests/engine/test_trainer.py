@@ -386,3 +386,11 @@ def test_divergence_found_by_each_phase():
     assert np.isfinite(rec.loss) and np.isfinite(rec.grad).all()
     assert tr3.divergence == "a parameter is not finite after the update"
     assert net3.W[0][0, 0] == 0.0 and tr3.step_count == 1
+
+
+def test_bce_loss_of_a_confident_right_answer_is_exact():
+    # z = 30 with y = 1: L = log(1 + e^-30) = 9.357622968840175e-14, which log(1 + e^30) - 30 cannot give
+    net = Network([1, 1], [], "sigmoid", W=[[[30.0]]], b=[[0.0]])
+    rec = Trainer(net, "bce").step(np.array([[1.0], [-1.0]]), np.array([[1.0], [0.0]]))
+    assert rec.loss_per_sample[0] == pytest.approx(np.log1p(np.exp(-30.0)), rel=1e-15)
+    assert rec.loss_per_sample[1] == pytest.approx(np.log1p(np.exp(-30.0)), rel=1e-15)
