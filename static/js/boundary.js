@@ -22,7 +22,7 @@ export function labelOf(y) {
  * n*n values (row-major, row 0 at the bottom) to an n x n canvas.
  * mode: "prob" (0..1 -> blue..orange), "signed" (divided by scale, -1..1), "class" (class ids with confidence).
  */
-export function gridImage(values, n, { mode = "signed", scale = 1, classes = null, confidence = null, discretize = false, canvas = null } = {}) {
+export function gridImage(values, n, { mode = "signed", scale = 1, classes = null, confidence = null, discretize = false, canvas = null, strength = 1 } = {}) {
   const c = canvas || document.createElement("canvas");
   if (c.width !== n) { c.width = n; c.height = n; }
   const ctx = c.getContext("2d");
@@ -42,6 +42,7 @@ export function gridImage(values, n, { mode = "signed", scale = 1, classes = nul
       } else {
         let v = mode === "prob" ? values[idx] * 2 - 1 : values[idx] / (scale || 1);
         if (discretize) v = v > 0 ? 0.8 : v < 0 ? -0.8 : 0;
+        v *= strength;
         rgb = diverging(v);
       }
       const p = (row * n + j) * 4;
@@ -110,8 +111,8 @@ export class BoundaryView {
     if (b.class) gridImage(null, n, { mode: "class", classes: b.class, confidence: b.confidence, discretize: this.discretize, canvas: this.heat });
     else if (this.task === "regression") {
       const scale = this._yRange ? Math.max(Math.abs(this._yRange[0]), Math.abs(this._yRange[1])) : maxAbs(b.output);
-      gridImage(b.output, n, { mode: "signed", scale, discretize: this.discretize, canvas: this.heat });
-    } else gridImage(b.output, n, { mode: "prob", discretize: this.discretize, canvas: this.heat });
+      gridImage(b.output, n, { mode: "signed", scale, discretize: this.discretize, canvas: this.heat, strength: 0.7 });
+    } else gridImage(b.output, n, { mode: "prob", discretize: this.discretize, canvas: this.heat, strength: 0.7 });
   }
 
   _pointColor(y) {
