@@ -156,7 +156,7 @@ function subscribe() {
   const slow = state.speed <= SLOW_MOTION_MAX;
   const live = state.playing && !slow;
   timeline.setLive(live);
-  const inputs = state.sizes[0];
+  const inputs = state.info ? state.info.inputs : state.sizes[0]; // raw inputs of the data set
   const perSecond = (n) => Math.max(1, Math.round(state.speed / n));
   // many hidden neurons: each boundary message carries a heatmap per neuron, so fewer and coarser while live
   const big = state.sizes.slice(1, -1).reduce((t, n) => t + n, 0) > 32;

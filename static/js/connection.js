@@ -123,7 +123,8 @@ export class Connection {
   subscribe(opts) {
     const same = this.subscription && JSON.stringify(this.subscription) === JSON.stringify(opts);
     this.subscription = opts;
-    if (!same) this.send({ type: "subscribe", ...opts });
+    // a socket still connecting sends the subscription once open
+    if (!same && this.ws && this.ws.readyState === WebSocket.OPEN) this._send({ type: "subscribe", ...opts });
   }
 
   play() { this.send({ type: "play" }); }

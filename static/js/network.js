@@ -75,8 +75,9 @@ export class NetworkView {
   _layout() {
     const W = this.cssW, H = this.cssH;
     const n = this.sizes.length;
-    const left = this.sizes[0] > 16 ? 22 : W < 500 ? 40 : 46, right = W < 500 ? 62 : 86, top = 22, bottom = 8;
+    const left = this.sizes[0] > 16 ? 22 : W < 500 ? 40 : 46, right = W < 500 ? 72 : 86, top = 22, bottom = 8;
     const span = (W - left - right) / Math.max(1, n - 1);
+    this.span = span;
     const maxS = Math.max(14, Math.min(MAX_NODE, span * 0.42));
     this.cols = this.sizes.map((count, l) => {
       const x = left + l * span;
@@ -388,7 +389,8 @@ export class NetworkView {
         ctx.stroke();
       }
     }
-    if (s >= 26 && l > 0 && l < this.cols.length - 1 && (a != null || dl != null)) {
+    // numbers beside the neuron, where the columns leave room for them
+    if (s >= 22 && this.span - s >= 58 && l > 0 && l < this.cols.length - 1 && (a != null || dl != null)) {
       ctx.font = "10px system-ui, sans-serif";
       ctx.textAlign = "left";
       ctx.textBaseline = "middle";

@@ -248,3 +248,22 @@ def test_keyboard_shortcuts(page, live_server, open_app):
     page.wait_for_function("() => !window.__backpropLive.playing")
     page.keyboard.press("t")
     assert page.locator("#opt-show-test").is_checked()
+
+
+def test_three_classes_with_an_extra_feature(page, live_server, open_app):
+    open_app(page, live_server, "?d=blobs3&h=6:tanh&f=x1,x2,x1_sq")
+    assert [len(c) for c in js(page, "window.__backpropLive.layout")] == [3, 6, 3]
+    # the boundary comes for the data set's two raw inputs, whatever the features: class and confidence per cell
+    page.wait_for_function("() => window.__backpropLive.boundary && window.__backpropLive.boundary.class")
+    b = js(page, "window.__backpropLive.boundary")
+    assert len(b["class"]) == b["resolution"] ** 2 and len(b["neurons"][0]) == 6
+    page.wait_for_timeout(200)
+    # the heatmap shows the classes' colours (blue, orange, green of Okabe and Ito, lightened by confidence)
+    hues = page.evaluate("""() => { const c = document.getElementById('boundary'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let blue = 0, orange = 0, green = 0;
+        for (let i = 0; i < d.length; i += 16) { const r = d[i], g = d[i + 1], bl = d[i + 2];
+          if (bl > r + 30 && bl > g) blue++; else if (r > bl + 40 && g > bl) orange++; else if (g > r + 30 && g > bl) green++; }
+        return [blue, orange, green]; }""")
+    assert all(h > 200 for h in hues), hues
+    assert "x₁²" in page.locator("#cfg-features").inner_text()
+    assert page.locator("#cfg-features input[value='x1_sq']").is_checked()
