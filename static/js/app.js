@@ -126,6 +126,8 @@ function applySession(session, points, { syncPanel = true } = {}) {
   state.boundary = null;
   boundary.boundary = null;
   boundary.highlight = null;
+  boundary.focus = null;
+  $("focus").value = (session.config.focus_index || 0) + 1;
   state.confusion = null;
   $("confusion-wrap").hidden = true;
   state.stepShown = session.step || 0;
@@ -240,8 +242,13 @@ function onFrame(frame) {
   if (warnText !== state.warnText) { state.warnText = warnText; $("grad-warning-text").textContent = warnText; }
   if (frame.diverged) showDiverged(frame.divergence);
   if (state.sizes[0] === 64) state.imagesDirty = true;
-  if (frame.batch_indices && !timeline.live) { boundary.highlight = frame.batch_indices; state.boundaryDirty = true; }
-  else if (timeline.live && boundary.highlight) { boundary.highlight = null; state.boundaryDirty = true; }
+  if (frame.batch_indices && !timeline.live) {
+    boundary.highlight = frame.batch_indices;
+    boundary.focus = frame.batch_indices[Math.min(frame.focus_index || 0, frame.batch_indices.length - 1)];
+    state.boundaryDirty = true;
+  }
+  else if (timeline.live && boundary.highlight) { boundary.highlight = null; boundary.focus = null; state.boundaryDirty = true; }
+  if (document.activeElement !== $("focus")) $("focus").value = (frame.focus_index || 0) + 1;
 }
 
 function onBoundary(b) {
@@ -369,6 +376,13 @@ $("speed").addEventListener("input", (e) => setSpeed(sliderToSpeed(Number(e.targ
 $("opt-show-test").addEventListener("change", (e) => { boundary.showTest = e.target.checked; state.boundaryDirty = true; });
 $("opt-discretize").addEventListener("change", (e) => { boundary.discretize = e.target.checked; state.boundaryDirty = true; state.imagesDirty = true; });
 $("opt-log").addEventListener("change", (e) => charts.setLog(e.target.checked));
+$("focus").addEventListener("change", (e) => {
+  const batch = state.session?.config?.batch_size || 1;
+  const i = Math.max(1, Math.min(batch, Math.floor(Number(e.target.value) || 1)));
+  e.target.value = i;
+  onConfigChange({ focus_index: i - 1 }, false);
+  showToast(`The next steps follow sample ${i} of each batch.`);
+});
 $("banner-reset").addEventListener("click", () => resetWeights());
 $("banner-lower-lr").addEventListener("click", () => {
   const lr = Math.max(1e-5, +(panel.config.learning_rate / 10).toPrecision(3));

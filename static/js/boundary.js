@@ -170,6 +170,14 @@ export class BoundaryView {
         ctx.arc(sx(p[0]), sy(p[1]), r + 3, 0, 2 * Math.PI);
         ctx.stroke();
       }
+      const f = this.focus != null ? pts.train.x[this.focus] : null;
+      if (f) {
+        ctx.lineWidth = 3;
+        ctx.strokeStyle = COLORS.backward;
+        ctx.beginPath();
+        ctx.arc(sx(f[0]), sy(f[1]), r + 5, 0, 2 * Math.PI);
+        ctx.stroke();
+      }
     }
     // axes ticks
     ctx.fillStyle = "rgba(31,41,55,0.7)";

@@ -78,6 +78,17 @@ def test_step_phase_walks_the_four_phases_in_order(page, live_server, screenshot
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => window.__backpropLive.lastFrame.step === 2 && "
                            "document.getElementById('phase-label').dataset.phase === 'forward'")
+    page.keyboard.press("Shift+ArrowRight")  # a full step finishes the step under way
+    page.wait_for_function("() => window.__backpropLive.lastFrame.step === 2 && window.__backpropLive.lastFrame.phase === 'update'")
+    # the focus sample: the next steps follow the chosen sample of each batch, ringed in the data view
+    page.fill("#focus", "3")
+    page.locator("#focus").dispatch_event("change")
+    page.click("#btn-step")
+    page.wait_for_function("() => window.__backpropLive.lastFrame.step === 3 && window.__backpropLive.lastFrame.phase === 'update'")
+    assert js(page, "window.__backpropLive.lastFrame.focus_index") == 2
+    page.locator("#network").click(position={"x": 3, "y": 3})  # back to the page: keys work again
+    page.keyboard.press("Shift+ArrowRight")
+    page.wait_for_function("() => window.__backpropLive.lastFrame.step === 4")
 
 
 def _click_edge(page, l, j, k):
@@ -216,6 +227,7 @@ def test_sine_renders_the_fitted_curve(page, live_server, screenshots, open_app)
 
 def test_keyboard_shortcuts(page, live_server, open_app):
     open_app(page, live_server, "?d=xor&sp=2")
+    initial_W = js(page, "window.__backpropLive.session.W")
     page.keyboard.press("?")
     page.wait_for_selector("dialog#help[open]")
     assert "Play / pause" in page.locator("dialog#help").inner_text()
@@ -248,6 +260,16 @@ def test_keyboard_shortcuts(page, live_server, open_app):
     page.wait_for_function("() => !window.__backpropLive.playing")
     page.keyboard.press("t")
     assert page.locator("#opt-show-test").is_checked()
+    # r: the same seed gives back the same starting weights; n: new data, a new data seed in the address
+    page.keyboard.press("r")
+    page.wait_for_function("() => window.__backpropLive.session.step === 0 && document.getElementById('step-count').textContent === '0'")
+    sid = js(page, "window.__backpropLive.session.id")
+    assert httpx.get(f"{live_server}/api/sessions/{sid}").json()["W"] == initial_W
+    assert page.locator("#phase-label").inner_text() == "Ready"
+    page.keyboard.press("n")
+    page.wait_for_function("() => !/[?&]ds=1(&|$)/.test(location.search) && window.__backpropLive.session.id !== '" + sid + "'")
+    ds = int(re.search(r"[?&]ds=(\d+)", page.url).group(1))
+    assert js(page, "window.__backpropLive.session.config.data_seed") == ds
 
 
 def test_three_classes_with_an_extra_feature(page, live_server, open_app):
