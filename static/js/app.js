@@ -26,7 +26,12 @@ const state = {
 };
 
 const network = new NetworkView($("network"), {
-  onSelect: (sel) => { if (sel) inspector.open(sel); else inspector.close(); state.lastInspect = 0; },
+  onSelect: (sel) => {
+    if (sel) inspector.open(sel); else inspector.close();
+    state.lastInspect = 0;
+    // on a phone the inspector is far below the diagram: bring it into view
+    if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
+  },
   onHover: (hit, e) => showTooltip(hit, e),
 });
 const boundary = new BoundaryView($("boundary"));
