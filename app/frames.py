@@ -7,13 +7,11 @@ back to the same double), so anyone can re-check the math from a frame alone. No
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import orjson
 
 from .engine import limits
-from .engine.trace import StepRecord
+from .engine.trace import StepRecord, gradient_warning
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -34,16 +32,16 @@ def round_sig(arrays: list[np.ndarray], digits: int = 5) -> list[np.ndarray]:
     """
     if not arrays:
         return []
-    flat = np.concatenate([np.ravel(a) for a in arrays]) if len(arrays) > 1 else np.ravel(arrays[0])
-    flat = flat.astype(np.float64, copy=False)
+    flat = [a if a.ndim == 1 else a.ravel() for a in arrays]
+    flat = (np.concatenate(flat) if len(flat) > 1 else flat[0]).astype(np.float64, copy=False)
     with np.errstate(all="ignore"):
         p = np.power(10.0, (digits - 1) - np.floor(np.log10(np.maximum(np.abs(flat), 1e-300))))
-        out = np.round(flat * p) / p
+        out = np.rint(flat * p) / p
     result, start = [], 0
     for a in arrays:
-        n = a.size
-        result.append(out[start:start + n].reshape(a.shape))
-        start += n
+        end = start + a.size
+        result.append(out[start:end] if a.ndim == 1 else out[start:end].reshape(a.shape))
+        start = end
     return result
 
 
@@ -57,77 +55,73 @@ def _c(a):
     return None if a is None else np.ascontiguousarray(a)
 
 
-def _norm(g: np.ndarray | None) -> float | None:
-    return None if g is None else math.sqrt(float(np.vdot(g, g)))
-
-
-def _layer_summary(layer, n: int) -> tuple:
-    """(a_mean, delta_mean, grad_W_norm, dW_norm, dead_fraction, warning): the numbers of LayerRecord.summary(),
-    computed with the cheapest numpy calls (this runs for every frame)."""
-    inv = 1.0 / n
-    a_mean = np.add.reduce(layer.a, 0) * inv
-    delta_mean = None if layer.delta is None else np.add.reduce(layer.delta, 0) * inv
-    grad_W_norm = _norm(layer.grad_W)
-    dW_norm = _norm(layer.dW_applied)
-    dead = None
-    if layer.activation == "relu":
-        dead = float(np.count_nonzero(~(layer.z > 0).any(axis=0))) / layer.z.shape[1]
-    warning = None
-    if grad_W_norm is not None:
-        if not math.isfinite(grad_W_norm) or grad_W_norm > limits.EXPLODING_NORM:
-            warning = "exploding"
-        elif grad_W_norm < limits.VANISHING_NORM:
-            warning = "vanishing"
-    return a_mean, delta_mean, grad_W_norm, dW_norm, dead, warning
+def _dead_fraction(layer) -> float | None:
+    if layer.activation != "relu":
+        return None
+    return float(np.count_nonzero(~(layer.z > 0).any(axis=0))) / layer.z.shape[1]
 
 
 def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: str) -> dict:
-    """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's phase."""
+    """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's phase.
+
+    The per-layer summary (the numbers of LayerRecord.summary()) is computed for all layers at once from the
+    step's flat vectors: this runs for every frame.
+    """
     n = record.batch_size
     full = detail == "full"
-    summaries = [_layer_summary(layer, n) for layer in record.layers]
-    input_mean = np.add.reduce(record.x, 0) * (1.0 / n)
+    layers = record.layers
+    L = len(layers)
+    # batch means of the input, every a and every delta at once: one matrix-vector product
+    blocks = [record.x, *(layer.a for layer in layers), *(layer.delta for layer in layers if layer.delta is not None)]
+    means = np.full(n, 1.0 / n) @ np.concatenate(blocks, axis=1)
+    grad_W_norms = record.weight_norms(record.flat.grad)
+    dW_norms = record.weight_norms(record.flat.d_theta)
+    warnings = [gradient_warning(v) for v in grad_W_norms] if grad_W_norms is not None else [None] * L
+    theta = record.flat.theta
     if not full:
-        arrays = [input_mean]
-        for layer, (a_mean, delta_mean, *_) in zip(record.layers, summaries):
-            arrays += [layer.W, layer.b, a_mean]
-            if delta_mean is not None:
-                arrays.append(delta_mean)
-        rounded = iter(round_sig(arrays))
-        input_mean = next(rounded)
-    layers = []
-    for layer, (a_mean, delta_mean, grad_W_norm, dW_norm, dead, warning) in zip(record.layers, summaries):
-        if full:
-            W, b = _c(layer.W), _c(layer.b)
-        else:
-            W, b, a_mean = next(rounded), next(rounded), next(rounded)
-            if delta_mean is not None:
-                delta_mean = next(rounded)
-            grad_W_norm, dW_norm = _r(grad_W_norm), _r(dW_norm)
+        # one rounding pass over every number that goes on the wire
+        norms = (grad_W_norms or []) + (dW_norms or [])
+        theta, means, norms = round_sig([theta, means, np.array(norms, dtype=np.float64)])
+        norms = norms.tolist()
+        if grad_W_norms is not None:
+            grad_W_norms, norms = norms[:L], norms[L:]
+        if dW_norms is not None:
+            dW_norms = norms[:L]
+    per_block, start = [], 0
+    for block in blocks:
+        end = start + block.shape[1]
+        per_block.append(means[start:end])
+        start = end
+    input_mean, *per_layer = per_block
+    a_means = per_layer[:L]
+    delta_means = _refill([layer.delta for layer in layers], per_layer[L:])
+    out_layers = []
+    for k, layer in enumerate(layers):
+        s, e, be, fi, fo = layer._slices
         out = {
             "index": layer.index,
             "activation": layer.activation,
-            "W": W,
-            "b": b,
-            "a_mean": a_mean,
-            "delta_mean": delta_mean,
-            "grad_W_norm": grad_W_norm,
-            "dW_norm": dW_norm,
-            "dead_fraction": dead,
-            "warning": warning,
+            "W": theta[s:e].reshape(fi, fo),
+            "b": theta[e:be],
+            "a_mean": a_means[k],
+            "delta_mean": delta_means[k],
+            "grad_W_norm": None if grad_W_norms is None else grad_W_norms[k],
+            "dW_norm": None if dW_norms is None else dW_norms[k],
+            "dead_fraction": _dead_fraction(layer),
+            "warning": warnings[k],
         }
         if full:
-            has_delta = layer.delta is not None
             i = record.focus_index
+            d = layer.delta is not None
             out.update(
                 z=_c(layer.z), a=_c(layer.a), f_prime=_c(layer.f_prime), delta=_c(layer.delta),
                 grad_W=_c(layer.grad_W), grad_b=_c(layer.grad_b),
                 regularization_grad_W=_c(layer.regularization_grad_W),
                 dW_applied=_c(layer.dW_applied), db_applied=_c(layer.db_applied),
-                focus_grad_W=layer.focus_grad_W(i) if has_delta else None,
-                focus_grad_b=_c(layer.focus_grad_b(i)) if has_delta else None,
+                focus_grad_W=layer.focus_grad_W(i) if d else None,
+                focus_grad_b=_c(layer.focus_grad_b(i)) if d else None,
             )
-        layers.append(out)
+        out_layers.append(out)
     body = {
         "step": record.step,
         "phase": PHASE_RAN[record.phase],
@@ -142,7 +136,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
         "diverged": record.diverged,
         "divergence": record.divergence,
         "input_mean": input_mean,
-        "layers": layers,
+        "layers": out_layers,
     }
     if full:
         body.update(
@@ -153,6 +147,12 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
             loss_per_sample=_c(record.loss_per_sample),
         )
     return body
+
+
+def _refill(values: list, rounded: list) -> list:
+    """`values` with its non-None entries replaced, in order, by `rounded`."""
+    it = iter(rounded)
+    return [None if v is None else next(it) for v in values]
 
 
 def frame_bytes(body: dict) -> bytes:

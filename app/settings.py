@@ -36,6 +36,18 @@ def _float(name: str, default: float, lo: float, hi: float) -> float:
     return value
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be one of 1, true, yes, on, 0, false, no, off, not {raw!r}")
+
+
 def _dir(env: str, name: str) -> Path:
     """static/ and templates/: an environment variable, else inside the package (a wheel), else the repository."""
     raw = os.environ.get(env)
@@ -62,6 +74,9 @@ class Settings:
     max_frame_rate: float = 60.0  # BACKPROP_MAX_FRAME_RATE: runner ticks (and so frames) per second while playing
     boundary_max_rate: float = 10.0  # BACKPROP_BOUNDARY_MAX_RATE: decision-boundary messages per second per client
     control_queue: int = 32  # BACKPROP_CONTROL_QUEUE: queued control messages (error, pong) per client
+    # BACKPROP_WS_COMPRESSION: permessage-deflate on the WebSocket. Off by default: it halves a summary frame's
+    # bytes but costs the server about a third of its CPU per frame (bench/stream.py)
+    ws_compression: bool = False
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -81,4 +96,5 @@ def load_settings() -> Settings:
         max_frame_rate=_float("BACKPROP_MAX_FRAME_RATE", 60.0, 1.0, 1000.0),
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),
         control_queue=_int("BACKPROP_CONTROL_QUEUE", 32, 4, 10_000),
+        ws_compression=_bool("BACKPROP_WS_COMPRESSION", False),
     )

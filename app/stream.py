@@ -255,22 +255,28 @@ def stop_playing(session: Session) -> None:
 
 async def run(session: Session) -> None:
     """Step at `steps_per_second`: at most BACKPROP_MAX_FRAME_RATE ticks a second, each running the steps due
-    (several at high speed) and publishing only the last frame."""
+    (several at high speed) and publishing only the last frame.
+
+    Ticks follow a fixed schedule (tick k at start + k * interval), so a late wake-up does not push every later
+    tick back; a tick more than one interval late restarts the schedule from now rather than bursting to catch
+    up, so an overloaded server plays slower instead of piling up work.
+    """
     loop = asyncio.get_running_loop()
     max_rate = session.settings.max_frame_rate
-    last = loop.time()
+    next_tick = loop.time()
     carry = 0.0
     try:
         while session.playing:
             speed = session.steps_per_second
             interval = max(1.0 / speed, 1.0 / max_rate)
-            await asyncio.sleep(max(last + interval - loop.time(), 0.0))
-            now = loop.time()
-            carry += (now - last) * session.steps_per_second
-            last = now
-            cap = max(1, int(2 * session.steps_per_second / max_rate) + 1)
-            n = min(int(carry + 1e-6), cap)
-            carry = min(carry - n, 1.0)
+            next_tick += interval
+            delay = next_tick - loop.time()
+            if delay < -interval:
+                next_tick = loop.time()
+            await asyncio.sleep(max(delay, 0.0))
+            carry += interval * speed
+            n = int(carry + 1e-9)
+            carry -= n
             if n <= 0:
                 continue
             async with session.lock:

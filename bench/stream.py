@@ -1,8 +1,9 @@
 """Stream benchmark: the real server (uvicorn, 127.0.0.1, a free port) in a subprocess, WebSocket clients here.
 
     .venv/bin/python bench/stream.py            (about 45 s; prints a table, records nothing by itself)
-    BENCH_WS=websockets .venv/bin/python bench/stream.py    (another uvicorn WebSocket implementation; the
-                                                              default is the one `backprop-live` runs)
+
+The server is started as `backprop-live` starts it (app.cli), so its settings apply: for example
+BACKPROP_WS_COMPRESSION=1 .venv/bin/python bench/stream.py measures with permessage-deflate on.
 
 Measures
   1. the size of a 2-8-8-1 summary frame;
@@ -69,8 +70,7 @@ class Server:
         env = {**os.environ, "BACKPROP_MAX_SESSIONS": "1000", "PYTHONPATH": os.pathsep.join(
             [str(ROOT), os.environ.get("PYTHONPATH", "")])}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(self.port), "--log-level", "warning", "--ws", os.environ.get("BENCH_WS", "websockets-sansio")],
+            [sys.executable, "-m", "app.cli", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, env=env)
         deadline = time.time() + 20
         while time.time() < deadline:

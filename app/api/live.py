@@ -148,6 +148,9 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
             publish_extras(session, force=True)
         elif kind == "set_speed":
             session.steps_per_second = float(msg.steps_per_second)
+            if session.playing:  # restart the schedule: a slow tick in progress must not delay the new speed
+                stop_playing(session)
+                start_playing(session)
             publish_state(session)
         elif kind == "step":
             max_steps = session.settings.max_steps_per_request

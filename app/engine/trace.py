@@ -8,12 +8,25 @@ the focus sample's contributions and the summaries. So tracing costs little when
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import limits
 from .activations import derivative
 
 _UNSET = object()
+
+
+def gradient_warning(grad_W_norm: float | None) -> str | None:
+    """"exploding" or "vanishing" for a layer's |grad_W|, else None."""
+    if grad_W_norm is None:
+        return None
+    if not math.isfinite(grad_W_norm) or grad_W_norm > limits.EXPLODING_NORM:
+        return "exploding"
+    if grad_W_norm < limits.VANISHING_NORM:
+        return "vanishing"
+    return None
 
 
 class FlatVectors:
@@ -180,12 +193,7 @@ class LayerRecord:
         dead = None
         if self.activation == "relu":
             dead = float(np.mean(~(self.z > 0).any(axis=0)))
-        warning = None
-        if grad_W_norm is not None:
-            if not np.isfinite(grad_W_norm) or grad_W_norm > limits.EXPLODING_NORM:
-                warning = "exploding"
-            elif grad_W_norm < limits.VANISHING_NORM:
-                warning = "vanishing"
+        warning = gradient_warning(grad_W_norm)
         return {
             "index": self.index,
             "a_mean": self.a.mean(axis=0),
@@ -245,6 +253,14 @@ class StepRecord:
     @property
     def d_theta(self) -> np.ndarray | None:
         return self.flat.d_theta
+
+    def weight_norms(self, vector: np.ndarray | None) -> list[float] | None:
+        """|W-part| of every layer in a flat vector (grad or d_theta), with one reduceat: cheap per frame."""
+        if vector is None:
+            return None
+        bounds = [i for layer in self.layers for i in layer._slices[:2]]  # W runs from w_start to w_end
+        sums = np.add.reduceat(np.square(vector), bounds)[::2]
+        return np.sqrt(sums).tolist()
 
     @property
     def batch_size(self) -> int:
