@@ -18,7 +18,7 @@ import numpy as np
 from .engine.datasets import Dataset, make_dataset, output_size, targets
 from .engine.evaluate import boundary as engine_boundary
 from .engine.evaluate import curve as engine_curve
-from .engine.evaluate import evaluate
+from .engine.evaluate import evaluate_sets
 from .engine.features import feature_map, network_inputs
 from .engine.gradcheck import gradcheck as engine_gradcheck
 from .engine.batches import BatchSampler
@@ -275,8 +275,8 @@ class Session:
             return self._metrics[1]
         data, net, cfg = self.data, self.network, self.config
         with np.errstate(all="ignore"):
-            tr = evaluate(net, cfg.loss, self.x_train, self.y_train, data.y_train, data.task, data.n_classes)
-            te = evaluate(net, cfg.loss, self.x_test, self.y_test, data.y_test, data.task, data.n_classes)
+            tr, te = evaluate_sets(net, cfg.loss, [(self.x_train, self.y_train, data.y_train),
+                                                   (self.x_test, self.y_test, data.y_test)], data.task, data.n_classes)
         m = {
             "step": self.step,
             "train_loss": _finite(tr["loss"]), "test_loss": _finite(te["loss"]),
@@ -296,8 +296,7 @@ class Session:
             "regularization_loss": _finite(rec.regularization_loss) if last else None,
             "train_loss": m["train_loss"], "test_loss": m["test_loss"],
             "train_accuracy": m["train_accuracy"], "test_accuracy": m["test_accuracy"],
-            "grad_W_norm": [_finite(float(np.sqrt(np.einsum("ij,ij->", L.grad_W, L.grad_W)))) for L in rec.layers]
-            if last else None,
+            "grad_W_norm": [_finite(v) for v in rec.weight_norms(rec.flat.grad)] if last else None,
         })
 
     def history_entries(self, every: int) -> list[dict]:

@@ -38,23 +38,32 @@ def evaluate(network, loss: str, x: np.ndarray, y: np.ndarray, labels: np.ndarra
              n_classes: int) -> dict:
     """Mean data loss (no regularization), accuracy and confusion matrix (classification) of x (after the feature
     map) against targets y and labels. confusion[i][j] counts samples of class i predicted as class j."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    if len(x) == 0:
-        return {"loss": None, "accuracy": None, "confusion": None}
-    z, a = _output(network, x)
-    mean_loss = float(loss_per_sample(loss, z, a, y).mean())
-    if task != "classification":
-        return {"loss": mean_loss, "accuracy": None, "confusion": None}
-    labels = np.asarray(labels, dtype=np.int64)
-    pred = predicted_class(a)
-    k = max(int(n_classes), int(pred.max()) + 1, int(labels.max()) + 1, 2)
-    confusion = np.bincount(labels * k + pred, minlength=k * k).reshape(k, k)
-    return {
-        "loss": mean_loss,
-        "accuracy": float(np.count_nonzero(pred == labels)) / len(labels),
-        "confusion": confusion.tolist(),
-    }
+    return evaluate_sets(network, loss, [(x, y, labels)], task, n_classes)[0]
+
+
+def evaluate_sets(network, loss: str, sets: Sequence[tuple], task: str, n_classes: int) -> list[dict]:
+    """`evaluate` for several (x, y, labels) sets (train and test) with one forward pass over all their rows."""
+    xs = [np.asarray(x, dtype=np.float64) for x, _, _ in sets]
+    sizes = [len(x) for x in xs]
+    results = [{"loss": None, "accuracy": None, "confusion": None} for _ in sets]
+    if sum(sizes) == 0:
+        return results
+    z_all, a_all = _output(network, np.concatenate(xs) if len(xs) > 1 else xs[0])
+    start = 0
+    for result, (_, y, labels), n in zip(results, sets, sizes):
+        z, a = z_all[start:start + n], a_all[start:start + n]
+        start += n
+        if n == 0:
+            continue
+        result["loss"] = float(loss_per_sample(loss, z, a, np.asarray(y, dtype=np.float64)).mean())
+        if task != "classification":
+            continue
+        labels = np.asarray(labels, dtype=np.int64)
+        pred = predicted_class(a)
+        k = max(int(n_classes), int(pred.max()) + 1, int(labels.max()) + 1, 2)
+        result["confusion"] = np.bincount(labels * k + pred, minlength=k * k).reshape(k, k).tolist()
+        result["accuracy"] = float(np.count_nonzero(pred == labels)) / n
+    return results
 
 
 def grid_centres(lo: float, hi: float, resolution: int) -> np.ndarray:
