@@ -91,6 +91,10 @@ class Client:
         return len(self.slots) + len(self.control)
 
     def take(self) -> list[tuple[str, object]]:
+        if len(self.slots) == 1 and not self.control:  # the usual case while playing: one frame
+            (kind, (_, payload)), = self.slots.items()
+            self.slots = {}
+            return [(kind, payload)]
         items = [(seq, kind, payload) for kind, (seq, payload) in self.slots.items()]
         items += [(seq, "control", payload) for seq, payload in self.control]
         self.slots = {}
