@@ -41,6 +41,15 @@ def public_base(request: Request) -> str:
     return security(request).public_url or str(request.base_url).rstrip("/")
 
 
+def discovery_href(request: Request, path: str) -> str:
+    """The address of the oEmbed answer for the page at `path` with this request's query, for a page's
+    <link rel="alternate" type="application/json+oembed"> (public address when BACKPROP_PUBLIC_URL is set)."""
+    base = public_base(request)
+    query = request.url.query
+    page = f"{base}{path}" + (f"?{query}" if query else "")
+    return f"{base}/oembed?{urlencode({'url': page, 'format': 'json'})}"
+
+
 def _error(status: int, code: str, message: str, field: str | None = None) -> ApiError:
     return ApiError(status, code, message, field)
 

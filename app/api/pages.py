@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoe
 from .. import __version__
 from ..presets import PRESETS
 from .deps import OrjsonResponse, get_settings, public_limits
+from .embed import discovery_href
 
 router = APIRouter(include_in_schema=False)
 
@@ -23,6 +24,7 @@ def _environment(request: Request) -> Environment:
 
 
 def _context(request: Request) -> dict:
+    """The template variables; `oembed_href` is the oEmbed discovery address of the page requested."""
     settings = get_settings(request)
     presets = [{"name": p.name, "title": p.title, "description": p.description} for p in PRESETS.values()]
     return {
@@ -31,6 +33,7 @@ def _context(request: Request) -> dict:
         "presets": presets,
         "limits": public_limits(settings),
         "query": dict(request.query_params),
+        "oembed_href": discovery_href(request, request.url.path),
     }
 
 

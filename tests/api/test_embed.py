@@ -95,6 +95,36 @@ def test_oembed_uses_the_public_url(monkeypatch):
         assert c.get("/oembed", params={"url": f"{BASE}/embed"}).status_code == 404
 
 
+
+DISCOVERY = re.compile(r'<link rel="alternate" type="application/json\+oembed" href="([^"]+)" title="Backprop Live">')
+
+
+def discovery_href(page_html: str) -> str:
+    found = DISCOVERY.findall(page_html)
+    assert len(found) == 1, "the page has no (or more than one) oEmbed discovery link"
+    return found[0].replace("&amp;", "&")
+
+
+def test_main_page_announces_its_oembed_address(client):
+    page = client.get("/", params={"d": "moons", "h": "5:relu", "s": "3"})
+    href = discovery_href(page.text)
+    assert href.startswith(f"{BASE}/oembed?")
+    body = client.get(href.removeprefix(BASE)).json()
+    assert body["type"] == "rich" and body["version"] == "1.0"
+    assert f'src="{BASE}/embed?d=moons&amp;h=5%3Arelu&amp;s=3"' in body["html"]
+    # without a query: the widget with its defaults
+    body = client.get(discovery_href(client.get("/").text).removeprefix(BASE)).json()
+    assert f'src="{BASE}/embed"' in body["html"]
+
+
+def test_main_page_discovery_uses_the_public_url(monkeypatch):
+    with make_client(monkeypatch, BACKPROP_PUBLIC_URL="https://learn.example.org/backprop/") as c:
+        href = discovery_href(c.get("/", params={"d": "xor"}).text)
+        assert href == ("https://learn.example.org/backprop/oembed?url=https%3A%2F%2Flearn.example.org%2Fbackprop"
+                        "%2F%3Fd%3Dxor&format=json")
+        body = c.get("/oembed?" + href.split("?", 1)[1]).json()
+        assert 'src="https://learn.example.org/backprop/embed?d=xor"' in body["html"]
+
 # -- lessons API ---------------------------------------------------------------------------------------------------
 
 def test_lessons_list_and_read(client):

@@ -1,31 +1,39 @@
 // "Share / Embed": the link to the current run and the <iframe> snippet that embeds it, with the widget's options.
 //
 //   import { openShareDialog } from "/static/js/embed/share.js";
-//   openShareDialog({ config, speed });        // config: the page's current SessionConfig (partial is fine)
+//   openShareDialog({ config, speed });        // config: the run's SessionConfig (partial is fine)
 //
-// If the page has an element with id "share-button", clicking it opens the dialog with the state returned by
-// window.__backpropLive.config (the main page's public state), so the page only needs the button and the import.
+// If the page has an element with id "share-button", clicking it opens the dialog for the run the main page
+// shows, as its address bar holds it (the page keeps the whole setup and the speed there, static/js/app.js
+// updateUrl), so the page only needs the button and the import, and the link is the page's own address.
 
-import { toQuery } from "../config.js";
+import { parseUrl, toQuery } from "../config.js";
 import { escapeHtml } from "./text.js";
+import { listLessons } from "./lessons-list.js";
 
 const PANELS = [["network", "Network"], ["data", "Data"], ["loss", "Loss"], ["inspector", "Inspector"]];
 
 /** The widget's address for a state and options (absolute, on this server). */
 export function embedUrl(state, { panels = ["network", "data", "loss"], theme = "light", autoplay = false, lesson = null, quiz = false, base = location.origin } = {}) {
-  const q = toQuery(state.config || {}, state.speed ? { speed: state.speed } : {});
   const extra = new URLSearchParams();
   if (panels.join(",") !== "network,data,loss") extra.set("panels", panels.join(",") || "none");
   if (theme !== "light") extra.set("theme", theme);
   if (autoplay) extra.set("autoplay", "1");
   if (quiz) extra.set("quiz", "1");
   if (lesson) extra.set("lesson", lesson);
-  const tail = extra.toString();
-  return `${base}/embed${q}${tail ? `${q.length > 1 ? "&" : "?"}${tail}` : ""}`;
+  const query = [runQuery(state), extra.toString()].filter(Boolean).join("&");
+  return `${base}/embed${query ? `?${query}` : ""}`;
 }
 
+/** The main page's address for a state: the same query its address bar holds. */
 export function pageUrl(state, base = location.origin) {
-  return `${base}/${toQuery(state.config || {}, state.speed ? { speed: state.speed } : {})}`;
+  const query = runQuery(state);
+  return `${base}/${query ? `?${query}` : ""}`;
+}
+
+/** The run's short query keys (static/js/config.js), without the "?". */
+function runQuery(state) {
+  return toQuery(state.config || {}, state.speed ? { speed: state.speed } : {}).slice(1);
 }
 
 export function iframeSnippet(src, { width = 640, height = 560, title = "Backprop Live: a neural network learning" } = {}) {
@@ -35,8 +43,8 @@ export function iframeSnippet(src, { width = 640, height = 560, title = "Backpro
 let dialog = null;
 
 const STYLE = `
-.share-dialog { max-width: min(560px, 94vw); border: 1px solid #d1d5db; border-radius: 12px; padding: 14px 16px; font: 14px/1.4 system-ui, sans-serif; }
-.share-dialog h2 { margin: 0 0 8px; font-size: 16px; }
+.share-dialog { max-width: min(560px, 94vw); border: 1px solid #d1d5db; border-radius: 12px; padding: 14px 16px; font: 14px/1.4 system-ui, sans-serif; box-shadow: 0 20px 50px rgba(0, 0, 0, 0.25); }
+.share-dialog h2 { margin: 0 0 8px; font-size: 16px; color: inherit; text-transform: none; letter-spacing: 0; }
 .share-dialog label { display: block; margin: 8px 0 2px; font-weight: 600; font-size: 12px; }
 .share-dialog textarea, .share-dialog input[type=text] { width: 100%; box-sizing: border-box; font: 12px ui-monospace, monospace; padding: 6px; border: 1px solid #ccc; border-radius: 6px; }
 .share-dialog .row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin-top: 4px; }
@@ -83,14 +91,23 @@ export function openShareDialog(state = {}) {
       try { await navigator.clipboard.writeText(el.value); } catch { document.execCommand?.("copy"); }
       dialog.querySelector("#share-copied").textContent = "Copied.";
     }));
-    fetch("/api/lessons").then((r) => r.json()).then((list) => {
+    // the page's single-key shortcuts (space, R, N…) stay out of the dialog; Escape closes it as usual
+    dialog.addEventListener("keydown", (e) => e.stopPropagation());
+    listLessons().then((list) => {
       const sel = dialog.querySelector("#share-lesson");
       for (const l of list) { const o = document.createElement("option"); o.value = l.id; o.textContent = l.title; sel.appendChild(o); }
-    }).catch(() => {});
+    }).catch(() => {
+      const sel = dialog.querySelector("#share-lesson");
+      sel.disabled = true;
+      sel.options[0].textContent = "No lesson (the lessons could not be loaded)";
+    });
   }
   dialog._state = state;
   render();
   if (!dialog.open) dialog.showModal();
+  const link = dialog.querySelector("#share-link");
+  link.setSelectionRange(0, 0);  // the start of the address (this server) in view, not its end
+  link.scrollLeft = 0;
   return dialog;
 }
 
@@ -115,8 +132,8 @@ function attach() {
   if (!btn || btn.dataset.shareAttached) return;
   btn.dataset.shareAttached = "1";
   btn.addEventListener("click", () => {
-    const live = window.__backpropLive;
-    openShareDialog({ config: live?.config || {}, speed: live?.speed });
+    const { config, ui } = parseUrl(location.search);
+    openShareDialog({ config, speed: ui.speed });
   });
 }
 if (typeof document !== "undefined") {
