@@ -125,6 +125,14 @@ def test_main_page_discovery_uses_the_public_url(monkeypatch):
         body = c.get("/oembed?" + href.split("?", 1)[1]).json()
         assert 'src="https://learn.example.org/backprop/embed?d=xor"' in body["html"]
 
+
+def test_widget_page_discovery_uses_the_public_url(monkeypatch):
+    with make_client(monkeypatch, BACKPROP_PUBLIC_URL="https://learn.example.org/backprop/") as c:
+        href = discovery_href(c.get("/embed", params={"lesson": "chain-rule"}).text)
+        assert href.startswith("https://learn.example.org/backprop/oembed?url=https%3A%2F%2Flearn.example.org")
+        body = c.get("/oembed?" + href.split("?", 1)[1]).json()
+        assert body["type"] == "rich" and 'src="https://learn.example.org/backprop/embed?lesson=chain-rule"' in body["html"]
+
 # -- lessons API ---------------------------------------------------------------------------------------------------
 
 def test_lessons_list_and_read(client):
