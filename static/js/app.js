@@ -11,6 +11,7 @@ import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { fmt, maxAbs } from "./palette.js";
 import { isFull } from "./frame.js";
+import { describeHit, valuesText } from "./describe.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
@@ -33,10 +34,14 @@ const network = new NetworkView($("network"), {
     if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
   },
   onHover: (hit, e) => showTooltip(hit, e),
+  onCursor: (hit, at) => showTooltip(hit, at, { keyboard: true }),
+  keyboard: true,
 });
 const boundary = new BoundaryView($("boundary"));
 const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") });
-const inspector = new Inspector($("inspector"), $("inspector-hint"));
+const inspector = new Inspector($("inspector"), $("inspector-hint"), {
+  idleHint: "Click a neuron or a connection in the network, or Tab to the diagram and walk it with the arrow keys.",
+});
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
 network.onLayout = (cols) => panel.renderLayerControls(cols);
@@ -431,32 +436,20 @@ function showToast(text) {
 
 // ---------- tooltip ----------
 
-function showTooltip(hit, e) {
+function showTooltip(hit, e, { keyboard = false } = {}) {
   const tip = $("net-tooltip");
   const f = timeline.frame;
   if (!hit || !f || !f.layers.length) { tip.hidden = true; return; }
-  let html = "";
-  if (hit.kind === "neuron") {
-    if (hit.l === 0) html = `<b>${state.inputLabels[hit.k] || `input ${hit.k + 1}`}</b>`;
-    else {
-      const layer = f.layers[hit.l - 1];
-      const full = isFull(f);
-      const i = full ? Math.min(f.focus_index || 0, layer.a.length - 1) : 0;
-      html = `<b>${hit.l === f.layers.length ? "output" : `layer ${hit.l}`}, neuron ${hit.k + 1}</b><br>` +
-        (full ? `z ${fmt(layer.z[i][hit.k])} · a ${fmt(layer.a[i][hit.k])}${layer.delta ? ` · δ ${fmt(layer.delta[i][hit.k])}` : ""}`
-          : `a (mean) ${fmt(layer.a_mean?.[hit.k])}`);
-    }
-  } else {
-    const layer = f.layers[hit.l - 1];
-    html = `<b>w<sub>${hit.j + 1},${hit.k + 1}</sub> of layer ${hit.l}</b> = ${fmt(layer.W[hit.j][hit.k])}` +
-      (layer.grad_W ? `<br>grad ${fmt(layer.grad_W[hit.j][hit.k])}` : "");
-  }
-  tip.innerHTML = html + `<br><small>click for the formulas</small>`;
-  const r = $("network-wrap").getBoundingClientRect();
-  const x = e.clientX - r.left, y = e.clientY - r.top;
-  tip.style.left = `${Math.min(x + 14, r.width - 180)}px`;
-  tip.style.top = `${y + 14}px`;
+  const d = describeHit(hit, f, state.sizes, state.inputLabels);
+  const numbers = valuesText(d.values);
+  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}<br><small>${keyboard ? "Enter" : "click"} for the formulas</small>`;
   tip.hidden = false;
+  // beside the pointer; for the keyboard cursor where the diagram says it hides nothing of it (e.place)
+  const r = $("network-wrap").getBoundingClientRect();
+  const x = e.clientX - r.left, y = e.clientY - r.top, w = tip.offsetWidth;
+  const left = e.place === "below" ? x - w / 2 : e.place === "below-left" ? x - w - 10 : x + 14;
+  tip.style.left = `${Math.max(0, Math.min(left, r.width - w))}px`;
+  tip.style.top = `${y + (e.place === "below" ? 0 : e.place ? 10 : 14)}px`;
 }
 
 // ---------- the phase indicator ----------
@@ -466,7 +459,7 @@ const PHASE_TEXT = {
   forward: ["Forward pass", "activations flow from the inputs to the output: z = a·W + b, then a = f(z)"],
   loss: ["Loss", "the prediction ŷ is compared with the target y"],
   backward: ["Backward pass", "error signals δ flow back from the output; each weight's gradient is a·δ, averaged over the batch"],
-  update: ["Update", "every weight moves against its gradient: W ← W + ΔW"],
+  update: ["Update", "every weight moves against its gradient: W ← W + ΔW, a green halo marks |ΔW|"],
   live: ["Live view", "training too fast to animate each phase: weights, activations and gradients as they are now"],
 };
 let phaseKey = "";

@@ -35,7 +35,8 @@ function makeChart(el, title, series, { log = false, yRange = null } = {}) {
       { stroke: COLORS.muted, grid: { stroke: COLORS.grid, width: 1 }, ticks: { show: false }, size: 44, font: "10px system-ui",
         values: (u, vals) => vals.map((v) => (v == null ? "" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(0) : +v.toPrecision(3))) },
     ],
-    series: [{ label: "step" }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.6, dash: s.dash, points: { show: false }, spanGaps: true }))],
+    // uPlot's default points: drawn while there are few (the first steps), hidden once the line is dense
+    series: [{ label: "step" }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.6, dash: s.dash, spanGaps: true }))],
   };
   const data = [[], ...series.map(() => [])];
   return new window.uPlot(opts, data, el);

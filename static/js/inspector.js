@@ -42,9 +42,10 @@ function sumTerms(terms, maxTerms = 4) {
 }
 
 export class Inspector {
-  constructor(el, hintEl) {
+  constructor(el, hintEl, { idleHint = "Click a neuron or a connection in the network." } = {}) {
     this.el = el;
     this.hintEl = hintEl;
+    this.idleHint = idleHint;
     this.selection = null;
     this.frame = null;
     this.config = null;
@@ -72,7 +73,7 @@ export class Inspector {
     this._key = key;
     if (!sel) {
       this.el.innerHTML = "";
-      this.hintEl.textContent = "Click a neuron or a connection in the network.";
+      this.hintEl.textContent = this.idleHint;
       return;
     }
     if (!frame) { this.el.innerHTML = "<p>No step yet: press step or play.</p>"; return; }
@@ -87,7 +88,10 @@ export class Inspector {
     for (const node of this.el.querySelectorAll("[data-tex]")) {
       const tex = node.getAttribute("data-tex");
       if (this.katex) {
-        try { this.katex.render(tex, node, { throwOnError: false, displayMode: node.classList.contains("display") }); }
+        // display formulas in display style but inline mode: KaTeX may then break a long line after an = or
+        // a +, so the numbers at its end stay in sight on a phone
+        const display = node.classList.contains("display");
+        try { this.katex.render(display ? `\\displaystyle ${tex}` : tex, node, { throwOnError: false }); }
         catch { node.textContent = tex; }
       } else node.textContent = tex.replace(/\\[a-zA-Z]+/g, (m) => ({ "\\cdot": "·", "\\times": "×", "\\delta": "δ", "\\sum": "Σ", "\\partial": "∂" }[m] || ""));
     }

@@ -1,18 +1,32 @@
 // The network diagram on a canvas: neurons coloured by activation, connections coloured by the sign of the
 // weight and as thick as its size, forward and backward signals travelling along them, edges lit by |grad_W|
-// during the backward pass and changing as the update is applied. Draws only what it is given.
+// during the backward pass and changing as the update is applied. Draws only what it is given. With
+// `keyboard: true` the diagram is a tab stop whose neurons and connections the arrow keys walk (diagram-keys.js)
+// and Enter selects, each position spoken through a live region.
 
 import { COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
 import { PHASES, isFull, focusOf, activation, delta } from "./frame.js";
+import { CURSOR_KEYS, moveCursor, startCursor, selectionOf, validCursor } from "./diagram-keys.js";
+import { describeHit, valuesText } from "./describe.js";
 
 const MAX_NODE = 42;
 
+export const DIAGRAM_KEYS_HELP = "Arrow keys: left and right go from a column of neurons to the connections next to it " +
+  "and on to the next column, up and down move inside a column, Home and End go to its ends. Enter opens the " +
+  "numbers and formulas in the inspector; Escape closes them.";
+
+// out of sight but read by screen readers (inline, so that the embedded widget's stylesheet need not know it)
+const OFFSCREEN = "position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0;";
+
 export class NetworkView {
-  constructor(canvas, { onSelect, onHover } = {}) {
+  constructor(canvas, { onSelect, onHover, onCursor, keyboard = false } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.onSelect = onSelect || (() => {});
     this.onHover = onHover || (() => {});
+    this.onCursor = onCursor || (() => {});
+    this.cursor = null;      // keyboard position, while the diagram has the keyboard's focus
+    this.frame = null;       // frame drawn last (for the cursor's description)
     this.sizes = [2, 1];
     this.inputLabels = [];
     this.images = new Map();
@@ -41,7 +55,71 @@ export class NetworkView {
       canvas.style.cursor = hit ? "pointer" : "default";
     });
     canvas.addEventListener("mouseleave", () => { this.hover = null; this._hoverKey = null; this.dirty = true; this.onHover(null); });
+    if (keyboard) this._bindKeys();
     this.dirty = true;
+  }
+
+  _bindKeys() {
+    const c = this.canvas;
+    c.tabIndex = 0;
+    c.setAttribute("role", "application");
+    c.setAttribute("aria-roledescription", "network diagram");
+    const help = document.createElement("p");
+    help.id = `${c.id || "network"}-keys-help`;
+    help.textContent = DIAGRAM_KEYS_HELP;
+    this.announcer = document.createElement("p");
+    this.announcer.id = `${c.id || "network"}-cursor`;
+    this.announcer.setAttribute("aria-live", "polite");
+    for (const el of [help, this.announcer]) { el.style.cssText = OFFSCREEN; c.after(el); }
+    c.setAttribute("aria-describedby", help.id);
+    // the arrows walk the diagram only when it was reached with the keyboard: after a click they keep
+    // stepping the run, as everywhere on the page
+    this.keyNav = false;
+    c.addEventListener("pointerdown", () => { if (this.keyNav) { this.keyNav = false; this._setCursor(null); } });
+    c.addEventListener("focus", () => { if (c.matches(":focus-visible")) this._keyFocus(); });
+    c.addEventListener("blur", () => { this.keyNav = false; this._setCursor(null); });
+    c.addEventListener("keydown", (e) => {
+      if (!this.keyNav || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+      const cur = validCursor(this.cursor, this.sizes) ? this.cursor : null;
+      if (CURSOR_KEYS.has(e.key)) this._setCursor(cur ? moveCursor(cur, e.key, this.sizes) : startCursor(this.sizes, this.selection));
+      else if (e.key === "Enter") {
+        if (!cur) this._setCursor(startCursor(this.sizes, this.selection));
+        this.selection = selectionOf(this.cursor);
+        this.dirty = true;
+        this.onSelect(this.selection);
+      } else return;
+      e.preventDefault();
+      e.stopPropagation();
+    });
+  }
+
+  _keyFocus() {
+    this.keyNav = true;
+    this._setCursor(startCursor(this.sizes, this.selection));
+  }
+
+  /** Moves the keyboard cursor (null: none), says where it is and reports its place on the screen. */
+  _setCursor(cursor) {
+    if (!cursor && !this.cursor) return;
+    this.cursor = cursor;
+    this.dirty = true;
+    if (!cursor) { this.onCursor(null); return; }
+    const d = describeHit(cursor, this.frame, this.sizes, this.inputLabels);
+    const numbers = valuesText(d.values);
+    if (this.announcer) this.announcer.textContent = `${d.where}${numbers ? `: ${numbers}` : ""}. Enter to inspect.`;
+    const [x, y, place] = this._anchor(cursor);
+    const r = this.canvas.getBoundingClientRect();
+    this.onCursor(cursor, { clientX: r.left + x, clientY: r.top + y, place });
+  }
+
+  /**
+   * Where a note about the cursor can go without hiding it (canvas CSS pixels): under a neuron, or beside the
+   * middle of a connection on the side it does not run to ("below-left" of one that descends to the right).
+   */
+  _anchor(cursor) {
+    if (cursor.kind === "neuron") { const nd = this.cols[cursor.l].nodes[cursor.k]; return [nd.x, nd.y + nd.s / 2 + 8, "below"]; }
+    const a = this.cols[cursor.l - 1].nodes[cursor.j], b = this.cols[cursor.l].nodes[cursor.k];
+    return [(a.x + b.x) / 2, (a.y + b.y) / 2, b.y > a.y + 1 ? "below-left" : "below-right"];
   }
 
   _xy(e) {
@@ -67,6 +145,7 @@ export class NetworkView {
     this.selection = null;
     this._layout();
     if (this.onLayout) this.onLayout(this.cols);
+    if (this.cursor) this._setCursor(validCursor(this.cursor, sizes) ? this.cursor : startCursor(sizes, null));
     this.dirty = true;
   }
 
@@ -144,6 +223,7 @@ export class NetworkView {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, this.cssW, this.cssH);
     const frame = view.frame;
+    this.frame = frame;
     const cols = this.cols;
     if (!frame || frame.layers.length !== cols.length - 1) {
       this._drawNodesBare();
@@ -251,12 +331,18 @@ export class NetworkView {
       }
     }
 
-    // selected or hovered edge on top
-    for (const sel of [this.hover, this.selection]) {
+    // selected, hovered or keyboard-cursor edge on top
+    for (const sel of [this.hover, this.selection, this.cursor]) {
       if (sel && sel.kind === "edge" && sel.l <= L && cols[sel.l]?.nodes[sel.k] && cols[sel.l - 1]?.nodes[sel.j]) {
-        ctx.strokeStyle = COLORS.select;
-        ctx.lineWidth = 2;
-        ctx.setLineDash(sel === this.selection ? [] : [4, 3]);
+        const cur = sel === this.cursor;
+        if (cur) {  // a white casing so that the cursor shows on any edge colour
+          ctx.strokeStyle = "#fff";
+          ctx.lineWidth = 6;
+          line(ctx, cols[sel.l - 1].nodes[sel.j], cols[sel.l].nodes[sel.k]);
+        }
+        ctx.strokeStyle = cur ? COLORS.cursor : COLORS.select;
+        ctx.lineWidth = cur ? 3 : 2;
+        ctx.setLineDash(sel === this.selection ? [] : cur ? [7, 4] : [4, 3]);
         line(ctx, cols[sel.l - 1].nodes[sel.j], cols[sel.l].nodes[sel.k]);
         ctx.setLineDash([]);
       }
@@ -313,17 +399,26 @@ export class NetworkView {
           ctx.fillText(`y ${fmt(yv, 3)}`, x, nd.y + 7);
         });
       }
+      if (out.nodes.length > 3 && full && out.s >= 10) {
+        // many classes (digits): each output neuron's class and probability for the focus sample
+        ctx.font = "11px system-ui, sans-serif";
+        out.nodes.forEach((nd, k) => {
+          ctx.fillStyle = COLORS.ink;
+          ctx.fillText(`${k}`, x, nd.y);
+          ctx.fillStyle = COLORS.muted;
+          ctx.fillText(fmt(frame.layers[L - 1].a[focus][k], 2), x + 11, nd.y);
+        });
+      }
       const emph = view.phase === "loss";
       const ly = out.nodes.length > 3 ? top - 14 : bottom + 18;
       const label = `loss ${fmt(frame.loss, 4)}`;
       ctx.font = `${emph ? "bold 14px" : "12px"} system-ui, sans-serif`;
       const tw = ctx.measureText(label).width;
       const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);
-      if (emph) {
-        ctx.fillStyle = "#fef3c7";
-        roundRect(ctx, lx - 6, ly - 11, tw + 12, 22, 6);
-        ctx.fill();
-      }
+      // a backing so that the number stays readable over the connections it may cross
+      ctx.fillStyle = emph ? "#fef3c7" : "rgba(255,255,255,0.85)";
+      roundRect(ctx, lx - 6, ly - 11, tw + 12, 22, 6);
+      ctx.fill();
       ctx.fillStyle = COLORS.ink;
       ctx.fillText(label, lx, ly);
     }
@@ -380,7 +475,7 @@ export class NetworkView {
       roundRect(ctx, x0 - 1.5, y0 - 1.5, s + 3, s + 3, rad + 1.5);
       ctx.stroke();
     }
-    const sel = this.selection, hov = this.hover;
+    const sel = this.selection, hov = this.hover, cur = this.cursor;
     for (const h of [hov, sel]) {
       if (h && h.kind === "neuron" && h.l === l && h.k === k) {
         ctx.strokeStyle = COLORS.select;
@@ -388,6 +483,15 @@ export class NetworkView {
         roundRect(ctx, x0 - 2, y0 - 2, s + 4, s + 4, rad + 2);
         ctx.stroke();
       }
+    }
+    if (cur && cur.kind === "neuron" && cur.l === l && cur.k === k) {
+      const m = s < 12 ? 4 : 7;
+      ctx.strokeStyle = COLORS.cursor;
+      ctx.lineWidth = 2.5;
+      ctx.setLineDash([5, 3]);
+      roundRect(ctx, x0 - m, y0 - m, s + 2 * m, s + 2 * m, rad + m);
+      ctx.stroke();
+      ctx.setLineDash([]);
     }
     // numbers beside the neuron, where the columns leave room for them
     if (s >= 22 && this.span - s >= 58 && l > 0 && l < this.cols.length - 1 && (a != null || dl != null)) {

@@ -8,7 +8,7 @@ const POS = [224, 130, 20];   // orange
 export const COLORS = {
   neg: `rgb(${NEG})`, pos: `rgb(${POS})`, mid: `rgb(${MID})`,
   forward: "#1f2937", backward: "#b0179a", warn: "#b91c1c", ink: "#1f2937", muted: "#6b7280",
-  grid: "#e5e7eb", select: "#111827",
+  grid: "#e5e7eb", select: "#111827", cursor: "#111827",
 };
 
 export const CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
