@@ -34,9 +34,10 @@ def round_sig(arrays: list[np.ndarray], digits: int = 5) -> list[np.ndarray]:
         return []
     flat = [a if a.ndim == 1 else a.ravel() for a in arrays]
     flat = (np.concatenate(flat) if len(flat) > 1 else flat[0]).astype(np.float64, copy=False)
-    with np.errstate(all="ignore"):
-        p = np.power(10.0, (digits - 1) - np.floor(np.log10(np.maximum(np.abs(flat), 1e-300))))
-        out = np.rint(flat * p) / p
+    # |v| clipped to [1e-300, 1e300] keeps every operation finite for finite v and warning-free for inf and nan
+    # (inf * p with p > 0 stays inf), so no errstate is needed; beyond 1e300 more digits are kept
+    p = np.power(10.0, (digits - 1) - np.floor(np.log10(np.minimum(np.maximum(np.abs(flat), 1e-300), 1e300))))
+    out = np.rint(flat * p) / p
     result, start = [], 0
     for a in arrays:
         end = start + a.size
@@ -55,6 +56,18 @@ def _c(a):
     return None if a is None else np.ascontiguousarray(a)
 
 
+_NO_NORMS = np.zeros(0)
+_MEAN_WEIGHTS: dict[int, np.ndarray] = {}
+
+
+def _batch_mean_weights(n: int) -> np.ndarray:
+    w = _MEAN_WEIGHTS.get(n)
+    if w is None:
+        w = _MEAN_WEIGHTS[n] = np.full(n, 1.0 / n)
+        w.flags.writeable = False
+    return w
+
+
 def _dead_fraction(layer) -> float | None:
     if layer.activation != "relu":
         return None
@@ -71,22 +84,20 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     full = detail == "full"
     layers = record.layers
     L = len(layers)
+    flat = record.flat
     # batch means of the input, every a and every delta at once: one matrix-vector product
     blocks = [record.x, *(layer.a for layer in layers), *(layer.delta for layer in layers if layer.delta is not None)]
-    means = np.full(n, 1.0 / n) @ np.concatenate(blocks, axis=1)
-    grad_W_norms = record.weight_norms(record.flat.grad)
-    dW_norms = record.weight_norms(record.flat.d_theta)
-    warnings = [gradient_warning(v) for v in grad_W_norms] if grad_W_norms is not None else [None] * L
-    theta = record.flat.theta
-    if not full:
-        # one rounding pass over every number that goes on the wire
-        norms = (grad_W_norms or []) + (dW_norms or [])
-        theta, means, norms = round_sig([theta, means, np.array(norms, dtype=np.float64)])
-        norms = norms.tolist()
-        if grad_W_norms is not None:
-            grad_W_norms, norms = norms[:L], norms[L:]
-        if dW_norms is not None:
-            dW_norms = norms[:L]
+    means = _batch_mean_weights(n) @ np.concatenate(blocks, axis=1)
+    # |grad_W| and |dW_applied| of every layer from the flat vectors the phases so far have made
+    vectors = [v for v in (flat.grad, flat.d_theta) if v is not None]
+    norms = record.weight_norms(*vectors) if vectors else _NO_NORMS
+    theta = flat.theta
+    warnings = [gradient_warning(v) for v in norms[:L].tolist()] if flat.grad is not None else [None] * L
+    if not full:  # one rounding pass over every number that goes on the wire
+        theta, means, norms = round_sig([theta, means, norms])
+    norms = norms.tolist()
+    grad_W_norms = norms[:L] if flat.grad is not None else None
+    dW_norms = norms[-L:] if flat.d_theta is not None else None
     per_block, start = [], 0
     for block in blocks:
         end = start + block.shape[1]

@@ -127,7 +127,7 @@ async def one_client_fast(srv: Server, seconds: float, window: int = 16) -> dict
         for _ in range(window):
             await ws.send(step)
         frames, skipped, size = 0, 0, 0
-        t0 = time.perf_counter()
+        t0, own0, cpu0 = time.perf_counter(), time.process_time(), cpu_seconds(srv.proc.pid)
         end = t0 + seconds
         while time.perf_counter() < end:
             raw = await ws.recv()
@@ -138,7 +138,9 @@ async def one_client_fast(srv: Server, seconds: float, window: int = 16) -> dict
                 size = len(raw)
                 await ws.send(step)
         dt = time.perf_counter() - t0
-    return {"frames_per_s": frames / dt, "steps_per_s": (frames + skipped) / dt, "frame_bytes": size}
+        server_cpu, bench_cpu = cpu_seconds(srv.proc.pid) - cpu0, time.process_time() - own0
+    return {"frames_per_s": frames / dt, "steps_per_s": (frames + skipped) / dt, "frame_bytes": size,
+            "server_cpu_percent": 100 * server_cpu / dt, "client_cpu_percent": 100 * bench_cpu / dt}
 
 
 async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: float, warmup: float = 2.0) -> dict:
