@@ -296,7 +296,7 @@ class Session:
             "regularization_loss": _finite(rec.regularization_loss) if last else None,
             "train_loss": m["train_loss"], "test_loss": m["test_loss"],
             "train_accuracy": m["train_accuracy"], "test_accuracy": m["test_accuracy"],
-            "grad_W_norm": [_finite(v) for v in rec.weight_norms(rec.flat.grad)] if last else None,
+            "grad_W_norm": [_finite(v) for v in rec.weight_norms(rec.flat.grad).tolist()] if last else None,
         })
 
     def history_entries(self, every: int) -> list[dict]:
