@@ -68,12 +68,6 @@ def _batch_mean_weights(n: int) -> np.ndarray:
     return w
 
 
-def _dead_fraction(layer) -> float | None:
-    if layer.activation != "relu":
-        return None
-    return float(np.count_nonzero(~(layer.z > 0).any(axis=0))) / layer.z.shape[1]
-
-
 def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: str) -> dict:
     """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's phase.
 
@@ -118,7 +112,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
             "delta_mean": delta_means[k],
             "grad_W_norm": None if grad_W_norms is None else grad_W_norms[k],
             "dW_norm": None if dW_norms is None else dW_norms[k],
-            "dead_fraction": _dead_fraction(layer),
+            "dead_fraction": layer.dead_fraction(),
             "warning": warnings[k],
         }
         if full:

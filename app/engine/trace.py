@@ -185,14 +185,17 @@ class LayerRecord:
     def focus_grad_b(self, i: int) -> np.ndarray:
         return self.delta[i]
 
+    def dead_fraction(self) -> float | None:
+        """relu layers: the share of neurons that output 0 for every sample of the batch."""
+        if self.activation != "relu":
+            return None
+        return float(np.count_nonzero(~(self.z > 0).any(axis=0))) / self.z.shape[1]
+
     def summary(self) -> dict:
         """Cheap numbers for streaming: per-neuron batch means, norms, dead share and a gradient warning."""
         grad_W_norm = None if self.grad_W is None else float(np.sqrt(np.einsum("ij,ij->", self.grad_W, self.grad_W)))
         dW = self.dW_applied
         dW_norm = None if dW is None else float(np.sqrt(np.einsum("ij,ij->", dW, dW)))
-        dead = None
-        if self.activation == "relu":
-            dead = float(np.mean(~(self.z > 0).any(axis=0)))
         warning = gradient_warning(grad_W_norm)
         return {
             "index": self.index,
@@ -200,7 +203,7 @@ class LayerRecord:
             "delta_mean": None if self.delta is None else self.delta.mean(axis=0),
             "grad_W_norm": grad_W_norm,
             "dW_norm": dW_norm,
-            "dead_fraction": dead,
+            "dead_fraction": self.dead_fraction(),
             "warning": warning,
         }
 
