@@ -68,6 +68,9 @@ async def live(ws: WebSocket, sid: str):
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", "replace")
             await handle(session, client, text, limits)
+            # let the sender write this message's frame (and other connections run) before the next message:
+            # a client that pipelines messages gets one frame each instead of one for the lot, and cannot hog the loop
+            await asyncio.sleep(0)
     except WebSocketDisconnect:
         pass
     except RuntimeError:  # receive after the socket closed
