@@ -15,6 +15,7 @@ from .engine.features import FEATURES
 
 DatasetName = Literal[DATASET_NAMES + ("custom",)]  # type: ignore[valid-type]
 Feature = Literal[FEATURES]  # type: ignore[valid-type]
+DEFAULT_FEATURES = ("x1", "x2")  # the raw inputs: the only features data that is not 2-D accepts
 HiddenActivation = Literal["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
 OutputActivation = Literal["linear", "sigmoid", "softmax"]
 LossName = Literal["mse", "bce", "softmax_ce"]
@@ -63,8 +64,10 @@ class SessionConfig(Model):
     train_fraction: float = Field(0.8, ge=limits.MIN_TRAIN_FRACTION, le=limits.MAX_TRAIN_FRACTION)
     data_seed: Seed = Field(1, description="the data set's draw")
     custom_data: Optional[CustomData] = None
-    features: list[Feature] = Field(default_factory=lambda: ["x1", "x2"], min_length=1, max_length=len(FEATURES),
-                                    description="network inputs computed from x1, x2 (2-D data sets only)")
+    features: list[Feature] = Field(default_factory=lambda: list(DEFAULT_FEATURES), min_length=1,
+                                    max_length=len(FEATURES),
+                                    description="network inputs computed from x1, x2 (2-D data sets only; other "
+                                                "data sets take their raw inputs and accept only the default)")
     hidden_layers: list[HiddenLayer] = Field(default_factory=_default_hidden, max_length=limits.MAX_HIDDEN_LAYERS)
     output_activation: Optional[OutputActivation] = Field(
         None, description="null: sigmoid for 2 classes, softmax for more, linear for regression")

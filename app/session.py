@@ -26,7 +26,7 @@ from .engine.network import Network
 from .engine.trainer import PHASES, PhaseError, Trainer
 from .errors import ConfigError, conflict
 from .frames import dumps, frame_body
-from .schemas import HYPERPARAMETERS, STRUCTURAL, SessionConfig
+from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, STRUCTURAL, SessionConfig
 from .settings import Settings
 
 ID_BYTES = 24  # 192 random bits per id
@@ -37,9 +37,37 @@ def new_id() -> str:
 
 
 def _field_of(message: str, default: str) -> str:
-    """The config field an engine ValueError is about (its messages start with the field's name)."""
-    head = message.split(" ", 1)[0].split(".", 1)[0].split(":", 1)[0]
-    return head if head in SessionConfig.model_fields else default
+    """The config field an engine ValueError is about (its messages start with the field's name, maybe dotted:
+    custom_data.x)."""
+    head = message.split(" ", 1)[0].split(":", 1)[0].rstrip(".,;")
+    return head if head.split(".", 1)[0] in SessionConfig.model_fields else default
+
+
+def check_rows(field: str, label: str, rows: list, width: int, reason: str) -> None:
+    """Every row of `rows` has `width` numbers: a 422 naming the first row that has not (numpy would fail on
+    ragged rows with its own unreadable message)."""
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise ConfigError(field, f"each row of {label} must have {width} numbers ({reason}); "
+                                     f"row {i} has {len(row)}")
+
+
+def check_parameters(W: list, b: list, sizes: list[int]) -> None:
+    """Given weights and biases fit the network of these layer sizes: W[l] is sizes[l] rows of sizes[l+1]
+    numbers, b[l] has sizes[l+1] numbers."""
+    n = len(sizes) - 1
+    for name, given in (("W", W), ("b", b)):
+        if len(given) != n:
+            raise ConfigError(name, f"{name} must have {n} layers, one per weighted layer of the network the "
+                                    f"config builds (sizes {sizes}), not {len(given)}")
+    for i, (w, v, fan_in, fan_out) in enumerate(zip(W, b, sizes[:-1], sizes[1:])):
+        layer = f"layer {i + 1}: {fan_in} inputs, {fan_out} neurons"
+        if len(w) != fan_in:
+            raise ConfigError("W", f"W[{i}] ({layer}) must be {fan_in} rows of {fan_out} numbers, "
+                                   f"not {len(w)} rows")
+        check_rows("W", f"W[{i}] ({layer})", w, fan_out, "one per neuron")
+        if len(v) != fan_out:
+            raise ConfigError("b", f"b[{i}] ({layer}) must have {fan_out} numbers, not {len(v)}")
 
 
 def default_output(task: str, n_classes: int) -> str:
@@ -54,6 +82,8 @@ def default_loss(output_activation: str) -> str:
 
 def load_data(cfg: SessionConfig) -> Dataset:
     custom = cfg.custom_data.model_dump() if cfg.custom_data is not None else None
+    if custom is not None:
+        check_rows("custom_data.x", "custom_data.x", custom["x"], len(custom["x"][0]), "as many as its first row")
     try:
         return make_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise, train_fraction=cfg.train_fraction,
                             seed=cfg.data_seed, custom=custom)
@@ -61,8 +91,17 @@ def load_data(cfg: SessionConfig) -> Dataset:
         raise ConfigError(_field_of(str(e), "custom_data" if cfg.dataset == "custom" else "dataset"), str(e)) from None
 
 
-def resolve(cfg: SessionConfig, data: Dataset) -> SessionConfig:
-    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot."""
+def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> SessionConfig:
+    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot.
+
+    Features are computed from 2-D inputs only: other data takes its raw inputs, so it accepts only the default
+    features. features_given=False (they came from a preset or the previous config) falls back to the default."""
+    if data.input_dim != 2 and tuple(cfg.features) != DEFAULT_FEATURES:
+        if features_given:
+            raise ConfigError("features", f"features {', '.join(cfg.features)} need 2-D data (x1, x2); this data "
+                                          f"set has {data.input_dim} input{'s' if data.input_dim > 1 else ''}, "
+                                          "which the network takes as they are: leave features out")
+        cfg = cfg.model_copy(update={"features": list(DEFAULT_FEATURES)})
     out = cfg.output_activation
     if out is None:
         out = {"bce": "sigmoid", "softmax_ce": "softmax"}.get(cfg.loss) or default_output(data.task, data.n_classes)
@@ -83,7 +122,8 @@ def resolve(cfg: SessionConfig, data: Dataset) -> SessionConfig:
 
 
 class Session:
-    def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0):
+    def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0,
+                 features_given: bool = True):
         self.id = new_id()
         self.view_id = new_id()
         self.settings = settings
@@ -96,18 +136,23 @@ class Session:
         self.playing = False
         self.steps_per_second = 10.0
         self.history: deque = deque(maxlen=settings.history_size)
-        self.build(config, W=W, b=b, step=step)
+        self.build(config, W=W, b=b, step=step, features_given=features_given)
 
     # -- building ---------------------------------------------------------------------------------------------
-    def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None) -> None:
-        """(Re)build data, network, trainer and sampler from a config; the ids and clients stay."""
+    def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None,
+              features_given: bool = True) -> None:
+        """(Re)build data, network, trainer and sampler from a config; the ids and clients stay.
+
+        features_given: see resolve()."""
         data = data or load_data(config)
-        config = resolve(config, data)
+        config = resolve(config, data, features_given)
         features = config.features
         try:
             n_in = network_inputs(data.input_dim, features)
             sizes = [n_in] + [h.neurons for h in config.hidden_layers] + \
                     [output_size(data.task, data.n_classes, config.output_activation)]
+            if W is not None:
+                check_parameters(W, b, sizes)
             network = Network(sizes, [h.activation for h in config.hidden_layers], config.output_activation,
                               init=config.init, seed=config.seed, W=W, b=b)
         except ValueError as e:
@@ -155,7 +200,8 @@ class Session:
                                           "send it again with reset=true (PATCH ?reset=true)", structural[0])
         merged = {**current, **changed}
         if ("dataset" in changed or "custom_data" in changed):
-            # the task may change: fall back to the task's defaults unless they were given explicitly
+            # the task may change: fall back to the task's defaults unless they were given explicitly (and so
+            # do features the new data cannot take: build(features_given=...))
             for key in ("output_activation", "loss"):
                 if key not in changes:
                     merged[key] = None
@@ -163,7 +209,7 @@ class Session:
         if structural:
             same_data = not any(k in changed for k in
                                 ("dataset", "n_samples", "noise", "train_fraction", "data_seed", "custom_data"))
-            self.build(config, data=self.data if same_data else None)
+            self.build(config, data=self.data if same_data else None, features_given="features" in changes)
             return True
         tr = self.trainer
         if "learning_rate" in changed:
@@ -320,9 +366,8 @@ class Session:
                                       f"{d.input_dim}", "dataset")
 
     def predict(self, x: list) -> dict:
+        check_rows("x", "x", x, self.data.input_dim, "the session's input size")
         x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.data.input_dim:
-            raise ConfigError("x", f"x must be rows of {self.data.input_dim} raw inputs, not {x.shape[-1]}")
         with np.errstate(all="ignore"):
             out = self.network.predict(feature_map(x, self.config.features))
         answer = {"output": out}

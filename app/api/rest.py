@@ -81,7 +81,8 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
             raise ConfigError("preset", f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
         base = dict(PRESETS[preset].config)
     config = SessionConfig.model_validate({**base, **given})
-    session = await in_thread(Session, config, get_settings(request))
+    # a preset's features give way to raw inputs when the data set given instead is not 2-D
+    session = await in_thread(lambda: Session(config, get_settings(request), features_given="features" in given))
     get_store(request).add(session)
     async with session.lock:
         return session.state("controller")

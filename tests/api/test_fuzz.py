@@ -97,3 +97,82 @@ def test_fuzzed_messages_get_errors_and_the_socket_stays_usable(client, session)
                 raise AssertionError("no pong")
         ws.send_json({"type": "pause"})
     assert client.get(f"/api/sessions/{session['id']}").status_code == 200
+
+
+# -- bodies of the wrong shape, on every endpoint that reads one -----------------------------------------------
+
+def nested(depth: int):
+    v: list = [1.0]
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+# values put in place of one field's rows: ragged, too deep, empty, flat, huge, not numbers
+SHAPES = [[[1, 1], [1]], [[1], [1, 2, 3]], [[1, 2], [3, 4], [5]], [[[1, 1]]], [[]], [], [1, 2], [[1e308, -1e308]],
+          [[1e308, 1e308], [-1e308, -1e308], [0, 0]], [[None, 1]], [["1", "2"]], [{"x": 1}], {"x": [[1]]}, "x",
+          nested(64), [[1, 1]] * 3]
+# raw bodies that are not JSON, or hold numbers JSON has not (NaN, Infinity, 1e999), or nest very deeply
+RAW = [b'{"x": [[1e999, 1]]}', b'{"x": [[-1e999, 1]]}', b'{"x": [[NaN, 1]]}', b'{"x": [[Infinity, 1]]}',
+       b'{"x": [[1, 1]], "x": [[1]]}', b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+       b'{"custom_data": ' + b'{"x": ' * 3000 + b"1" + b"}" * 3000 + b"}", b"[" * 100_000, b'{"x": [[1,]]}']
+CUSTOM = {"dataset": "custom", "custom_data": {"x": [[0, 0], [1, 1], [0, 1], [1, 0]], "y": [0, 1, 1, 0]}}
+
+
+def with_value(body: dict, path: str, value) -> dict:
+    """A deep copy of body with the field at dotted `path` (list indexes as numbers) set to value."""
+    body = orjson.loads(orjson.dumps(body))
+    *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+    target = body
+    for p in parents:
+        target = target[p]
+    target[int(last) if isinstance(target, list) else last] = value
+    return body
+
+
+def test_malformed_shapes_on_every_endpoint_never_500(client, session):
+    sid = session["id"]
+    exported = client.get(f"/api/sessions/{sid}/export").json()
+    endpoints = [  # method, path, a valid body, its fields to spoil
+        ("POST", "/api/sessions", CUSTOM, ["custom_data.x", "custom_data.y", "features", "hidden_layers"]),
+        ("PATCH", f"/api/sessions/{sid}?reset=true", CUSTOM, ["custom_data.x", "custom_data.y", "features"]),
+        ("POST", f"/api/sessions/{sid}/predict", {"x": [[0, 0]]}, ["x", "x.0"]),
+        ("PUT", f"/api/sessions/{sid}/weights", {"layer": 1, "kind": "W", "row": 0, "col": 0, "value": 0.5},
+         ["layer", "row", "col", "value"]),
+        ("POST", "/api/sessions/import", exported, ["W", "b", "W.0", "b.0", "W.0.0", "b.2", "config.features"]),
+        ("POST", f"/api/sessions/{sid}/step", {"count": 1}, ["count", "phase"]),
+        ("POST", f"/api/sessions/{sid}/reset", {"seed": 1}, ["seed", "data_seed"]),
+    ]
+    seen = set()
+    for method, path, valid, fields in endpoints:
+        r = client.request(method, path, json=valid)
+        assert r.status_code in (200, 201), (method, path, r.text)  # the spoiled bodies differ only in one field
+        bodies = [with_value(valid, f, v) for f in fields for v in SHAPES]
+        for body in bodies:
+            r = client.request(method, path, json=body)
+            assert r.status_code in (200, 201, 409, 422), (method, path, body, r.text)
+            seen.add(r.status_code)
+            if r.status_code == 422:
+                detail = r.json()["detail"]
+                assert detail[0]["loc"] and detail[0]["msg"] and "inhomogeneous" not in detail[0]["msg"], detail
+            elif r.status_code == 201 and path == "/api/sessions":
+                client.delete(f"/api/sessions/{r.json()['id']}")
+        for raw in RAW:
+            r = client.request(method, path, content=raw, headers={"content-type": "application/json"})
+            assert r.status_code in (400, 422), (method, path, raw[:40], r.text)
+    assert {201, 422} <= seen  # the spoiled fields reach the session's own checks, not only the schema's
+    with client.websocket_connect(f"/ws/sessions/{sid}") as ws:
+        ws.receive_json()
+        messages = [orjson.dumps({"type": "set_config", "reset": True, "config": with_value(CUSTOM, f, v)}).decode()
+                    for f in ("custom_data.x", "custom_data.y", "features") for v in SHAPES]
+        messages += ['{"type": "set_config", "config": {"custom_data": ' + "[" * 5000 + "]" * 5000 + "}}",
+                     '{"type": "set_config", "config": {"learning_rate": 1e999}}']
+        for raw in messages:
+            ws.send_text(raw)
+            ws.send_json({"type": "ping"})
+            for _ in range(100):
+                m = ws.receive_json()
+                assert m["type"] != "error" or m["code"] != "internal_error", (raw[:200], m)
+                if m["type"] == "pong":
+                    break
+    assert client.get(f"/api/sessions/{sid}").status_code == 200
