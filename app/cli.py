@@ -5,21 +5,35 @@ from __future__ import annotations
 import argparse
 
 
+def _port(raw: str) -> int:
+    try:
+        port = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535, not {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535, not {port}")
+    return port
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="backprop-live",
                                      description="Serve Backprop Live: watch a neural network learn, step by step.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     parser.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug", "trace"])
     args = parser.parse_args(argv)
 
-    import uvicorn
-
     from .settings import load_settings
 
-    settings = load_settings()  # fail early, with a clear message, on a bad environment variable
+    try:
+        settings = load_settings()  # fail early, with a clear message, on a bad environment variable
+    except ValueError as e:  # the message names the variable and its limits: no traceback
+        parser.exit(2, f"{parser.prog}: {e}\n")
+
+    import uvicorn
+
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
                 log_level=args.log_level, ws_max_size=settings.max_body_bytes + 1024,
                 ws_per_message_deflate=settings.ws_compression,

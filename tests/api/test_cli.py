@@ -1,0 +1,47 @@
+"""The `backprop-live` command: a bad BACKPROP_* variable or option stops it at once with one readable line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.main import create_app
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("BACKPROP_")}
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=REPO, env={**environ, **env},
+                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("BACKPROP_MAX_SESSIONS", "abc", "BACKPROP_MAX_SESSIONS must be an integer from 1 to 100000, not 'abc'"),
+    ("BACKPROP_SESSION_TTL", "0", "BACKPROP_SESSION_TTL must be a number from 1.0 to 2592000.0, not 0.0"),
+    ("BACKPROP_WS_COMPRESSION", "maybe", "BACKPROP_WS_COMPRESSION must be one of 1, true, yes, on, 0, false, no, off, "
+                                         "not 'maybe'"),
+])
+def test_a_bad_environment_variable_is_one_line_and_status_2(name, value, message):
+    r = run_cli(**{name: value})
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == f"backprop-live: {message}\n"
+    assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_a_bad_port_is_a_usage_error():
+    r = run_cli("--port", "70000")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == "backprop-live: error: argument --port: must be an integer from 1 to 65535, " \
+                                        "not 70000"
+
+
+def test_the_app_factory_still_raises_a_value_error(monkeypatch):
+    # `uvicorn --factory app.main:create_app` shows uvicorn's own report of it
+    monkeypatch.setenv("BACKPROP_MAX_BODY_BYTES", "lots")
+    with pytest.raises(ValueError, match="BACKPROP_MAX_BODY_BYTES must be an integer from 10000 to 1000000000"):
+        create_app()
