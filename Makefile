@@ -13,13 +13,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The stamps .runtime and .test are copies of the pyproject.toml they were installed from: a checkout with a newer
+# pyproject.toml of the same text installs nothing, a changed text installs again. A virtualenv without a stamp
+# (made by hand) or with an empty one (an older Makefile's) is taken as it is when it already has this checkout
+# installed as pyproject.toml asks (tools/venv_current.py).
+# $(call install,SPEC,EXTRAS): pip install --editable SPEC into $(VENV) unless it is there already.
+define install
+	@if [ -f $@ ] && cmp -s pyproject.toml $@; then :; \
+	elif [ ! -s $@ ] && $(BIN)/python tools/venv_current.py $(2); then \
+		echo "$(VENV) already has backprop-live installed as pyproject.toml asks"; \
+	else \
+		echo "$(BIN)/python -m pip install --quiet --editable '$(1)'"; \
+		$(BIN)/python -m pip install --quiet --editable '$(1)'; \
+	fi
+endef
+
 $(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable .
-	touch $@
+	$(call install,.)
+	@cp pyproject.toml $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable '.[test]'
-	touch $@ $(VENV)/.runtime
+	$(call install,.[test],test)
+	@cp pyproject.toml $@
+	@cp pyproject.toml $(VENV)/.runtime
 
 run: $(VENV)/.runtime
 	$(BIN)/backprop-live --host $(HOST) --port $(PORT)
