@@ -353,7 +353,8 @@ class Session:
         return [e for e in entries if (e["step"] // m) % every == 0]
 
     def boundary(self, resolution: int, neurons: bool, precise: bool = False) -> dict:
-        """precise: float64 values (REST); else float32, plenty for a picture and about 4x faster (the stream)."""
+        """precise: float64 values (REST); else float32, plenty for a picture and about 4x faster (the stream).
+        neurons: each hidden neuron's activation over the grid (2-D) or along the curve's x values (1-D)."""
         d = self.data
         if d.input_dim == 2:
             with np.errstate(all="ignore"):
@@ -361,7 +362,9 @@ class Session:
                                        precise=precise)
         if d.input_dim == 1:
             with np.errstate(all="ignore"):
-                return {"curve": engine_curve(self.network, d.x_range)}
+                curve = engine_curve(self.network, d.x_range, neurons=neurons)
+            hidden = curve.pop("neurons", None)
+            return {"curve": curve} if hidden is None else {"curve": curve, "neurons": hidden}
         raise conflict("no_boundary", f"the decision boundary needs 1-D or 2-D inputs; this data set has "
                                       f"{d.input_dim}", "dataset")
 

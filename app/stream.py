@@ -222,7 +222,9 @@ def publish_extras(session: Session, force: bool = False, only: Client | None = 
 
 
 def compact_boundary(b: dict, digits: int = 4) -> dict:
-    """Boundary grids to 4 significant digits (plenty for colours): a 64x64 grid is about 30 KB instead of 80."""
+    """Boundary grids to 4 significant digits (plenty for colours): a 64x64 grid is about 30 KB instead of 80.
+    The hidden neurons' values ("neurons": per layer, width x grid cells, or width x curve points for 1-D data)
+    likewise; the 1-D curve's y to 6."""
     out = dict(b)
     for key in ("output", "confidence"):
         if key in out and out[key] is not None:

@@ -16,14 +16,18 @@ from .features import feature_map
 from .losses import loss_per_sample
 
 
-def _output(network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """z and a of the output layer."""
+def _output(network, x: np.ndarray, dtype=np.float64, hidden: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """z and a of the output layer, computed in `dtype`. With a list `hidden`, each hidden layer's activations
+    are appended to it as a (width, rows) array: one row of values per neuron."""
     a = x
     z = x
-    for W, b, f in zip(network.W, network.b, network.activations):
-        z = a @ W
-        z += b
+    last = network.n_layers - 1
+    for l, (W, b, f) in enumerate(zip(network.W, network.b, network.activations)):
+        z = a @ W.astype(dtype, copy=False)
+        z += b.astype(dtype, copy=False)
         a = activate(f, z)
+        if hidden is not None and l < last:
+            hidden.append(np.ascontiguousarray(a.T))
     return z, a
 
 
@@ -109,15 +113,8 @@ def boundary(network, features, x_range, y_range, resolution: int, neurons: bool
     if not 2 <= resolution <= limits.MAX_GRID_RESOLUTION:
         raise ValueError(f"resolution must be 2 to {limits.MAX_GRID_RESOLUTION}, not {resolution}")
     dtype = np.float64 if precise else np.float32
-    a = _grid_inputs(features, x_range, y_range, resolution, dtype)
-    hidden = []
-    last = network.n_layers - 1
-    for l, (W, b, f) in enumerate(zip(network.W, network.b, network.activations)):
-        z = a @ W.astype(dtype, copy=False)
-        z += b.astype(dtype, copy=False)
-        a = activate(f, z)
-        if neurons and l < last:
-            hidden.append(np.ascontiguousarray(a.T))
+    hidden = [] if neurons else None
+    _, a = _output(network, _grid_inputs(features, x_range, y_range, resolution, dtype), dtype, hidden)
     answer = {
         "resolution": resolution,
         "x_range": [float(x_range[0]), float(x_range[1])],
@@ -136,11 +133,18 @@ def boundary(network, features, x_range, y_range, resolution: int, neurons: bool
     return answer
 
 
-def curve(network, x_range, points: int = 200) -> dict:
-    """A 1-D network's first output along its input: {"x": points values from lo to hi, "y": the outputs}."""
+def curve(network, x_range, points: int = 200, neurons: bool = False) -> dict:
+    """A 1-D network's first output along its input: {"x": points values from lo to hi, "y": the outputs}.
+
+    With neurons=True, "neurons" holds for each hidden layer a (width, points) array: each hidden neuron's
+    activation at the same x values (organised as boundary()'s neurons, with the points in place of the grid)."""
     points = int(points)
     if not 2 <= points <= 10_000:
         raise ValueError(f"points must be 2 to 10000, not {points}")
     x = np.linspace(float(x_range[0]), float(x_range[1]), points)
-    _, a = _output(network, x[:, None])
-    return {"x": x, "y": np.ascontiguousarray(a[:, 0])}
+    hidden = [] if neurons else None
+    _, a = _output(network, x[:, None], hidden=hidden)
+    answer = {"x": x, "y": np.ascontiguousarray(a[:, 0])}
+    if neurons:
+        answer["neurons"] = hidden
+    return answer

@@ -129,6 +129,21 @@ def test_metrics_and_boundary_subscriptions(client, session):
         assert b["step"] == 2
 
 
+def test_boundary_subscription_with_neurons_on_1d_data(client):
+    sid = client.post("/api/sessions", json={"dataset": "sine", "hidden_layers": [{"neurons": 6}]}).json()["id"]
+    exact = client.get(f"/api/sessions/{sid}/boundary?neurons=true").json()
+    with client.websocket_connect(ws_path(sid)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "boundary_every": 1, "neurons": True})
+        b = receive_until(ws, "boundary")
+    assert b["step"] == 0 and len(b["curve"]["x"]) == 200
+    assert len(b["neurons"]) == 1 and len(b["neurons"][0]) == 6 and all(len(n) == 200 for n in b["neurons"][0])
+    # the stream sends each activation rounded to 4 significant digits
+    for got, want in zip(b["neurons"][0], exact["neurons"][0]):
+        assert got == pytest.approx([float(f"{v:.4g}") for v in want], rel=1e-12, abs=1e-300)
+        assert got != pytest.approx(want, rel=1e-9)
+
+
 def test_set_config_and_reset_send_hello_again(client, session):
     with client.websocket_connect(ws_path(session["id"])) as ws:
         ws.receive_json()

@@ -352,6 +352,31 @@ def test_boundary_2d_1d_and_64d(client, session):
     assert len(b["class"]) == 16 and len(b["confidence"]) == 16
 
 
+def test_boundary_neurons_on_1d_data_are_each_hidden_neurons_curve(client):
+    config = {"dataset": "sine", "hidden_layers": [{"neurons": 5, "activation": "tanh"},
+                                                   {"neurons": 3, "activation": "sigmoid"}], "seed": 4}
+    sid = client.post("/api/sessions", json=config).json()["id"]
+    client.post(f"/api/sessions/{sid}/step", json={"count": 3})  # trained weights, not only the initial ones
+    r = client.get(f"/api/sessions/{sid}/boundary?neurons=true")
+    assert r.status_code == 200
+    b = r.json()
+    x = np.array(b["curve"]["x"])
+    assert len(x) == 200 and x[0] == pytest.approx(-np.pi) and x[-1] == pytest.approx(np.pi)
+    assert [np.shape(layer) for layer in b["neurons"]] == [(5, 200), (3, 200)]  # (width, points) per hidden layer
+    # the same activations from the exported weights, by hand
+    export = client.get(f"/api/sessions/{sid}/export").json()
+    assert export["step"] == 3
+    W = [np.array(w) for w in export["W"]]
+    bias = [np.array(v) for v in export["b"]]
+    a1 = np.tanh(x[:, None] @ W[0] + bias[0])
+    a2 = 1 / (1 + np.exp(-(a1 @ W[1] + bias[1])))
+    assert np.allclose(b["neurons"][0], a1.T, rtol=1e-12, atol=1e-14)
+    assert np.allclose(b["neurons"][1], a2.T, rtol=1e-12, atol=1e-14)
+    assert np.allclose(b["curve"]["y"], (a2 @ W[2] + bias[2])[:, 0], rtol=1e-12, atol=1e-14)
+    # without neurons=true only the curve
+    assert set(client.get(f"/api/sessions/{sid}/boundary").json()) == {"curve"}
+
+
 def test_data_splits(client, session):
     sid = session["id"]
     d = client.get(f"/api/sessions/{sid}/data").json()

@@ -94,3 +94,25 @@ def test_curve():
     assert np.allclose(c["y"], 2 * c["x"] - 1)
     d = make_dataset("sine")
     assert len(curve(net, d.x_range)["x"]) == 200
+
+
+def test_curve_neurons_are_each_hidden_neurons_activation_along_x():
+    net = Network([1, 3, 2, 1], ["tanh", "relu"], "linear", seed=5)
+    c = curve(net, (-3.0, 2.0), points=7, neurons=True)
+    x = np.linspace(-3.0, 2.0, 7)
+    # the forward pass by hand, layer by layer, at the curve's x values
+    W1, W2, W3 = (np.asarray(w) for w in net.W)
+    b1, b2, b3 = (np.asarray(b) for b in net.b)
+    a1 = np.tanh(x[:, None] * W1[0] + b1)
+    a2 = np.maximum(a1 @ W2 + b2, 0.0)
+    y = a2 @ W3[:, 0] + b3[0]
+    assert len(c["neurons"]) == 2  # hidden layers only, as for the 2-D grid
+    assert np.shape(c["neurons"][0]) == (3, 7) and np.shape(c["neurons"][1]) == (2, 7)  # (width, points)
+    assert np.allclose(c["neurons"][0], a1.T, rtol=1e-13, atol=1e-15)
+    assert np.allclose(c["neurons"][1], a2.T, rtol=1e-13, atol=1e-15)
+    assert np.ptp(c["neurons"][0], axis=1).min() > 0.05  # each tanh neuron's curve changes along x
+    assert np.allclose(c["y"], y, rtol=1e-13, atol=1e-15)
+    assert np.allclose(c["x"], x)
+    assert "neurons" not in curve(net, (-3.0, 2.0), points=7)
+    # no hidden layer: no curves, but the key is there
+    assert curve(Network([1, 1], [], "linear", seed=1), (0, 1), points=3, neurons=True)["neurons"] == []
