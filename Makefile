@@ -14,15 +14,10 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # The stamps .runtime and .test are copies of the pyproject.toml they were installed from: a checkout with a newer
-# pyproject.toml of the same text installs nothing, a changed text installs again. A virtualenv without a stamp
-# (made by hand) or with an empty one (an older Makefile's) is taken as it is when it already has this checkout
-# installed as pyproject.toml asks (tools/venv_current.py).
-# $(call install,SPEC,EXTRAS): pip install --editable SPEC into $(VENV) unless it is there already.
+# pyproject.toml of the same text installs nothing, a changed text installs again.
+# $(call install,SPEC): pip install --editable SPEC into $(VENV) unless the stamp has this pyproject.toml's text.
 define install
-	@if [ -f $@ ] && cmp -s pyproject.toml $@; then :; \
-	elif [ ! -s $@ ] && $(BIN)/python tools/venv_current.py $(2); then \
-		echo "$(VENV) already has backprop-live installed as pyproject.toml asks"; \
-	else \
+	@if [ -f $@ ] && cmp -s pyproject.toml $@; then :; else \
 		echo "$(BIN)/python -m pip install --quiet --editable '$(1)'"; \
 		$(BIN)/python -m pip install --quiet --editable '$(1)'; \
 	fi
@@ -33,7 +28,7 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 	@cp pyproject.toml $@
 
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(call install,.[test],test)
+	$(call install,.[test])
 	@cp pyproject.toml $@
 	@cp pyproject.toml $(VENV)/.runtime
 

@@ -1,5 +1,5 @@
-"""The Makefile's install stamps: `make run` installs only when pyproject.toml's text changed (or nothing is
-installed), and takes a virtualenv made by hand as it is when it already has this checkout installed.
+"""The Makefile's install stamps: `make run` installs only when pyproject.toml's text changed (or nothing was
+installed from it yet).
 
 Make runs on a copy of the Makefile with a stand-in for the virtualenv's python that logs what it is asked."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 FAKE_PYTHON = """#!/bin/sh
 echo "$*" >> "$(dirname "$0")/calls"
-case "$1" in tools/venv_current.py) exit "${CURRENT:-1}";; esac
 """
 
 
@@ -33,12 +31,11 @@ def checkout(tmp_path):
     return tmp_path
 
 
-def make(checkout: Path, target: str, current: bool = False, dry: bool = False) -> list[str]:
-    """Run make; the python calls it made (pip installs and checks)."""
+def make(checkout: Path, target: str, dry: bool = False) -> list[str]:
+    """Run make; the python calls it made (pip installs)."""
     calls = checkout / ".venv" / "bin" / "calls"
     calls.unlink(missing_ok=True)
-    env = {**os.environ, "CURRENT": "0" if current else "1"}
-    r = subprocess.run(["make", "-n" if dry else "-s", target], cwd=checkout, env=env, capture_output=True,
+    r = subprocess.run(["make", "-n" if dry else "-s", target], cwd=checkout, capture_output=True,
                        text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     return r.stdout if dry else (calls.read_text().splitlines() if calls.exists() else [])
@@ -55,7 +52,7 @@ PIP_TEST = "-m pip install --quiet --editable .[test]"
 
 def test_install_once_then_only_when_the_text_changes(checkout):
     stamp, pyproject = checkout / ".venv" / ".runtime", checkout / "pyproject.toml"
-    assert make(checkout, ".venv/.runtime") == ["tools/venv_current.py", PIP]  # nothing installed yet
+    assert make(checkout, ".venv/.runtime") == [PIP]  # nothing installed yet
     assert stamp.read_bytes() == pyproject.read_bytes()
     assert make(checkout, ".venv/.runtime") == []
     assert "pip" not in make(checkout, "run", dry=True)  # the second `make run` goes straight to the server
@@ -63,27 +60,18 @@ def test_install_once_then_only_when_the_text_changes(checkout):
     assert make(checkout, ".venv/.runtime") == []
     pyproject.write_text(pyproject.read_text() + "\n# changed\n")
     newer(pyproject)
-    assert make(checkout, ".venv/.runtime", current=True) == [PIP]  # a changed text installs, whatever is there
+    assert make(checkout, ".venv/.runtime") == [PIP]  # a changed text installs
     assert stamp.read_bytes() == pyproject.read_bytes()
 
 
-@pytest.mark.parametrize("old_stamp", [None, b""])  # made by hand, or by a Makefile that left empty stamps
-def test_a_virtualenv_without_a_stamp_is_taken_when_current(checkout, old_stamp):
+def test_an_empty_stamp_installs_once(checkout):  # left by an older Makefile, older than this pyproject.toml
     stamp = checkout / ".venv" / ".runtime"
-    if old_stamp is not None:
-        stamp.write_bytes(old_stamp)
-        os.utime(stamp, (0, 0))
-    assert make(checkout, ".venv/.runtime", current=True) == ["tools/venv_current.py"]
+    stamp.write_bytes(b"")
+    os.utime(stamp, (0, 0))
+    assert make(checkout, ".venv/.runtime") == [PIP]
     assert stamp.read_bytes() == (checkout / "pyproject.toml").read_bytes()
 
 
 def test_the_test_extras_stamp_both(checkout):
-    assert make(checkout, ".venv/.test") == ["tools/venv_current.py test", PIP_TEST]
+    assert make(checkout, ".venv/.test") == [PIP_TEST]
     assert make(checkout, ".venv/.runtime") == [] and make(checkout, ".venv/.test") == []
-
-
-def test_this_checkout_is_installed_in_the_python_running_the_tests():
-    # the check the Makefile makes of a virtualenv without a stamp, on the real one
-    check = [sys.executable, str(REPO / "tools" / "venv_current.py")]
-    assert subprocess.run(check, cwd=REPO, timeout=30).returncode == 0
-    assert subprocess.run(check + ["no-such-extra"], cwd=REPO, timeout=30).returncode == 1
