@@ -23,7 +23,7 @@ const timeline = new Timeline();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
-  boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: null, lastCounter: 0, confusion: null, lastInspect: 0, starting: null,
+  boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, lastInspect: 0, starting: null,
 };
 
 const network = new NetworkView($("network"), {
@@ -58,6 +58,7 @@ window.__backpropLive = {
   get drawStats() { return { ms: state.drawMs, draws: state.draws }; },
   get selection() { return network.selection; },
   get boundary() { return state.boundary; },
+  get neuronPlots() { return network.plotted; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
 };
 
@@ -176,7 +177,7 @@ function subscribe() {
     detail: live ? "summary" : "full",
     boundary_every: inputs > 2 ? 0 : live ? perSecond(big ? 2 : 4) : 1,
     boundary_resolution: live ? (big ? 24 : 32) : 40,
-    neurons: inputs === 2,
+    neurons: inputs <= 2,
     metrics_every: live ? perSecond(15) : 1,
   });
 }
@@ -306,6 +307,17 @@ function canvasFor(key) {
   return c;
 }
 
+/** 1-D data: each neuron's values along x as a plot for the diagram, the input x itself, the hidden neurons'
+ * activations and the output, each on a symmetric scale of at least ±1 (as the 2-D heatmaps). */
+function curvePlots(b, L) {
+  const x = b.curve.x;
+  const plot = (y) => ({ x, y, scale: Math.max(1, maxAbs(y)) });
+  const out = [["0:0", plot(x)]];
+  (b.neurons || []).forEach((layer, li) => layer.forEach((vals, k) => out.push([`${li + 1}:${k}`, plot(vals)])));
+  if (state.sizes[L] === 1) out.push([`${L}:0`, plot(b.curve.y)]);
+  return out;
+}
+
 function refreshImages() {
   const images = new Map(state.inputImages || []);
   const b = state.boundary;
@@ -322,6 +334,7 @@ function refreshImages() {
     c.getContext("2d").drawImage(boundary.heat, 0, 0);
     images.set(`${L}:0`, c);
   }
+  if (b && b.curve) for (const [key, plot] of curvePlots(b, L)) images.set(key, plot);
   if (state.sizes[0] === 64 && timeline.frame) for (const [k, v] of firstLayerImages(timeline.frame)) images.set(k, v);
   network.setImages(images);
 }
@@ -488,6 +501,44 @@ function updatePhaseUi(view) {
   for (const li of $("phasebar").querySelectorAll("li")) li.classList.toggle("active", li.dataset.phase === phase);
 }
 
+// ---------- the step counter and the legend ----------
+
+/**
+ * Live view: the latest step trained. Slow motion and stepping: the step the diagram shows, "in progress" from
+ * its forward pass until its update has been applied, so that it agrees with the phase text ("Step 3: ...").
+ */
+function updateCounter(view, now) {
+  let step = state.stepShown, running = false;
+  if (view.frame && view.phase !== "live") {
+    step = view.frame.step || 0;
+    running = view.frame.phase != null && view.done < 4;
+  }
+  const key = `${step}|${running}`;
+  if (key === state.stepDrawn || (timeline.live && now - state.lastCounter <= 100)) return;
+  $("step-count").textContent = step;
+  $("step-state").hidden = !running;
+  state.stepDrawn = key;
+  state.lastCounter = now;
+}
+
+/** The legend says what the neurons show: the focus sample's activation or the batch mean, and the picture inside. */
+let legendKey = "";
+function updateLegend(view) {
+  const mean = view.phase === "live" || (!!view.frame && !isFull(view.frame) && view.frame.layers[0]?.a_mean != null);
+  const inputs = state.info ? state.info.inputs : state.sizes[0];
+  const plots = network.plotted.length > 0; // 1-D: none where the neurons are too small for a picture
+  const key = `${mean}|${inputs}|${state.sizes[0]}|${plots}`;
+  if (key === legendKey) return;
+  legendKey = key;
+  $("legend-node").textContent = mean ? "neuron: activation a, mean over the batch" : "neuron: activation a of the focus sample";
+  const inside = inputs === 1 ? (plots ? `inside: the neuron's a along x${mean ? "" : " (ring: the focus sample)"}` : "")
+    : inputs === 2 ? "inside: the neuron's a over the input plane"
+    : state.sizes[0] === 64 ? "inside layer 1: each neuron's 64 weights as an 8×8 image" : "";
+  $("legend-inside-text").textContent = inside;
+  $("legend-inside").hidden = !inside;
+  $("legend-inside").dataset.kind = inputs === 1 ? "curve" : inputs === 2 ? "grid" : "weights";
+}
+
 // ---------- confusion matrix ----------
 
 let confusionDrawn = null;
@@ -516,12 +567,9 @@ function loop(now) {
     state.draws++;
   }
   lastView = view;
-  if (state.stepShown !== state.stepDrawn && (!timeline.live || now - state.lastCounter > 100)) {
-    $("step-count").textContent = state.stepShown;
-    state.stepDrawn = state.stepShown;
-    state.lastCounter = now;
-  }
+  updateCounter(view, now);
   updatePhaseUi(view);
+  updateLegend(view);
   if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }
   if (state.imagesDirty) { state.imagesDirty = false; refreshImages(); }
   if (state.sizes[0] === 64 && view.frame && isFull(view.frame)) digits.draw(view.frame);

@@ -1,4 +1,5 @@
-// The network diagram on a canvas: neurons coloured by activation, connections coloured by the sign of the
+// The network diagram on a canvas: neurons coloured by activation (with a picture inside where one is given: a
+// heatmap over the input plane, or for 1-D data a plot along x), connections coloured by the sign of the
 // weight and as thick as its size, forward and backward signals travelling along them, edges lit by |grad_W|
 // during the backward pass and changing as the update is applied. Draws only what it is given. With
 // `keyboard: true` the diagram is a tab stop whose neurons and connections the arrow keys walk (diagram-keys.js)
@@ -29,7 +30,8 @@ export class NetworkView {
     this.frame = null;       // frame drawn last (for the cursor's description)
     this.sizes = [2, 1];
     this.inputLabels = [];
-    this.images = new Map();
+    this.images = new Map(); // "l:k" -> a canvas (2-D: a heatmap) or a plot {x, y, scale} (1-D: a curve along x)
+    this.plotted = [];        // the "l:k" of the neurons whose curve the last draw showed
     this.selection = null;
     this.hover = null;
     this.cols = [];
@@ -231,6 +233,9 @@ export class NetworkView {
     }
     const st = this._frameStats(frame);
     st.live = view.phase === "live";
+    // 1-D input: the focus sample's x, where each neuron's curve meets its activation (not for batch means)
+    st.focusX = st.full && this.sizes[0] === 1 && frame.a0 ? frame.a0[focusOf(frame)][0] : null;
+    this.plotted = [];
     const phaseIdx = view.phase === "live" ? 4 : Math.max(0, PHASES.indexOf(view.phase));
     const showGrad = st.full && (view.phase === "backward" || phaseIdx >= 3);
     const updT = view.phase === "update" ? view.t : view.done >= 4 && !["live"].includes(view.phase) ? 1 : 0;
@@ -454,7 +459,10 @@ export class NetworkView {
       ctx.fillStyle = aColor;
       ctx.fillRect(x0, y0, s, s);
     } else {
-      if (img) {
+      if (img && img.y) {
+        this._drawPlot(img, x0, y0, s, a, a == null ? null : st.focusX);
+        this.plotted.push(`${l}:${k}`);
+      } else if (img) {
         ctx.fillStyle = "#fff";
         ctx.fillRect(x0, y0, s, s);
         ctx.imageSmoothingEnabled = img.width > 10;
@@ -507,6 +515,65 @@ export class NetworkView {
       ctx.fillRect(x - 2, nd.y - lines.length * 6 - 1, w + 4, lines.length * 12 + 2);
       lines.forEach(([t, c], i) => { ctx.fillStyle = c; ctx.fillText(t, x, nd.y + (i - (lines.length - 1) / 2) * 12); });
     }
+  }
+
+  /**
+   * A 1-D network's neuron: its values along x (plot.y at plot.x, scaled by plot.scale) drawn inside its
+   * square, tinted orange above zero and blue below, with the focus sample's (x, a) as a ring on the curve.
+   */
+  _drawPlot(plot, x0, y0, s, a, focusX) {
+    const ctx = this.ctx;
+    const xs = plot.x, ys = plot.y, n = Math.min(xs.length, ys.length);
+    const pad = 3, w = s - 2 * pad, h = s - 2 * pad;
+    const lo = xs[0], span = xs[n - 1] - lo || 1, m = plot.scale || 1;
+    const px = (x) => x0 + pad + ((x - lo) / span) * w;
+    const py = (v) => y0 + pad + h / 2 - (Math.max(-1.05, Math.min(1.05, v / m)) * h) / 2;
+    const zero = py(0);
+    const curve = new Path2D(), area = new Path2D();
+    area.moveTo(px(xs[0]), zero);
+    let pen = false;
+    const every = Math.max(1, Math.floor(n / (2 * s))); // about two points per CSS pixel
+    for (let i = 0; i < n; i = i + every >= n && i < n - 1 ? n - 1 : i + every) {
+      const v = ys[i], ok = Number.isFinite(v);
+      area.lineTo(px(xs[i]), ok ? py(v) : zero);
+      if (ok) { if (pen) curve.lineTo(px(xs[i]), py(v)); else curve.moveTo(px(xs[i]), py(v)); }
+      pen = ok;
+    }
+    area.lineTo(px(xs[n - 1]), zero);
+    area.closePath();
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(x0, y0, s, s);
+    ctx.save();
+    ctx.globalAlpha = a == null ? 0.35 : 1; // not reached yet in this forward pass
+    for (const [top, bottom, tint] of [[y0, zero, 0.5], [zero, y0 + s, -0.5]]) {
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(x0, top, s, bottom - top);
+      ctx.clip();
+      ctx.fillStyle = divergingCss(tint);
+      ctx.fill(area);
+      ctx.restore();
+    }
+    ctx.strokeStyle = "#cbd5e1";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(x0 + pad, zero);
+    ctx.lineTo(x0 + s - pad, zero);
+    ctx.stroke();
+    ctx.strokeStyle = COLORS.ink;
+    ctx.lineWidth = s >= 30 ? 1.6 : 1.3;
+    ctx.lineJoin = "round";
+    ctx.stroke(curve);
+    if (focusX != null && a != null && Number.isFinite(a)) {
+      ctx.beginPath();
+      ctx.arc(px(Math.max(lo, Math.min(lo + span, focusX))), py(a), s >= 30 ? 2.8 : 2.2, 0, 2 * Math.PI);
+      ctx.fillStyle = "#fff";
+      ctx.fill();
+      ctx.strokeStyle = COLORS.ink;
+      ctx.lineWidth = 1.5;
+      ctx.stroke();
+    }
+    ctx.restore();
   }
 }
 
