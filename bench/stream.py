@@ -19,9 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -30,14 +28,12 @@ from pathlib import Path
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from app.local_server import LocalServer  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NET_2881 = {"hidden_layers": [{"neurons": 8, "activation": "tanh"}, {"neurons": 8, "activation": "tanh"}]}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -61,33 +57,6 @@ def http(base: str, method: str, path: str, body: dict | None = None) -> tuple[i
 
 def new_session(base: str, config: dict) -> dict:
     return json.loads(http(base, "POST", "/api/sessions", config)[1])
-
-
-class Server:
-    def __init__(self):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "BACKPROP_MAX_SESSIONS": "1000", "PYTHONPATH": os.pathsep.join(
-            [str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, env=env)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                if http(self.base, "GET", "/api/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the server did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 async def hello(ws):
@@ -205,7 +174,7 @@ async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: fl
 
 async def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    srv = Server()
+    srv = LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000"}).start()
     started = time.perf_counter()
     try:
         s = new_session(srv.base, NET_2881)

@@ -1,0 +1,86 @@
+"""Backprop Live in a subprocess on 127.0.0.1, started as `backprop-live` starts it (app.cli), ready once
+/api/health answers: for the browser tests and the benchmarks.
+
+    with LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000"}) as server:
+        httpx.get(server.base + "/api/presets")
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalServer:
+    """`env` is added to the environment; `log` (a path) receives the server's output, else it is inherited."""
+
+    def __init__(self, env: dict[str, str] | None = None, port: int | None = None, log: Path | None = None,
+                 timeout: float = 30):
+        self.port = port or free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = env or {}
+        self.log = log
+        self.timeout = timeout
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> LocalServer:
+        path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p)
+        out = open(self.log, "w") if self.log is not None else None
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "--port", str(self.port), "--log-level", "warning"],
+                cwd=PACKAGE_PARENT, stdout=out, stderr=subprocess.STDOUT if out else None,
+                env={**os.environ, "PYTHONPATH": path, **self.env})
+        finally:
+            if out is not None:
+                out.close()  # the child has its own handle
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with code {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer /api/health within {self.timeout:g} s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
