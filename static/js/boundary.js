@@ -237,6 +237,8 @@ export class BoundaryView {
     ctx.font = "11px system-ui, sans-serif";
     ctx.textAlign = "left";
     ctx.textBaseline = "top";
-    ctx.fillText("points: data · orange line: the network's fit", 6, 4);
+    const long = "points: data · orange line: the network's fit";
+    const room = this.size - 12;
+    ctx.fillText(ctx.measureText(long).width <= room ? long : "orange line: the fit", 6, 4);
   }
 }

@@ -23,6 +23,9 @@ class Series {
   }
 }
 
+// steps are whole numbers: the x axis never ticks between them
+const STEP_INCRS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => m * p)).sort((a, b) => a - b);
+
 function makeChart(el, title, series, { log = false, yRange = null } = {}) {
   const width = Math.max(200, el.clientWidth || 300);
   const opts = {
@@ -31,7 +34,7 @@ function makeChart(el, title, series, { log = false, yRange = null } = {}) {
     cursor: { drag: { x: false, y: false }, points: { size: 5 } },
     scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : yRange ? { range: yRange } : { auto: true } },
     axes: [
-      { stroke: COLORS.muted, grid: { stroke: COLORS.grid, width: 1 }, ticks: { show: false }, size: 26, font: "10px system-ui" },
+      { stroke: COLORS.muted, grid: { stroke: COLORS.grid, width: 1 }, ticks: { show: false }, size: 26, font: "10px system-ui", incrs: STEP_INCRS },
       { stroke: COLORS.muted, grid: { stroke: COLORS.grid, width: 1 }, ticks: { show: false }, size: 44, font: "10px system-ui",
         values: (u, vals) => vals.map((v) => (v == null ? "" : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0) ? v.toExponential(0) : +v.toPrecision(3))) },
     ],

@@ -156,7 +156,7 @@ export class NetworkView {
   _layout() {
     const W = this.cssW, H = this.cssH;
     const n = this.sizes.length;
-    const left = this.sizes[0] > 16 ? 22 : W < 500 ? 40 : 46, right = W < 500 ? 72 : 86, top = 22, bottom = 8;
+    const left = this.sizes[0] > 16 ? 22 : W < 500 ? 40 : 46, right = 88, top = 22, bottom = 8;
     const span = (W - left - right) / Math.max(1, n - 1);
     this.span = span;
     const maxS = Math.max(14, Math.min(MAX_NODE, span * 0.42));
