@@ -3,13 +3,14 @@
 import { Connection, api } from "./connection.js";
 import { Timeline, SLOW_MOTION_MAX } from "./timeline.js";
 import { NetworkView } from "./network.js";
-import { BoundaryView, gridImage } from "./boundary.js";
+import { BoundaryView } from "./boundary.js";
+import { NeuronImages, inputImages } from "./neuron-images.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
 import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, FEATURE_LABEL } from "./config.js";
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
-import { fmt, maxAbs } from "./palette.js";
+import { fmt } from "./palette.js";
 import { isFull } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
 
@@ -152,7 +153,7 @@ function applySession(session, points, { syncPanel = true } = {}) {
   $("boundary-toggles").hidden = isDigits;
   $("boundary-wrap").classList.toggle("curve", session.input_dim === 1);
   $("opt-discretize").parentElement.hidden = session.input_dim !== 2;
-  state.inputImages = inputImages(cfg, sizes);
+  state.inputImages = inputImages(cfg.features, sizes, session.input_dim);
   network.setImages(new Map(state.inputImages));
   state.imagesDirty = true;
   if (points && points.train) setPoints(points);
@@ -279,62 +280,11 @@ function onMetrics(m) {
 
 // ---------- images inside the neurons ----------
 
-const FEATURE_FN = {
-  x1: (x, y) => x, x2: (x, y) => y, x1_sq: (x, y) => x * x, x2_sq: (x, y) => y * y, x1_x2: (x, y) => x * y,
-  sin_x1: (x, y) => Math.sin(x), sin_x2: (x, y) => Math.sin(y),
-};
-
-function inputImages(cfg, sizes) {
-  const out = [];
-  const feats = cfg.features || ["x1", "x2"];
-  if (sizes[0] !== 2 && sizes[0] !== feats.length) return out;
-  if (state.info && state.info.inputs !== 2) return out;
-  const n = 24;
-  feats.forEach((f, k) => {
-    const fn = FEATURE_FN[f];
-    if (!fn) return;
-    const vals = new Array(n * n);
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) vals[i * n + j] = fn(-6 + (j + 0.5) * 12 / n, -6 + (i + 0.5) * 12 / n);
-    out.push([`0:${k}`, gridImage(vals, n, { scale: maxAbs(vals) })]);
-  });
-  return out;
-}
-
-const imageCanvases = new Map(); // reused between boundaries
-function canvasFor(key) {
-  let c = imageCanvases.get(key);
-  if (!c) { c = document.createElement("canvas"); imageCanvases.set(key, c); }
-  return c;
-}
-
-/** 1-D data: each neuron's values along x as a plot for the diagram, the input x itself, the hidden neurons'
- * activations and the output, each on a symmetric scale of at least ±1 (as the 2-D heatmaps). */
-function curvePlots(b, L) {
-  const x = b.curve.x;
-  const plot = (y) => ({ x, y, scale: Math.max(1, maxAbs(y)) });
-  const out = [["0:0", plot(x)]];
-  (b.neurons || []).forEach((layer, li) => layer.forEach((vals, k) => out.push([`${li + 1}:${k}`, plot(vals)])));
-  if (state.sizes[L] === 1) out.push([`${L}:0`, plot(b.curve.y)]);
-  return out;
-}
+const neuronImages = new NeuronImages();
 
 function refreshImages() {
-  const images = new Map(state.inputImages || []);
-  const b = state.boundary;
-  const L = state.sizes.length - 1;
-  if (b && b.resolution && b.neurons) {
-    b.neurons.forEach((layer, li) => layer.forEach((vals, k) => {
-      const key = `${li + 1}:${k}`;
-      images.set(key, gridImage(vals, b.resolution, { scale: Math.max(1, maxAbs(vals)), discretize: boundary.discretize, canvas: canvasFor(key) }));
-    }));
-  }
-  if (b && b.resolution && state.sizes[L] === 1) {
-    const c = canvasFor(`${L}:0`);
-    if (c.width !== boundary.heat.width) { c.width = boundary.heat.width; c.height = boundary.heat.height; }
-    c.getContext("2d").drawImage(boundary.heat, 0, 0);
-    images.set(`${L}:0`, c);
-  }
-  if (b && b.curve) for (const [key, plot] of curvePlots(b, L)) images.set(key, plot);
+  const images = neuronImages.build(state.boundary, state.sizes,
+    { inputs: state.inputImages, discretize: boundary.discretize, outputHeat: boundary.heat });
   if (state.sizes[0] === 64 && timeline.frame) for (const [k, v] of firstLayerImages(timeline.frame)) images.set(k, v);
   network.setImages(images);
 }

@@ -20,7 +20,8 @@ export const DIAGRAM_KEYS_HELP = "Arrow keys: left and right go from a column of
 const OFFSCREEN = "position:absolute;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0;";
 
 export class NetworkView {
-  constructor(canvas, { onSelect, onHover, onCursor, keyboard = false } = {}) {
+  /** pictureMin: the smallest neuron (CSS pixels) that shows its picture; a smaller one is a plain colour. */
+  constructor(canvas, { onSelect, onHover, onCursor, keyboard = false, pictureMin = 12 } = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.onSelect = onSelect || (() => {});
@@ -32,6 +33,8 @@ export class NetworkView {
     this.inputLabels = [];
     this.images = new Map(); // "l:k" -> a canvas (2-D: a heatmap) or a plot {x, y, scale} (1-D: a curve along x)
     this.plotted = [];        // the "l:k" of the neurons whose curve the last draw showed
+    this.pictured = [];       // the "l:k" of the neurons with any picture (heatmap or curve) in the last draw
+    this.pictureMin = Math.max(12, pictureMin);
     this.selection = null;
     this.hover = null;
     this.cols = [];
@@ -236,6 +239,7 @@ export class NetworkView {
     // 1-D input: the focus sample's x, where each neuron's curve meets its activation (not for batch means)
     st.focusX = st.full && this.sizes[0] === 1 && frame.a0 ? frame.a0[focusOf(frame)][0] : null;
     this.plotted = [];
+    this.pictured = [];
     const phaseIdx = view.phase === "live" ? 4 : Math.max(0, PHASES.indexOf(view.phase));
     const showGrad = st.full && (view.phase === "backward" || phaseIdx >= 3);
     const updT = view.phase === "update" ? view.t : view.done >= 4 && !["live"].includes(view.phase) ? 1 : 0;
@@ -453,7 +457,8 @@ export class NetworkView {
       ctx.stroke();
       ctx.globalAlpha = 1;
     }
-    const img = this.images.get(`${l}:${k}`);
+    const img = s >= this.pictureMin ? this.images.get(`${l}:${k}`) : null;
+    if (img) this.pictured.push(`${l}:${k}`);
     if (s < 12) {
       // small neurons (many inputs): plain squares, no picture
       ctx.fillStyle = aColor;

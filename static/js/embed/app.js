@@ -6,6 +6,7 @@ import { Connection, api } from "../connection.js";
 import { Timeline, SLOW_MOTION_MAX } from "../timeline.js";
 import { NetworkView } from "../network.js";
 import { BoundaryView } from "../boundary.js";
+import { NeuronImages, inputImages } from "../neuron-images.js";
 import { Charts } from "../charts.js";
 import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
@@ -19,20 +20,30 @@ import { LessonPlayer, loadLesson } from "./lesson.js";
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
+// the hidden neurons show their pictures (heatmap over the input plane, or curve along x) from this size (CSS
+// px) on: smaller ones stay plain colours, and the boundary messages then come without the neurons' grids
+const PICTURE_MIN = 24;
+// boundary messages with the neurons' grids: coarse, and a few a second at most while live
+const PICTURE_RESOLUTION = 24, PICTURE_BOUNDARIES_PER_SECOND = 3;
 const opts = readOptions(location.search, JSON.parse($("embed-settings").textContent || "{}"));
 
 const conn = new Connection();
 const timeline = new Timeline();
+const neuronImages = new NeuronImages();
 const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
   latest: null, lastState: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
+  boundary: null, inputImages: [], imagesDirty: false, pictures: false,
 };
 // while an exercise holds a phase's answer back, frames wait here instead of reaching the views
 const gate = { holding: false, queue: [] };
 
 applyTheme(opts);
 showPanels(opts);
-const network = opts.panels.has("network") ? new NetworkView($("network"), { onSelect: (sel) => { if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } } }) : null;
+const network = opts.panels.has("network") ? new NetworkView($("network"), {
+  onSelect: (sel) => { if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } },
+  pictureMin: PICTURE_MIN,
+}) : null;
 const boundary = opts.panels.has("data") ? new BoundaryView($("boundary")) : null;
 const charts = opts.panels.has("loss") ? new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") }) : null;
 const inspector = opts.panels.has("inspector") ? new Inspector($("inspector"), $("inspector-hint")) : null;
@@ -48,6 +59,10 @@ window.__backpropEmbed = {
   get host() { return host; },
   get lesson() { return player; },
   get busy() { return state.busy; },
+  get boundary() { return state.boundary; },
+  get neuronPictures() { return network ? network.pictured : []; },
+  get neuronPlots() { return network ? network.plotted : []; },
+  get layout() { return network ? network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))) : []; },
   options: opts,
 };
 
@@ -137,6 +152,9 @@ function applySession(session) {
   const isDigits = session.input_dim > 2;
   if (boundary) { $("boundary-wrap").hidden = isDigits; $("digits-view").hidden = !isDigits; boundary.highlight = null; }
   setCounter(session.step || 0, session.metrics);
+  state.boundary = null;
+  state.inputImages = inputImages(session.config.features, session.sizes, session.input_dim);
+  state.imagesDirty = true;
   showDiverged(session.diverged ? session.divergence : null);
   if (network) network.dirty = true;
 }
@@ -152,17 +170,28 @@ function refreshBoundary() {
   conn.getBoundary(40, false).then((b) => { boundary.setBoundary(b); }).catch(() => {});
 }
 
+/** Whether the hidden neurons are drawn large enough for their pictures (1-D or 2-D data only). */
+function picturesReadable() {
+  if (!network || !state.session || state.session.input_dim > 2) return false;
+  return network.cols.slice(1, -1).some((c) => c.s >= PICTURE_MIN);
+}
+
 function subscribe() {
   const live = state.playing && state.speed > SLOW_MOTION_MAX;
   timeline.setLive(live);
   const per = (n) => Math.max(1, Math.round(state.speed / n));
+  state.pictures = picturesReadable();
+  const wanted = (boundary || state.pictures) && state.session?.input_dim <= 2;
   conn.subscribe({
     detail: live ? "summary" : "full",
-    boundary_every: !boundary || state.sizes[0] > 2 || state.session?.input_dim > 2 ? 0 : live ? per(6) : 1,
-    boundary_resolution: 40, neurons: false,
+    boundary_every: !wanted ? 0 : live ? per(state.pictures ? PICTURE_BOUNDARIES_PER_SECOND : 6) : 1,
+    boundary_resolution: state.pictures ? PICTURE_RESOLUTION : 40,
+    neurons: state.pictures,
     metrics_every: live ? per(10) : 1,
   });
 }
+// the neurons' size changes with the widget's: their pictures come or go
+if (network) network.onLayout = () => { if (state.session && picturesReadable() !== state.pictures) subscribe(); };
 
 function currentRequest() {
   const cfg = { ...state.session.config };
@@ -189,7 +218,11 @@ conn.on("hello", (msg) => {
   if (msg.state) { state.lastState = msg.state.state; if (typeof msg.state.playing === "boolean") setPlaying(msg.state.playing, false); }
 });
 conn.on("frame", (frame) => { if (gate.holding) gate.queue.push(frame); else showFrame(frame); });
-conn.on("boundary", (b) => boundary?.setBoundary(b));
+conn.on("boundary", (b) => {
+  state.boundary = b;
+  boundary?.setBoundary(b);
+  state.imagesDirty = true;
+});
 conn.on("metrics", onMetrics);
 conn.on("state", (s) => {
   state.lastState = s.state;
@@ -464,6 +497,10 @@ let lastView = null;
 function loop(now) {
   timeline.tick(now);
   const view = timeline.view(now);
+  if (state.imagesDirty && network) {
+    state.imagesDirty = false;
+    network.setImages(neuronImages.build(state.boundary, state.sizes, { inputs: state.inputImages, outputHeat: boundary?.heat }));
+  }
   if (network && view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t || network.dirty)) {
     network.draw(view);
     network.dirty = false;
