@@ -1,7 +1,8 @@
 // Wiring: the connection's messages feed the timeline and the views; the controls send commands back.
 
 import { Connection, api } from "./connection.js";
-import { Timeline, SLOW_MOTION_MAX } from "./timeline.js";
+import { Timeline, SLOW_MOTION_MAX, stepInProgress, settledStep } from "./timeline.js";
+import { MetricsLog } from "./metrics-log.js";
 import { NetworkView } from "./network.js";
 import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
@@ -21,10 +22,11 @@ const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.
 
 const conn = new Connection();
 const timeline = new Timeline();
+const metricsLog = new MetricsLog();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
-  boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, lastInspect: 0, starting: null,
+  boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, metricsShown: null, lastInspect: 0, starting: null,
 };
 
 const network = new NetworkView($("network"), {
@@ -60,6 +62,7 @@ window.__backpropLive = {
   get selection() { return network.selection; },
   get boundary() { return state.boundary; },
   get neuronPlots() { return network.plotted; },
+  get metricsShown() { return state.metricsShown; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
 };
 
@@ -143,9 +146,11 @@ function applySession(session, points, { syncPanel = true } = {}) {
   state.confusion = null;
   $("confusion-wrap").hidden = true;
   state.stepShown = session.step || 0;
-  const m = session.metrics;
-  $("train-loss").textContent = m && m.train_loss != null ? fmt(m.train_loss, 4) : "–";
-  $("test-loss").textContent = m && m.test_loss != null ? fmt(m.test_loss, 4) : "–";
+  // the header shows the run's metrics from the next animation frame on; the confusion matrix waits for a step
+  $("train-loss").textContent = "–";
+  $("test-loss").textContent = "–";
+  state.metricsShown = null;
+  metricsLog.reset(session.metrics ? { ...session.metrics, confusion: null } : null);
 
   const isDigits = session.input_dim > 2;
   $("digits-view").hidden = !isDigits;
@@ -272,10 +277,8 @@ function onBoundary(b) {
 
 function onMetrics(m) {
   charts.addMetrics(m);
-  if (m.train_loss != null) $("train-loss").textContent = fmt(m.train_loss, 4);
-  if (m.test_loss != null) $("test-loss").textContent = fmt(m.test_loss, 4);
+  metricsLog.add(m); // shown by updateMetrics once the animation has applied the step's update
   if (m.step != null) state.stepShown = m.step;
-  if (m.confusion) state.confusion = m.confusion;
 }
 
 // ---------- images inside the neurons ----------
@@ -458,17 +461,29 @@ function updatePhaseUi(view) {
  * its forward pass until its update has been applied, so that it agrees with the phase text ("Step 3: ...").
  */
 function updateCounter(view, now) {
-  let step = state.stepShown, running = false;
-  if (view.frame && view.phase !== "live") {
-    step = view.frame.step || 0;
-    running = view.frame.phase != null && view.done < 4;
-  }
+  let step = state.stepShown;
+  const running = stepInProgress(view);
+  if (view.frame && view.phase !== "live") step = view.frame.step || 0;
   const key = `${step}|${running}`;
   if (key === state.stepDrawn || (timeline.live && now - state.lastCounter <= 100)) return;
   $("step-count").textContent = step;
   $("step-state").hidden = !running;
   state.stepDrawn = key;
   state.lastCounter = now;
+}
+
+/**
+ * The header's train and test loss (and the confusion matrix) are measured after a step's update: they follow
+ * the counter, the metrics of the last step whose update the diagram has applied. In slow motion a step's
+ * metrics arrive with its frame and wait here until its update phase ends; in the live view the latest show.
+ */
+function updateMetrics(view) {
+  const m = metricsLog.at(settledStep(view));
+  if (!m || m === state.metricsShown) return;
+  state.metricsShown = m;
+  if (m.train_loss != null) $("train-loss").textContent = fmt(m.train_loss, 4);
+  if (m.test_loss != null) $("test-loss").textContent = fmt(m.test_loss, 4);
+  if (m.confusion) state.confusion = m.confusion;
 }
 
 /** The legend says what the neurons show: the focus sample's activation or the batch mean, and the picture inside. */
@@ -518,6 +533,7 @@ function loop(now) {
   }
   lastView = view;
   updateCounter(view, now);
+  updateMetrics(view);
   updatePhaseUi(view);
   updateLegend(view);
   if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }

@@ -137,3 +137,22 @@ export class Timeline {
 }
 
 function clamp01(v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+
+/**
+ * Whether the step the view shows is under way: from its forward pass until its update has been applied (not in
+ * the live view, nor before the first phase of a run).
+ */
+export function stepInProgress(view) {
+  return !!view.frame && view.phase !== "live" && view.frame.phase != null && view.done < 4;
+}
+
+/**
+ * The last step whose update the view shows applied: the step shown once its update is done, the one before it
+ * while it is under way, and in the live view every step that has arrived (Infinity).
+ */
+export function settledStep(view) {
+  if (view.phase === "live") return Infinity;
+  if (!view.frame) return -1;
+  const step = view.frame.step || 0;
+  return stepInProgress(view) ? step - 1 : step;
+}

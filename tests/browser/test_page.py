@@ -51,6 +51,8 @@ def test_play_trains_xor(page, live_server, open_app):
     page.click("#btn-play")
     page.wait_for_function("() => !window.__backpropLive.playing")
     page.wait_for_timeout(300)
+    # a frame sent before the pause is animated: the header shows its loss once its update has been applied
+    page.wait_for_function("() => document.getElementById('step-state').hidden")
     last = number(page.locator("#train-loss").inner_text())
     assert last < 0.5 * first, (first, last)
     # the page trained the run the address asked for

@@ -3,7 +3,8 @@
 // The views are the main page's own modules; only the wiring lives here.
 
 import { Connection, api } from "../connection.js";
-import { Timeline, SLOW_MOTION_MAX } from "../timeline.js";
+import { Timeline, SLOW_MOTION_MAX, settledStep } from "../timeline.js";
+import { MetricsLog } from "../metrics-log.js";
 import { NetworkView } from "../network.js";
 import { BoundaryView } from "../boundary.js";
 import { NeuronImages, inputImages } from "../neuron-images.js";
@@ -29,6 +30,7 @@ const opts = readOptions(location.search, JSON.parse($("embed-settings").textCon
 
 const conn = new Connection();
 const timeline = new Timeline();
+const metricsLog = new MetricsLog();
 const neuronImages = new NeuronImages();
 const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
@@ -151,7 +153,7 @@ function applySession(session) {
     layers: session.W.map((w, i) => ({ index: i + 1, activation: acts[i], W: w, b: session.b[i], a_mean: null, delta_mean: null })) }, performance.now(), 0);
   const isDigits = session.input_dim > 2;
   if (boundary) { $("boundary-wrap").hidden = isDigits; $("digits-view").hidden = !isDigits; boundary.highlight = null; }
-  setCounter(session.step || 0, session.metrics);
+  metricsLog.reset(session.metrics);
   state.boundary = null;
   state.inputImages = inputImages(session.config.features, session.sizes, session.input_dim);
   state.imagesDirty = true;
@@ -250,7 +252,6 @@ function showFrame(frame) {
   if (boundary) { boundary.highlight = frame.batch_indices && !timeline.live ? frame.batch_indices : null; }
   host.post("phase", { step: frame.step, phase: frame.phase, state: frame.state, next_phase: frame.next_phase, loss: frame.loss, diverged: frame.diverged });
   if (frame.phase === "update") {
-    setCounter(frame.step, null, frame.loss);
     if (charts) { const norms = frame.layers.map((l) => l.grad_W_norm); if (norms.every((v) => v != null)) charts.addGradNorms(frame.step, norms); }
     queueStepEvent(frame);
   }
@@ -261,7 +262,7 @@ function showFrame(frame) {
 function onMetrics(m) {
   state.metrics = m;
   charts?.addMetrics(m);
-  setCounter(m.step, m);
+  metricsLog.add(m);
   if (state.pendingStep && m.step === state.pendingStep.step) flushStepEvent();
 }
 
@@ -303,10 +304,22 @@ function setSpeed(sps) {
   subscribe();
 }
 
-function setCounter(step, m, loss) {
-  $("step-count").textContent = step ?? 0;
-  if (m && m.train_loss != null) $("loss-value").textContent = fmt(m.train_loss, 4);
-  else if (loss != null && !state.metrics) $("loss-value").textContent = fmt(loss, 4);
+/**
+ * The counters follow the animation: the last step whose update the diagram has applied, with the train loss
+ * measured after it, and the phase being animated. In slow motion a step's frame and metrics arrive while the
+ * diagram still shows the step before; in the live view the latest step shows.
+ */
+let shown = {};
+function updateCounters(view) {
+  const settled = settledStep(view);
+  const step = view.phase === "live" ? view.frame?.step ?? 0 : Math.max(0, settled);
+  const m = metricsLog.at(settled);
+  const phase = view.phase === "live" ? "live" : view.frame?.phase == null ? "ready" : view.phase;
+  if (step === shown.step && m === shown.m && phase === shown.phase) return;
+  shown = { step, m, phase };
+  $("step-count").textContent = step;
+  $("loss-value").textContent = m && m.train_loss != null ? fmt(m.train_loss, 4) : "–";
+  $("phase-label").textContent = phase;
 }
 
 function showDiverged(what) {
@@ -509,7 +522,7 @@ function loop(now) {
   charts?.render();
   if (digits && state.session?.input_dim > 2 && view.frame && isFull(view.frame)) digits.draw(view.frame);
   if (inspector?.selection) inspector.render(view.frame);
-  $("phase-label").textContent = view.phase === "live" ? "live" : view.frame?.phase || "ready";
+  updateCounters(view);
   requestAnimationFrame(loop);
 }
 
