@@ -75,7 +75,8 @@ class Settings:
     boundary_max_rate: float = 10.0  # BACKPROP_BOUNDARY_MAX_RATE: decision-boundary messages per second per client
     control_queue: int = 32  # BACKPROP_CONTROL_QUEUE: queued control messages (error, pong) per client
     # BACKPROP_WS_COMPRESSION: permessage-deflate on the WebSocket. Off by default: it halves a summary frame's
-    # bytes but costs the server about a third of its CPU per frame (bench/stream.py)
+    # bytes but costs the server about 70 us of CPU more per frame and client: twice the cost of sending a frame
+    # (bench/stream.py, 200 viewers of 10 sessions)
     ws_compression: bool = False
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
