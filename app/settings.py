@@ -10,35 +10,36 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 
 
-def _int(name: str, default: int, lo: int, hi: int) -> int:
+def _raw(name: str) -> str | None:
+    """The variable's text, or None when it is unset or blank (the default applies)."""
     raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    return None if raw is None or raw.strip() == "" else raw
+
+
+def _ranged(name: str, default, lo, hi, parse, kind: str):
+    raw = _raw(name)
+    if raw is None:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {raw!r}") from None
+        raise ValueError(f"{name} must be {kind} from {lo} to {hi}, not {raw!r}") from None
     if not lo <= value <= hi:
-        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value}")
+        raise ValueError(f"{name} must be {kind} from {lo} to {hi}, not {value}")
     return value
+
+
+def _int(name: str, default: int, lo: int, hi: int) -> int:
+    return _ranged(name, default, lo, hi, int, "an integer")
 
 
 def _float(name: str, default: float, lo: float, hi: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number from {lo} to {hi}, not {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be a number from {lo} to {hi}, not {value}")
-    return value
+    return _ranged(name, default, lo, hi, float, "a number")
 
 
 def _bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(name)
+    if raw is None:
         return default
     value = raw.strip().lower()
     if value in ("1", "true", "yes", "on"):
