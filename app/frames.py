@@ -102,12 +102,11 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     delta_means = _refill([layer.delta for layer in layers], per_layer[L:])
     out_layers = []
     for k, layer in enumerate(layers):
-        s, e, be, fi, fo = layer._slices
         out = {
             "index": layer.index,
             "activation": layer.activation,
-            "W": theta[s:e].reshape(fi, fo),
-            "b": theta[e:be],
+            "W": layer.view_W(theta),
+            "b": layer.view_b(theta),
             "a_mean": a_means[k],
             "delta_mean": delta_means[k],
             "grad_W_norm": None if grad_W_norms is None else grad_W_norms[k],

@@ -75,13 +75,14 @@ class LayerRecord:
         self._f_prime = _UNSET
 
     # -- views into the step's flat vectors, made when first read -------------------------------------------
-    def _view_W(self, vector):
+    def view_W(self, vector):
+        """This layer's W in a flat vector laid out as Network.theta (the record's or a rounded copy)."""
         if vector is None:
             return None
         s, e, _, fi, fo = self._slices
         return vector[s:e].reshape(fi, fo)
 
-    def _view_b(self, vector):
+    def view_b(self, vector):
         if vector is None:
             return None
         _, e, be, _, _ = self._slices
@@ -90,7 +91,7 @@ class LayerRecord:
     @property
     def W(self) -> np.ndarray:
         if self._W is None:
-            self._W = self._view_W(self._flat.theta)
+            self._W = self.view_W(self._flat.theta)
         return self._W
 
     @W.setter
@@ -100,7 +101,7 @@ class LayerRecord:
     @property
     def b(self) -> np.ndarray:
         if self._b is None:
-            self._b = self._view_b(self._flat.theta)
+            self._b = self.view_b(self._flat.theta)
         return self._b
 
     @b.setter
@@ -110,7 +111,7 @@ class LayerRecord:
     @property
     def grad_W(self) -> np.ndarray | None:
         if self._grad_W is None:
-            self._grad_W = self._view_W(self._flat.grad)
+            self._grad_W = self.view_W(self._flat.grad)
         return self._grad_W
 
     @grad_W.setter
@@ -120,7 +121,7 @@ class LayerRecord:
     @property
     def grad_b(self) -> np.ndarray | None:
         if self._grad_b is None:
-            self._grad_b = self._view_b(self._flat.grad)
+            self._grad_b = self.view_b(self._flat.grad)
         return self._grad_b
 
     @grad_b.setter
@@ -130,7 +131,7 @@ class LayerRecord:
     @property
     def dW_applied(self) -> np.ndarray | None:
         if self._dW is None:
-            self._dW = self._view_W(self._flat.d_theta)
+            self._dW = self.view_W(self._flat.d_theta)
         return self._dW
 
     @dW_applied.setter
@@ -140,7 +141,7 @@ class LayerRecord:
     @property
     def db_applied(self) -> np.ndarray | None:
         if self._db is None:
-            self._db = self._view_b(self._flat.d_theta)
+            self._db = self.view_b(self._flat.d_theta)
         return self._db
 
     @db_applied.setter
