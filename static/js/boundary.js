@@ -2,6 +2,7 @@
 // boundary), for 1-D regression the fitted curve over the points. Also turns output grids into small images
 // for the neurons of the diagram.
 
+import { fitCanvas } from "./canvas.js";
 import { diverging, CLASS_COLORS, hexToRgb, COLORS, maxAbs, fmt } from "./palette.js";
 
 const CLASS_RGB = CLASS_COLORS.map(hexToRgb);
@@ -70,13 +71,7 @@ export class BoundaryView {
   }
 
   resize() {
-    const r = this.canvas.getBoundingClientRect();
-    const dpr = Math.min(window.devicePixelRatio || 1, 2);
-    this.size = Math.max(120, r.width);
-    this.h = Math.max(120, r.height);
-    this.canvas.width = Math.round(this.size * dpr);
-    this.canvas.height = Math.round(this.h * dpr);
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    [this.size, this.h] = fitCanvas(this.canvas, this.ctx, 120, 120);
   }
 
   setData(points, task, classes) {

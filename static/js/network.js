@@ -5,6 +5,7 @@
 // `keyboard: true` the diagram is a tab stop whose neurons and connections the arrow keys walk (diagram-keys.js)
 // and Enter selects, each position spoken through a live region.
 
+import { fitCanvas } from "./canvas.js";
 import { COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
 import { PHASES, isFull, focusOf, activation, delta } from "./frame.js";
 import { CURSOR_KEYS, moveCursor, startCursor, selectionOf, validCursor } from "./diagram-keys.js";
@@ -133,13 +134,7 @@ export class NetworkView {
   }
 
   resize() {
-    const r = this.canvas.getBoundingClientRect();
-    const dpr = Math.min(window.devicePixelRatio || 1, 2);
-    this.cssW = Math.max(200, r.width);
-    this.cssH = Math.max(160, r.height);
-    this.canvas.width = Math.round(this.cssW * dpr);
-    this.canvas.height = Math.round(this.cssH * dpr);
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    [this.cssW, this.cssH] = fitCanvas(this.canvas, this.ctx, 200, 160);
     this._layout();
     if (this.onLayout) this.onLayout(this.cols);
   }
