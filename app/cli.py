@@ -15,6 +15,16 @@ def _port(raw: str) -> int:
     return port
 
 
+def _workers(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 64, not {raw!r}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 64, not {count}")
+    return count
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="backprop-live",
                                      description="Serve Backprop Live: watch a neural network learn, step by step.")
@@ -23,6 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug", "trace"])
+    parser.add_argument("--workers", type=_workers, default=None,
+                        help="worker processes, each owning a share of the sessions (default BACKPROP_WORKERS: one "
+                             "per CPU core, at most 4); --reload always runs one")
     args = parser.parse_args(argv)
 
     from .settings import load_settings
@@ -31,6 +44,13 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()  # fail early, with a clear message, on a bad environment variable
     except ValueError as e:  # the message names the variable and its limits: no traceback
         parser.exit(2, f"{parser.prog}: {e}\n")
+
+    workers = 1 if args.reload else (args.workers or settings.workers)
+    if workers > 1:
+        from .workers import serve
+
+        serve(args.host, args.port, workers, args.log_level)
+        return
 
     import uvicorn
 

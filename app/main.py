@@ -21,6 +21,7 @@ from .api.deps import OrjsonResponse
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .settings import Settings, load_settings
+from .forward import ForwardToOwner
 from .store import Store
 
 log = logging.getLogger("backprop_live")
@@ -148,4 +149,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    if settings.shard is not None and settings.shard.count > 1:
+        app.add_middleware(ForwardToOwner, shard=settings.shard)  # outermost: a forwarded answer is the owner's
     return app

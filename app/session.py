@@ -28,12 +28,17 @@ from .errors import ConfigError, conflict
 from .frames import dumps, frame_body
 from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, STRUCTURAL, SessionConfig
 from .settings import Settings
+from .sharding import Shard, owner_of
 
 ID_BYTES = 24  # 192 random bits per id
 
 
-def new_id() -> str:
-    return secrets.token_urlsafe(ID_BYTES)
+def new_id(shard: Shard | None = None) -> str:
+    """An unguessable id; with several workers, one that hashes to this worker (a few draws on average)."""
+    while True:
+        key = secrets.token_urlsafe(ID_BYTES)
+        if shard is None or owner_of(key, shard.count) == shard.index:
+            return key
 
 
 def _field_of(message: str, default: str) -> str:
@@ -124,8 +129,8 @@ def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> S
 class Session:
     def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0,
                  features_given: bool = True):
-        self.id = new_id()
-        self.view_id = new_id()
+        self.id = new_id(settings.shard)
+        self.view_id = new_id(settings.shard)
         self.settings = settings
         self.lock = asyncio.Lock()
         self.created = time.time()

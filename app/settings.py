@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .sharding import Shard
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 
@@ -79,6 +81,10 @@ class Settings:
     # bytes but costs the server about 70 us of CPU more per frame and client: twice the cost of sending a frame
     # (bench/stream.py, 200 viewers of 10 sessions)
     ws_compression: bool = False
+    # processes: BACKPROP_WORKERS worker processes share the port, each owning the sessions whose ids hash to it
+    # (app/workers.py); the default is one per CPU core, at most 4. 1 serves from a single process.
+    workers: int = 1
+    shard: Shard | None = None  # set in each worker process (never from the environment)
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -99,4 +105,9 @@ def load_settings() -> Settings:
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),
         control_queue=_int("BACKPROP_CONTROL_QUEUE", 32, 4, 10_000),
         ws_compression=_bool("BACKPROP_WS_COMPRESSION", False),
+        workers=_int("BACKPROP_WORKERS", default_workers(), 1, 64),
     )
+
+
+def default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))

@@ -17,6 +17,7 @@ Measures
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -36,16 +37,45 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 NET_2881 = {"hidden_layers": [{"neurons": 8, "activation": "tanh"}, {"neurons": 8, "activation": "tanh"}]}
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def server_pids(pid: int) -> list[int]:
+    """The server and its worker processes (BACKPROP_WORKERS > 1)."""
+    pids = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(_stat(int(entry.name))[1]) == pid:  # ppid
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    """utime + stime of the server and its workers (a worker that exited meanwhile drops out)."""
+    total = 0.0
+    for p in server_pids(pid):
+        try:
+            fields = _stat(p)
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    total = 0.0
+    for p in server_pids(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 def http(base: str, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
@@ -118,34 +148,34 @@ async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: fl
     intervals: list[list[float]] = [[] for _ in range(n_clients)]
     frames = [0] * n_clients
     start_measure = asyncio.Event()
-    stop = asyncio.Event()
+
+    sockets: list = []
 
     async def client(i: int):
         s = sessions[i % n_sessions]
         controller = i < n_sessions
         key = s["id"] if controller else s["view_id"]
         async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{key}", max_size=None) as ws:
+            sockets.append(ws)
             await hello(ws)
             await ws.send(json.dumps({"type": "subscribe", "metrics_every": 0}))
             if controller:
                 await ws.send(json.dumps({"type": "set_speed", "steps_per_second": 20}))
                 await ws.send(json.dumps({"type": "play"}))
             last = None
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
-                except asyncio.TimeoutError:
-                    continue
-                if not raw.startswith('{"type":"frame"'):
-                    continue
-                now = time.perf_counter()
-                if start_measure.is_set():
-                    if last is not None:
-                        intervals[i].append(now - last)
-                    frames[i] += 1
-                last = now
-            if controller:
-                await ws.send(json.dumps({"type": "pause"}))
+            # a plain recv loop (no timeout per message, which costs the client a timer each): the measurement
+            # ends by closing the sockets, and a session stops playing when its last client leaves
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    raw = await ws.recv()
+                    if not raw.startswith('{"type":"frame"'):
+                        continue
+                    now = time.perf_counter()
+                    if start_measure.is_set():
+                        if last is not None:
+                            intervals[i].append(now - last)
+                        frames[i] += 1
+                    last = now
 
     tasks = [asyncio.create_task(client(i)) for i in range(n_clients)]
     await asyncio.sleep(warmup)
@@ -154,7 +184,7 @@ async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: fl
     await asyncio.sleep(seconds)
     cpu1, t1, own1 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
     rss = rss_mb(srv.proc.pid)
-    stop.set()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     for s in sessions:
         http(srv.base, "DELETE", f"/api/sessions/{s['id']}")

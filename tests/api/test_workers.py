@@ -1,0 +1,184 @@
+"""Several worker processes behind one port (BACKPROP_WORKERS, app/workers.py): every session is reachable from any
+connection, WebSockets reach the session's owner, a lost worker comes back, and stopping stops them all."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from app.local_server import LocalServer
+from app.session import new_id
+from app.sharding import Shard, owner_of, session_key
+from app.workers import Acceptor
+
+NET = {"hidden_layers": [{"neurons": 3, "activation": "tanh"}], "seed": 7}
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LocalServer(env={"BACKPROP_WORKERS": "2", "BACKPROP_MAX_SESSIONS": "100"}) as srv:
+        yield srv
+
+
+def create(base: str, client: httpx.Client | None = None) -> dict:
+    r = (client or httpx).post(f"{base}/api/sessions", json=NET)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def session_of_each_worker(base: str) -> dict[int, dict]:
+    """Sessions created over fresh connections, until both workers hold one (connections go to them in turn)."""
+    by_owner: dict[int, dict] = {}
+    for _ in range(8):
+        s = create(base)
+        by_owner.setdefault(owner_of(s["id"], 2), s)
+        if len(by_owner) == 2:
+            return by_owner
+    raise AssertionError(f"new connections all went to worker(s) {sorted(by_owner)}")
+
+
+# -- ids and routing, in this process ---------------------------------------------------------------------------
+
+def test_ids_of_a_worker_hash_to_it_and_stay_unguessable():
+    shard = Shard(1, 3, Path("/nonexistent"))
+    ids = [new_id(shard) for _ in range(200)]
+    assert all(owner_of(i, 3) == 1 for i in ids)
+    assert len(set(ids)) == 200 and min(len(i) for i in ids) == 32  # 24 random bytes, url-safe base64
+
+
+@pytest.mark.parametrize("path, key", [
+    ("/api/sessions/abc_-9", "abc_-9"), ("/api/sessions/abc/step", "abc"), ("/ws/sessions/xyz", "xyz"),
+    ("/api/sessions", None), ("/api/sessions/import", None), ("/api/sessions/", None), ("/static/js/app.js", None),
+    ("/", None), ("/embed", None), ("/api/presets", None),
+])
+def test_the_session_a_path_names(path, key):
+    assert session_key(path) == key
+
+
+def test_the_acceptor_sends_a_session_to_its_owner_and_the_rest_in_turn():
+    acceptor = Acceptor("127.0.0.1", 0, 2, "warning")
+    sid = new_id(Shard(1, 2, Path("/nonexistent")))
+    assert acceptor.pick(f"GET /ws/sessions/{sid} HTTP/1.1\r".encode()) == 1
+    assert acceptor.pick(f"POST /api/sessions/{sid}/step?x=1 HTTP/1.1\r".encode()) == 1
+    turns = [acceptor.pick(b"GET / HTTP/1.1\r") for _ in range(4)]
+    assert sorted(turns) == [0, 0, 1, 1] and turns[0] != turns[1]
+    assert acceptor.pick(b"garbage") in (0, 1)
+    acceptor.socket_dir.rmdir()
+
+
+# -- the real server with two workers ---------------------------------------------------------------------------
+
+def test_both_workers_hold_sessions_and_any_connection_reaches_any_session(server):
+    base = server.base
+    by_owner = session_of_each_worker(base)
+    with httpx.Client(base_url=base) as one:  # one keep-alive connection for everything below
+        mine = create(base, one)
+        other = by_owner[1 - owner_of(mine["id"], 2)]  # a session of the other worker
+        for s in (mine, other):
+            r = one.post(f"/api/sessions/{s['id']}/step", json={"count": 3})
+            assert r.status_code == 200 and r.json()["step"] == 3, r.text
+            assert one.get(f"/api/sessions/{s['view_id']}").json()["step"] == 3
+            r = one.post(f"/api/sessions/{s['id']}/predict", json={"x": [[0.5, -0.5]]})
+            assert r.status_code == 200 and len(r.json()["output"]) == 1, r.text
+        # errors come back as the owner gave them
+        r = one.patch(f"/api/sessions/{other['id']}", json={"learning_rate": -1})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "learning_rate"], r.text
+        r = one.post(f"/api/sessions/{other['view_id']}/step", json={})
+        assert r.status_code == 403, r.text
+        assert one.delete(f"/api/sessions/{other['id']}").status_code == 204
+        r = one.get(f"/api/sessions/{other['id']}")
+        assert r.status_code == 404 and r.json()["detail"]["code"] == "session_not_found"
+    # the fresh connection to the owner agrees
+    assert httpx.get(f"{base}/api/sessions/{mine['id']}").json()["step"] == 3
+
+
+def test_a_websocket_reaches_its_session_on_either_worker(server):
+    sessions = session_of_each_worker(server.base)
+
+    async def watch(s: dict) -> list[int]:
+        url = f"ws://127.0.0.1:{server.port}/ws/sessions/"
+        async with websockets.connect(url + s["id"]) as ctl, websockets.connect(url + s["view_id"]) as viewer:
+            assert orjson.loads(await ctl.recv())["type"] == "hello"
+            assert orjson.loads(await viewer.recv())["role"] == "viewer"
+            await ctl.send('{"type": "step", "count": 2}')
+            steps = []
+            for ws in (ctl, viewer):
+                while True:
+                    m = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+                    if m["type"] == "frame":
+                        steps.append(m["step"])
+                        break
+            return steps
+
+    async def both():
+        return await asyncio.gather(*(watch(s) for s in sessions.values()))
+
+    assert asyncio.run(both()) == [[2, 2], [2, 2]]
+    for s in sessions.values():
+        assert httpx.get(f"{server.base}/api/sessions/{s['id']}").json()["step"] == 2
+
+
+def test_a_worker_that_dies_is_started_again(server):
+    by_owner = session_of_each_worker(server.base)
+    workers = children(server.proc.pid)
+    assert len(workers) == 2, workers
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        now = children(server.proc.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the worker was not started again")
+    # the survivor's session is intact; the lost worker's sessions are gone (404), and new ones work on both
+    alive = [s for s in by_owner.values() if httpx.get(f"{server.base}/api/sessions/{s['id']}").status_code == 200]
+    assert len(alive) == 1
+    for _ in range(50):  # the new worker answers once it has started
+        try:
+            session_of_each_worker(server.base)
+            break
+        except (httpx.HTTPError, AssertionError):
+            time.sleep(0.2)
+    else:
+        raise AssertionError("the restarted worker does not take sessions")
+
+
+def test_stopping_the_server_stops_every_worker():
+    srv = LocalServer(env={"BACKPROP_WORKERS": "2"}).start()
+    workers = children(srv.proc.pid)
+    assert len(workers) == 2
+    srv.stop()
+    assert srv.proc.returncode == 0
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{w}").exists() and "zombie" not in _state(w) for w in workers):
+        assert time.monotonic() < deadline, "a worker outlived the server"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return (Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split("\n", 1)[0]).lower()
+    except (OSError, IndexError):
+        return "zombie"
