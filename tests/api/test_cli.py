@@ -45,3 +45,12 @@ def test_the_app_factory_still_raises_a_value_error(monkeypatch):
     monkeypatch.setenv("BACKPROP_MAX_BODY_BYTES", "lots")
     with pytest.raises(ValueError, match="BACKPROP_MAX_BODY_BYTES must be an integer from 10000 to 1000000000"):
         create_app()
+
+
+def test_a_bad_worker_count_is_one_line_and_status_2():
+    r = run_cli(BACKPROP_WORKERS="0")
+    assert r.returncode == 2 and r.stderr == "backprop-live: BACKPROP_WORKERS must be an integer from 1 to 64, not 0\n"
+    r = run_cli("--workers", "many")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == "backprop-live: error: argument --workers: must be an integer from 1 to 64, " \
+                                        "not 'many'"

@@ -182,3 +182,41 @@ def _state(pid: int) -> str:
         return (Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].split("\n", 1)[0]).lower()
     except (OSError, IndexError):
         return "zombie"
+
+
+# -- the forwarding middleware, in this process -----------------------------------------------------------------
+
+def _call(middleware, scope) -> list[dict]:
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):  # the local app: must not be reached for another worker's session
+        raise AssertionError("served locally")
+
+    asyncio.run(middleware.__class__(app, middleware.shard)(scope, receive, send))
+    return sent
+
+
+def test_a_websocket_upgrade_on_the_wrong_worker_is_refused_with_a_reason(tmp_path):
+    from app.forward import ForwardToOwner
+    sid = new_id(Shard(1, 2, tmp_path))
+    sent = _call(ForwardToOwner(None, Shard(0, 2, tmp_path)),
+                 {"type": "websocket", "path": f"/ws/sessions/{sid}", "headers": [], "query_string": b""})
+    assert sent == [{"type": "websocket.close", "code": 1013,
+                     "reason": "open a new connection for this session's WebSocket"}]
+
+
+def test_an_owner_that_does_not_answer_is_a_503_naming_it(tmp_path):
+    from app.forward import ForwardToOwner
+    sid = new_id(Shard(1, 2, tmp_path))  # tmp_path holds no worker socket
+    sent = _call(ForwardToOwner(None, Shard(0, 2, tmp_path)),
+                 {"type": "http", "method": "GET", "path": f"/api/sessions/{sid}", "raw_path": None,
+                  "headers": [(b"host", b"x")], "query_string": b""})
+    assert sent[0]["status"] == 503
+    body = orjson.loads(sent[1]["body"])["detail"]
+    assert body["code"] == "worker_unavailable" and "(1)" in body["message"]
