@@ -58,6 +58,15 @@ def session_of_each_worker(base: str) -> dict[int, dict]:
     raise AssertionError(f"new connections all went to worker(s) {sorted(by_owner)}")
 
 
+def test_health_names_the_worker_that_answered(server):
+    seen = {}
+    for _ in range(4):  # fresh connections go to the workers in turn
+        body = httpx.get(f"{server.base}/api/health").json()
+        assert body["workers"] == 2 and body["status"] == "ok"
+        seen[body["worker"]] = body["sessions"]
+    assert sorted(seen) == [0, 1]
+
+
 # -- ids and routing, in this process ---------------------------------------------------------------------------
 
 def test_ids_of_a_worker_hash_to_it_and_stay_unguessable():
