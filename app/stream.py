@@ -263,13 +263,14 @@ async def run(session: Session) -> None:
     """Step at `steps_per_second`: at most BACKPROP_MAX_FRAME_RATE ticks a second, each running the steps due
     (several at high speed) and publishing only the last frame.
 
-    Ticks follow a fixed schedule (tick k at start + k * interval), so a late wake-up does not push every later
+    Ticks follow a fixed schedule (tick k at start + k * interval, the first at once), so a late wake-up does not push every later
     tick back; a tick more than one interval late restarts the schedule from now rather than bursting to catch
     up, so an overloaded server plays slower instead of piling up work.
     """
     loop = asyncio.get_running_loop()
     max_rate = session.settings.max_frame_rate
-    next_tick = loop.time()
+    # the first tick is now: pressing play at 0.2 steps/s shows a step at once, not after 5 s
+    next_tick = loop.time() - max(1.0 / session.steps_per_second, 1.0 / max_rate)
     carry = 0.0
     try:
         while session.playing:

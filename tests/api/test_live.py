@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from starlette.websockets import WebSocketDisconnect
 
@@ -112,6 +114,19 @@ def test_play_coalesces_and_pause_stops(client, session):
         ws.send_json({"type": "ping"})
         receive_until(ws, "pong")
     assert client.get(f"/api/sessions/{session['id']}").json()["step"] == stopped_at
+
+
+def test_play_at_the_slowest_speed_steps_at_once(client, session):
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "set_speed", "steps_per_second": 0.2})
+        receive_until(ws, "state")
+        started = time.monotonic()
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "frame")["step"] == 1
+        assert time.monotonic() - started < 2.5  # the next step is due 5 s later
+        ws.send_json({"type": "pause"})
+        receive_until(ws, "state")
 
 
 def test_metrics_and_boundary_subscriptions(client, session):
