@@ -55,7 +55,7 @@ class Acceptor:
         self.workers = [Worker(i) for i in range(count)]
         self.next_worker = 0
         self.stopping = False
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="backprop-live-"))
+        self.socket_dir = Path()  # made by serve()
 
     # -- workers -----------------------------------------------------------------------------------------------
     def spawn(self, w: Worker) -> None:
@@ -125,8 +125,13 @@ class Acceptor:
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
-        listener = socket.create_server((self.host, self.port), family=_family(self.host), backlog=2048)
+        try:
+            listener = socket.create_server((self.host, self.port), family=_family(self.host), backlog=2048)
+        except OSError as e:  # the port is taken, or the host is not this machine's
+            log.error("cannot listen on %s:%d: %s", self.host, self.port, e.strerror or e)
+            raise SystemExit(3) from None  # uvicorn's exit status for a failed start
         listener.setblocking(False)
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="backprop-live-"))
         for w in self.workers:
             self.spawn(w)
         stop = asyncio.Event()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,14 @@ def test_a_bad_worker_count_is_one_line_and_status_2():
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.splitlines()[-1] == "backprop-live: error: argument --workers: must be an integer from 1 to 64, " \
                                         "not 'many'"
+
+
+def test_a_port_in_use_is_reported_with_status_3():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for workers in ("1", "2"):
+            r = run_cli("--port", str(port), BACKPROP_WORKERS=workers)
+            assert r.returncode == 3, (workers, r.stderr)  # uvicorn's status for a failed start
+            assert "Traceback" not in r.stderr and "address already in use" in r.stderr.lower(), (workers, r.stderr)

@@ -93,7 +93,6 @@ def test_the_acceptor_sends_a_session_to_its_owner_and_the_rest_in_turn():
     turns = [acceptor.pick(b"GET / HTTP/1.1\r") for _ in range(4)]
     assert sorted(turns) == [0, 0, 1, 1] and turns[0] != turns[1]
     assert acceptor.pick(b"garbage") in (0, 1)
-    acceptor.socket_dir.rmdir()
 
 
 # -- the real server with two workers ---------------------------------------------------------------------------
