@@ -1,6 +1,6 @@
 """Stream benchmark: the real server (uvicorn, 127.0.0.1, a free port) in a subprocess, WebSocket clients here.
 
-    .venv/bin/python bench/stream.py            (about 45 s; prints a table, records nothing by itself)
+    .venv/bin/python bench/stream.py            (about 60 s; prints a table, records nothing by itself)
 
 The server is started as `backprop-live` starts it (app.cli), so its settings apply: for example
 BACKPROP_WS_COMPRESSION=1 .venv/bin/python bench/stream.py measures with permessage-deflate on.
@@ -11,7 +11,8 @@ Measures
      and "as fast as possible": `step` messages pipelined (16 in flight), one frame per step;
   3. many clients at 20 frames/s each (set_speed 20): 50 and 200 clients with a session each, and 200 viewers
      spread over 10 sessions; the median and p99 interval between frames per client, server CPU (from
-     /proc/<pid>/stat) and RSS (from /proc/<pid>/status).
+     /proc/<pid>/stat) and RSS (from /proc/<pid>/status), both summed over the worker processes;
+  4. the reference: 200 clients with a session each on a server of one process (BACKPROP_WORKERS=1).
 """
 
 from __future__ import annotations
@@ -202,11 +203,19 @@ async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: fl
     }
 
 
+def row(label: str, r: dict) -> str:
+    return (f"{label:8s}  {r['clients']:7d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
+            f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
+            f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}")
+
+
 async def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     srv = LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000"}).start()
     started = time.perf_counter()
     try:
+        workers = json.loads(http(srv.base, "GET", "/api/health")[1])["workers"]
+        print(f"server: backprop-live with its defaults ({workers} worker process{'es' if workers > 1 else ''})")
         s = new_session(srv.base, NET_2881)
         _, body = http(srv.base, "POST", f"/api/sessions/{s['id']}/step", {})
         print(f"2-8-8-1 summary frame: {len(body)} bytes (REST, after the update phase)")
@@ -217,16 +226,17 @@ async def main() -> None:
               f"{r['steps_per_s']:.0f} steps/s")
         r = await one_client_fast(srv, 5)
         print(f"one client, pipelined step messages: {r['frames_per_s']:.0f} summary frames/s "
-              f"({r['frame_bytes']} bytes each on the socket)")
-        print("clients  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  bench CPU %  load")
+              f"({r['frame_bytes']} bytes each on the socket, server CPU {r['server_cpu_percent']:.0f} %)")
+        print("workers   clients  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  "
+              "bench CPU %  load")
         for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10)):
-            r = await many_clients(srv, n_clients, n_sessions, seconds=8)
-            print(f"{r['clients']:7d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
-                  f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
-                  f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}")
-        print(f"total {time.perf_counter() - started:.0f} s")
+            print(row(str(workers), await many_clients(srv, n_clients, n_sessions, seconds=8)))
     finally:
         srv.stop()
+    # the reference, in the same run: one process (BACKPROP_WORKERS=1) under the heaviest load
+    with LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_WORKERS": "1"}) as one:
+        print(row("1", await many_clients(one, 200, 200, seconds=8)))
+    print(f"total {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
