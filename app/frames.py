@@ -33,11 +33,7 @@ def round_sig(arrays: list[np.ndarray], digits: int = 5) -> list[np.ndarray]:
     if not arrays:
         return []
     flat = [a if a.ndim == 1 else a.ravel() for a in arrays]
-    flat = (np.concatenate(flat) if len(flat) > 1 else flat[0]).astype(np.float64, copy=False)
-    # |v| clipped to [1e-300, 1e300] keeps every operation finite for finite v and warning-free for inf and nan
-    # (inf * p with p > 0 stays inf), so no errstate is needed; beyond 1e300 more digits are kept
-    p = np.power(10.0, (digits - 1) - np.floor(np.log10(np.minimum(np.maximum(np.abs(flat), 1e-300), 1e300))))
-    out = np.rint(flat * p) / p
+    out = _round_flat((np.concatenate(flat) if len(flat) > 1 else flat[0]).astype(np.float64, copy=False), digits)
     result, start = [], 0
     for a in arrays:
         end = start + a.size
@@ -46,9 +42,44 @@ def round_sig(arrays: list[np.ndarray], digits: int = 5) -> list[np.ndarray]:
     return result
 
 
+_POWERS: dict[int, np.ndarray] = {}
+
+
+def _scales(digits: int) -> np.ndarray:
+    """10^((digits - 1) - e) at index e for e = 0..511 and at index 1024 + e for e = -512..-1, so that indexing
+    with a negative e works as it is. Made by np.power, so each is the very double np.power gives for that e."""
+    table = _POWERS.get(digits)
+    if table is None:
+        e = np.concatenate((np.arange(0.0, 512.0), np.arange(-512.0, 0.0)))
+        with np.errstate(over="ignore"):
+            table = _POWERS[digits] = np.power(10.0, (digits - 1) - e)
+        table.flags.writeable = False
+    return table
+
+
+def _round_flat(flat: np.ndarray, digits: int) -> np.ndarray:
+    """round_sig of one 1-D float64 array, as a new array.
+
+    The decimal exponent e = floor(log10(|v|)), with |v| clipped to [1e-300, 1e300], keeps every operation finite
+    and warning-free (beyond 1e300 more digits are kept); the scale 10^(digits - 1 - e) comes from a table.
+    fmax sends nan to the clip too: nan times any scale stays nan.
+    """
+    c = np.abs(flat)
+    np.fmax(c, 1e-300, out=c)
+    np.minimum(c, 1e300, out=c)
+    np.log10(c, out=c)
+    np.floor(c, out=c)
+    p = _scales(digits)[c.astype(np.intp)]
+    out = np.multiply(flat, p)
+    np.rint(out, out=out)
+    return np.divide(out, p, out=out)
+
+
 def _r(v: float | None, digits: int = 5) -> float | None:
     if v is None:
         return None
+    if v == 0.0:  # the usual regularization loss; its sign stays
+        return v
     return float(f"{v:.{digits}g}")
 
 
@@ -68,64 +99,104 @@ def _batch_mean_weights(n: int) -> np.ndarray:
     return w
 
 
+class _Layout:
+    """Where a frame's numbers sit in the one flat array it is built from: theta (the network's layout), the batch
+    means (input, every a, every delta present) and the norms (|grad_W| of every layer, then |dW_applied|).
+
+    Per layer: (w_start, w_end, b_end, fan_in, fan_out, a_start, a_end, delta_start or None, delta_end, relu)."""
+
+    __slots__ = ("layers", "input", "norms", "grads", "changes")
+
+    def __init__(self, slices: tuple, activations: tuple, deltas: tuple, grads: bool, changes: bool):
+        start = slices[-1][2]  # the end of theta
+        widths = [slices[0][3], *(sl[4] for sl in slices)]
+        self.input = (start, start + widths[0])
+        a_start = start + widths[0]
+        d_start = a_start + sum(widths[1:])
+        layers = []
+        for sl, f, has_delta in zip(slices, activations, deltas):
+            fo = sl[4]
+            d = (d_start, d_start + fo) if has_delta else (None, None)
+            if has_delta:
+                d_start += fo
+            layers.append((*sl, a_start, a_start + fo, *d, f == "relu"))
+            a_start += fo
+        self.layers = tuple(layers)
+        self.norms = d_start
+        self.grads, self.changes = grads, changes
+
+
+_LAYOUTS: dict[tuple, _Layout] = {}
+
+
+def _layout(layers: list, deltas: list, grads: bool, changes: bool) -> _Layout:
+    key = (tuple([layer._slices for layer in layers]), tuple([layer.activation for layer in layers]),
+           tuple([d is not None for d in deltas]), grads, changes)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        if len(_LAYOUTS) > 256:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[key] = _Layout(*key)
+    return layout
+
+
 def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: str) -> dict:
     """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's phase.
 
     The per-layer summary (the numbers of LayerRecord.summary()) is computed for all layers at once from the
-    step's flat vectors: this runs for every frame.
+    step's flat vectors, and theta, the means and the norms go into one flat array (rounded in one pass in summary
+    detail) that every array of the frame is a view of: this runs for every frame.
     """
-    n = record.batch_size
+    x = record.x
+    n = x.shape[0]
     full = detail == "full"
     layers = record.layers
-    L = len(layers)
     flat = record.flat
+    grad, d_theta = flat.grad, flat.d_theta
+    deltas = [layer.delta for layer in layers]
+    layout = _layout(layers, deltas, grad is not None, d_theta is not None)
     # batch means of the input, every a and every delta at once: one matrix-vector product
-    blocks = [record.x, *(layer.a for layer in layers), *(layer.delta for layer in layers if layer.delta is not None)]
+    blocks = [x, *[layer.a for layer in layers], *[d for d in deltas if d is not None]]
     means = _batch_mean_weights(n) @ np.concatenate(blocks, axis=1)
     # |grad_W| and |dW_applied| of every layer from the flat vectors the phases so far have made
-    vectors = [v for v in (flat.grad, flat.d_theta) if v is not None]
-    norms = record.weight_norms(*vectors) if vectors else _NO_NORMS
-    theta = flat.theta
-    warnings = [gradient_warning(v) for v in norms[:L].tolist()] if flat.grad is not None else [None] * L
+    if grad is not None:
+        norms = record.weight_norms(grad, d_theta) if d_theta is not None else record.weight_norms(grad)
+        warnings = [gradient_warning(v) for v in norms[:len(layers)].tolist()]
+    else:
+        norms = record.weight_norms(d_theta) if d_theta is not None else _NO_NORMS
+        warnings = [None] * len(layers)
+    values = np.concatenate((flat.theta, means, norms))
     if not full:  # one rounding pass over every number that goes on the wire
-        theta, means, norms = round_sig([theta, means, norms])
-    norms = norms.tolist()
-    grad_W_norms = norms[:L] if flat.grad is not None else None
-    dW_norms = norms[-L:] if flat.d_theta is not None else None
-    per_block, start = [], 0
-    for block in blocks:
-        end = start + block.shape[1]
-        per_block.append(means[start:end])
-        start = end
-    input_mean, *per_layer = per_block
-    a_means = per_layer[:L]
-    delta_means = _refill([layer.delta for layer in layers], per_layer[L:])
+        values = _round_flat(values, 5)
+    norms = values[layout.norms:].tolist()
+    k = len(layers) if layout.grads else 0
     out_layers = []
-    for k, layer in enumerate(layers):
+    for i, (layer, (ws, we, be, fi, fo, a0, a1, d0, d1, relu)) in enumerate(zip(layers, layout.layers)):
         out = {
             "index": layer.index,
             "activation": layer.activation,
-            "W": layer.view_W(theta),
-            "b": layer.view_b(theta),
-            "a_mean": a_means[k],
-            "delta_mean": delta_means[k],
-            "grad_W_norm": None if grad_W_norms is None else grad_W_norms[k],
-            "dW_norm": None if dW_norms is None else dW_norms[k],
-            "dead_fraction": layer.dead_fraction(),
-            "warning": warnings[k],
+            "W": values[ws:we].reshape(fi, fo),
+            "b": values[we:be],
+            "a_mean": values[a0:a1],
+            "delta_mean": None if d0 is None else values[d0:d1],
+            "grad_W_norm": norms[i] if layout.grads else None,
+            "dW_norm": norms[k + i] if layout.changes else None,
+            "dead_fraction": layer.dead_fraction() if relu else None,
+            "warning": warnings[i],
         }
         if full:
-            i = record.focus_index
+            j = record.focus_index
             d = layer.delta is not None
             out.update(
                 z=_c(layer.z), a=_c(layer.a), f_prime=_c(layer.f_prime), delta=_c(layer.delta),
                 grad_W=_c(layer.grad_W), grad_b=_c(layer.grad_b),
                 regularization_grad_W=_c(layer.regularization_grad_W),
                 dW_applied=_c(layer.dW_applied), db_applied=_c(layer.db_applied),
-                focus_grad_W=layer.focus_grad_W(i) if d else None,
-                focus_grad_b=_c(layer.focus_grad_b(i)) if d else None,
+                focus_grad_W=layer.focus_grad_W(j) if d else None,
+                focus_grad_b=_c(layer.focus_grad_b(j)) if d else None,
             )
         out_layers.append(out)
+    i0, i1 = layout.input
     body = {
         "step": record.step,
         "phase": PHASE_RAN[record.phase],
@@ -139,7 +210,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
         "regularization_loss": record.regularization_loss if full else _r(record.regularization_loss, 6),
         "diverged": record.diverged,
         "divergence": record.divergence,
-        "input_mean": input_mean,
+        "input_mean": values[i0:i1],
         "layers": out_layers,
     }
     if full:
@@ -151,12 +222,6 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
             loss_per_sample=_c(record.loss_per_sample),
         )
     return body
-
-
-def _refill(values: list, rounded: list) -> list:
-    """`values` with its non-None entries replaced, in order, by `rounded`."""
-    it = iter(rounded)
-    return [None if v is None else next(it) for v in values]
 
 
 def frame_bytes(body: dict) -> bytes:
