@@ -18,7 +18,7 @@ import numpy as np
 from .engine.datasets import Dataset, make_dataset, output_size, targets
 from .engine.evaluate import boundary as engine_boundary
 from .engine.evaluate import curve as engine_curve
-from .engine.evaluate import evaluate_sets
+from .engine.evaluate import SetsEvaluation
 from .engine.features import feature_map, network_inputs
 from .engine.gradcheck import gradcheck as engine_gradcheck
 from .engine.batches import BatchSampler
@@ -324,10 +324,13 @@ class Session:
         """Loss and accuracy on the whole train and test sets for the current parameters (cached per version)."""
         if self._metrics is not None and self._metrics[0] == (self.version, self.step):
             return self._metrics[1]
-        data, net, cfg = self.data, self.network, self.config
+        data = self.data
+        sets = ((self.x_train, self.y_train, data.y_train), (self.x_test, self.y_test, data.y_test))
+        evaluation = getattr(self, "_evaluation", None)  # the sets prepared once per build
+        if evaluation is None or not evaluation.is_for(sets, data.task, data.n_classes):
+            evaluation = self._evaluation = SetsEvaluation(sets, data.task, data.n_classes)
         with np.errstate(all="ignore"):
-            tr, te = evaluate_sets(net, cfg.loss, [(self.x_train, self.y_train, data.y_train),
-                                                   (self.x_test, self.y_test, data.y_test)], data.task, data.n_classes)
+            tr, te = evaluation(self.network, self.config.loss)
         m = {
             "step": self.step,
             "train_loss": _finite(tr["loss"]), "test_loss": _finite(te["loss"]),

@@ -47,27 +47,96 @@ def evaluate(network, loss: str, x: np.ndarray, y: np.ndarray, labels: np.ndarra
 
 def evaluate_sets(network, loss: str, sets: Sequence[tuple], task: str, n_classes: int) -> list[dict]:
     """`evaluate` for several (x, y, labels) sets (train and test) with one forward pass over all their rows."""
-    xs = [np.asarray(x, dtype=np.float64) for x, _, _ in sets]
-    sizes = [len(x) for x in xs]
-    results = [{"loss": None, "accuracy": None, "confusion": None} for _ in sets]
-    if sum(sizes) == 0:
-        return results
-    z_all, a_all = _output(network, np.concatenate(xs) if len(xs) > 1 else xs[0])
-    start = 0
-    for result, (_, y, labels), n in zip(results, sets, sizes):
-        z, a = z_all[start:start + n], a_all[start:start + n]
-        start += n
-        if n == 0:
-            continue
-        result["loss"] = float(loss_per_sample(loss, z, a, np.asarray(y, dtype=np.float64)).mean())
-        if task != "classification":
-            continue
-        labels = np.asarray(labels, dtype=np.int64)
+    return SetsEvaluation(sets, task, n_classes)(network, loss)
+
+
+# hidden activations computed in place (the same operation as activate(), into z's memory)
+_IN_PLACE = {"tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z), "linear": lambda z: z}
+
+
+class SetsEvaluation:
+    """evaluate_sets() for fixed sets, prepared once: the rows of all sets stacked, the labels as integers and
+    where each set's (label, predicted class) pair falls in one bincount. Calling it evaluates a network on them:
+    one forward pass, one loss over every row and one bincount for every confusion matrix. It keeps references
+    to the arrays it was made from (`is_for`), which nothing may write into."""
+
+    def __init__(self, sets: Sequence[tuple], task: str, n_classes: int):
+        self.sources = tuple(a for s in sets for a in s)
+        self.task, self.n_classes = task, n_classes
+        xs = [np.asarray(x, dtype=np.float64) for x, _, _ in sets]
+        self.sizes = [len(x) for x in xs]
+        self.bounds = np.cumsum([0, *self.sizes]).tolist()  # set i is rows bounds[i]:bounds[i + 1]
+        self.x = np.concatenate(xs) if len(xs) > 1 else xs[0]
+        ys = [np.asarray(y, dtype=np.float64) for (_, y, _), n in zip(sets, self.sizes) if n]
+        self.y = np.concatenate(ys) if len(ys) > 1 else (ys[0] if ys else None)
+        self.classes = None
+        if task == "classification":
+            labels = [np.asarray(lab, dtype=np.int64) for _, _, lab in sets]
+            # classes per set: n_classes unless a label goes beyond (or a prediction: see __call__)
+            self.classes = [max(int(n_classes), int(lab.max()) + 1 if len(lab) else 0, 2) for lab in labels]
+            # set i's pair (label, predicted class) is counted at offsets[i] + label * classes[i] + predicted
+            self.offsets = np.cumsum([0, *(k * k for k in self.classes)]).tolist()
+            self.labels = np.concatenate(labels)
+            self.codes = np.concatenate([off + lab * k for off, lab, k in zip(self.offsets, labels, self.classes)])
+
+    def is_for(self, sets: Sequence[tuple], task: str, n_classes: int) -> bool:
+        """Made from these very arrays (and task), so its prepared copies are theirs."""
+        sources = self.sources
+        flat = [a for s in sets for a in s]
+        return (task == self.task and n_classes == self.n_classes and len(flat) == len(sources)
+                and all(a is b for a, b in zip(flat, sources)))
+
+    def __call__(self, network, loss: str) -> list[dict]:
+        results = [{"loss": None, "accuracy": None, "confusion": None} for _ in self.sizes]
+        if self.bounds[-1] == 0:
+            return results
+        z, a = _forward(network, self.x)
+        lps = loss_per_sample(loss, z, a, self.y)
+        add = np.add.reduce
+        bounds = self.bounds
+        for i, result in enumerate(results):
+            n = self.sizes[i]
+            if n:  # float(mean): the set's pairwise sum divided by its size
+                result["loss"] = float(add(lps[bounds[i]:bounds[i + 1]])) / n
+        if self.classes is None:
+            return results
         pred = predicted_class(a)
-        k = max(int(n_classes), int(pred.max()) + 1, int(labels.max()) + 1, 2)
-        result["confusion"] = np.bincount(labels * k + pred, minlength=k * k).reshape(k, k).tolist()
-        result["accuracy"] = float(np.count_nonzero(pred == labels)) / n
-    return results
+        classes = self.classes
+        if a.shape[1] > min(classes):  # an output can predict a class beyond a set's (never for the usual sizes)
+            return self._per_set(pred, results)
+        counts = np.bincount(self.codes + pred, minlength=self.offsets[-1]).tolist()
+        for i, (result, k, off) in enumerate(zip(results, classes, self.offsets)):
+            n = self.sizes[i]
+            if n:
+                confusion = [counts[off + r * k:off + (r + 1) * k] for r in range(k)]
+                result["confusion"] = confusion
+                result["accuracy"] = float(sum(row[r] for r, row in enumerate(confusion))) / n
+        return results
+
+    def _per_set(self, pred: np.ndarray, results: list[dict]) -> list[dict]:
+        """Confusion and accuracy set by set, the classes counted from the predictions too."""
+        bounds = self.bounds
+        for i, (result, k0) in enumerate(zip(results, self.classes)):
+            n = self.sizes[i]
+            if not n:
+                continue
+            p = pred[bounds[i]:bounds[i + 1]]
+            labels = self.labels[bounds[i]:bounds[i + 1]]
+            k = max(k0, int(p.max()) + 1)
+            result["confusion"] = np.bincount(labels * k + p, minlength=k * k).reshape(k, k).tolist()
+            result["accuracy"] = float(np.count_nonzero(p == labels)) / n
+        return results
+
+
+def _forward(network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """_output() in float64 without the hidden layers' values: tanh, relu and linear layers in place."""
+    a = z = x
+    last = network.n_layers - 1
+    for l, (W, b, f) in enumerate(zip(network.W, network.b, network.activations)):
+        z = a @ W
+        z += b
+        a = _IN_PLACE[f](z) if l < last and f in _IN_PLACE else activate(f, z)
+    return z, a
 
 
 def grid_centres(lo: float, hi: float, resolution: int) -> np.ndarray:
