@@ -103,23 +103,23 @@ class _Layout:
     """Where a frame's numbers sit in the one flat array it is built from: theta (the network's layout), the batch
     means (input, every a, every delta present) and the norms (|grad_W| of every layer, then |dW_applied|).
 
-    Per layer: (w_start, w_end, b_end, fan_in, fan_out, a_start, a_end, delta_start or None, delta_end, relu)."""
+    Per layer: (w_start, w_end, b_end, fan_in, fan_out, a_start, a_end, delta_start or None, delta_end)."""
 
     __slots__ = ("layers", "input", "norms", "grads", "changes")
 
-    def __init__(self, slices: tuple, activations: tuple, deltas: tuple, grads: bool, changes: bool):
+    def __init__(self, slices: tuple, deltas: tuple, grads: bool, changes: bool):
         start = slices[-1][2]  # the end of theta
         widths = [slices[0][3], *(sl[4] for sl in slices)]
         self.input = (start, start + widths[0])
         a_start = start + widths[0]
         d_start = a_start + sum(widths[1:])
         layers = []
-        for sl, f, has_delta in zip(slices, activations, deltas):
+        for sl, has_delta in zip(slices, deltas):
             fo = sl[4]
             d = (d_start, d_start + fo) if has_delta else (None, None)
             if has_delta:
                 d_start += fo
-            layers.append((*sl, a_start, a_start + fo, *d, f == "relu"))
+            layers.append((*sl, a_start, a_start + fo, *d))
             a_start += fo
         self.layers = tuple(layers)
         self.norms = d_start
@@ -129,9 +129,8 @@ class _Layout:
 _LAYOUTS: dict[tuple, _Layout] = {}
 
 
-def _layout(layers: list, deltas: list, grads: bool, changes: bool) -> _Layout:
-    key = (tuple([layer._slices for layer in layers]), tuple([layer.activation for layer in layers]),
-           tuple([d is not None for d in deltas]), grads, changes)
+def _layout(flat, deltas: list) -> _Layout:
+    key = (flat.layout, tuple([d is not None for d in deltas]), flat.grad is not None, flat.d_theta is not None)
     layout = _LAYOUTS.get(key)
     if layout is None:
         if len(_LAYOUTS) > 256:
@@ -154,7 +153,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     flat = record.flat
     grad, d_theta = flat.grad, flat.d_theta
     deltas = [layer.delta for layer in layers]
-    layout = _layout(layers, deltas, grad is not None, d_theta is not None)
+    layout = _layout(flat, deltas)
     # batch means of the input, every a and every delta at once: one matrix-vector product
     blocks = [x, *[layer.a for layer in layers], *[d for d in deltas if d is not None]]
     means = _batch_mean_weights(n) @ np.concatenate(blocks, axis=1)
@@ -171,7 +170,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     norms = values[layout.norms:].tolist()
     k = len(layers) if layout.grads else 0
     out_layers = []
-    for i, (layer, (ws, we, be, fi, fo, a0, a1, d0, d1, relu)) in enumerate(zip(layers, layout.layers)):
+    for i, (layer, (ws, we, be, fi, fo, a0, a1, d0, d1)) in enumerate(zip(layers, layout.layers)):
         out = {
             "index": layer.index,
             "activation": layer.activation,
@@ -181,7 +180,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
             "delta_mean": None if d0 is None else values[d0:d1],
             "grad_W_norm": norms[i] if layout.grads else None,
             "dW_norm": norms[k + i] if layout.changes else None,
-            "dead_fraction": layer.dead_fraction() if relu else None,
+            "dead_fraction": layer.dead_fraction() if layer.activation == "relu" else None,
             "warning": warnings[i],
         }
         if full:

@@ -36,12 +36,15 @@ class FlatVectors:
       grad         the data-loss gradient (grad_W and grad_b of every layer)
       d_theta      theta_after - theta_before (dW_applied and db_applied of every layer)
       regularization   (kind, rate) used for the regularization gradient
+      layout       Network.layout: per layer (w_start, w_end, b_end, fan_in, fan_out); one tuple shared by every
+                   step of a network, so readers can key what they derive from it once
     """
 
-    __slots__ = ("theta", "grad", "d_theta", "regularization")
+    __slots__ = ("theta", "grad", "d_theta", "regularization", "layout")
 
-    def __init__(self, theta):
+    def __init__(self, theta, layout):
         self.theta = theta
+        self.layout = layout
         self.grad = self.d_theta = self.regularization = None
 
 
@@ -213,6 +216,18 @@ class LayerRecord:
                 f"shape={self._slices[3:]}, batch={self.z.shape[0]})")
 
 
+_NORM_BOUNDS: dict[tuple, list[int]] = {}
+
+
+def _norm_bounds(layout: tuple, count: int) -> list[int]:
+    """Where each layer's W starts and ends in `count` flat vectors laid out as `layout`, one after the other."""
+    if len(_NORM_BOUNDS) > 256:
+        _NORM_BOUNDS.clear()
+    size = layout[-1][2]
+    bounds = _NORM_BOUNDS[layout, count] = [i + k * size for k in range(count) for sl in layout for i in sl[:2]]
+    return bounds
+
+
 class StepRecord:
     """One step. `step` is its number (1 for the first update); `phase` is the last phase that ran on it.
 
@@ -261,8 +276,10 @@ class StepRecord:
     def weight_norms(self, *vectors: np.ndarray) -> np.ndarray:
         """|W-part| of every layer in each flat vector (grad, d_theta), concatenated: one reduceat for all, as
         this runs for every streamed frame."""
-        size = self.flat.theta.size
-        bounds = [i + k * size for k in range(len(vectors)) for layer in self.layers for i in layer._slices[:2]]
+        key = (self.flat.layout, len(vectors))
+        bounds = _NORM_BOUNDS.get(key)
+        if bounds is None:
+            bounds = _norm_bounds(*key)
         squares = np.square(np.concatenate(vectors) if len(vectors) > 1 else vectors[0])
         return np.sqrt(np.add.reduceat(squares, bounds)[::2])
 

@@ -241,7 +241,7 @@ class Trainer:
             raise ValueError("the batch is empty")
         focus = self.focus_index
         focus = 0 if focus < 0 else (n - 1 if focus >= n else focus)
-        flat = FlatVectors(net.theta.copy())  # the parameters before this step, for the record
+        flat = FlatVectors(net.theta.copy(), net.layout)  # the parameters before this step, for the record
         layers = []
         rec = StepRecord(self.step_count + 1, x, y, batch_indices, layers, focus, self.learning_rate,
                          self.regularization, self.regularization_rate, flat)
