@@ -16,16 +16,21 @@ from .features import feature_map
 from .losses import loss_per_sample
 
 
+# hidden activations computed in place (the same operation as activate(), into z's memory)
+_IN_PLACE = {"tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z), "linear": lambda z: z}
+
+
 def _output(network, x: np.ndarray, dtype=np.float64, hidden: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """z and a of the output layer, computed in `dtype`. With a list `hidden`, each hidden layer's activations
-    are appended to it as a (width, rows) array: one row of values per neuron."""
+    are appended to it as a (width, rows) array: one row of values per neuron; without, the hidden layers whose
+    activation allows it are computed in place."""
     a = x
     z = x
     last = network.n_layers - 1
     for l, (W, b, f) in enumerate(zip(network.W, network.b, network.activations)):
         z = a @ W.astype(dtype, copy=False)
         z += b.astype(dtype, copy=False)
-        a = activate(f, z)
+        a = _IN_PLACE[f](z) if hidden is None and l < last and f in _IN_PLACE else activate(f, z)
         if hidden is not None and l < last:
             hidden.append(np.ascontiguousarray(a.T))
     return z, a
@@ -48,10 +53,6 @@ def evaluate(network, loss: str, x: np.ndarray, y: np.ndarray, labels: np.ndarra
 def evaluate_sets(network, loss: str, sets: Sequence[tuple], task: str, n_classes: int) -> list[dict]:
     """`evaluate` for several (x, y, labels) sets (train and test) with one forward pass over all their rows."""
     return SetsEvaluation(sets, task, n_classes)(network, loss)
-
-
-# hidden activations computed in place (the same operation as activate(), into z's memory)
-_IN_PLACE = {"tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z), "linear": lambda z: z}
 
 
 class SetsEvaluation:
@@ -90,7 +91,7 @@ class SetsEvaluation:
         results = [{"loss": None, "accuracy": None, "confusion": None} for _ in self.sizes]
         if self.bounds[-1] == 0:
             return results
-        z, a = _forward(network, self.x)
+        z, a = _output(network, self.x)
         lps = loss_per_sample(loss, z, a, self.y)
         add = np.add.reduce
         bounds = self.bounds
@@ -126,17 +127,6 @@ class SetsEvaluation:
             result["confusion"] = np.bincount(labels * k + p, minlength=k * k).reshape(k, k).tolist()
             result["accuracy"] = float(np.count_nonzero(p == labels)) / n
         return results
-
-
-def _forward(network, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """_output() in float64 without the hidden layers' values: tanh, relu and linear layers in place."""
-    a = z = x
-    last = network.n_layers - 1
-    for l, (W, b, f) in enumerate(zip(network.W, network.b, network.activations)):
-        z = a @ W
-        z += b
-        a = _IN_PLACE[f](z) if l < last and f in _IN_PLACE else activate(f, z)
-    return z, a
 
 
 def grid_centres(lo: float, hi: float, resolution: int) -> np.ndarray:
