@@ -41,6 +41,7 @@ def test_cli_runs_uvicorn_on_the_factory(monkeypatch):
 
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setenv("BACKPROP_WORKERS", "1")  # one process: uvicorn serves the factory itself
     cli.main([])
     (args, kwargs), = calls
     assert args == ("app.main:create_app",) and kwargs["factory"] is True
@@ -48,3 +49,20 @@ def test_cli_runs_uvicorn_on_the_factory(monkeypatch):
     cli.main(["--host", "0.0.0.0", "--port", "9001", "--reload", "--log-level", "debug"])
     kwargs = calls[-1][1]
     assert (kwargs["host"], kwargs["port"], kwargs["reload"], kwargs["log_level"]) == ("0.0.0.0", 9001, True, "debug")
+
+
+def test_cli_runs_the_workers_unless_reloading(monkeypatch):
+    import uvicorn
+
+    from app import cli, workers
+
+    served, ran = [], []
+    monkeypatch.setattr(workers, "serve", lambda *a: served.append(a))
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: ran.append(k))
+    monkeypatch.setenv("BACKPROP_WORKERS", "3")
+    cli.main(["--port", "9002"])
+    assert served == [("127.0.0.1", 9002, 3, "info")] and ran == []
+    cli.main(["--workers", "2", "--log-level", "warning"])
+    assert served[-1] == ("127.0.0.1", 8000, 2, "warning")
+    cli.main(["--reload"])  # uvicorn's reloader runs one process
+    assert len(served) == 2 and ran[-1]["reload"] is True
