@@ -178,6 +178,7 @@ class Session:
         self.version = 0  # bumps whenever the parameters change (caches of metrics and boundaries key on it)
         self.structure = getattr(self, "structure", 0) + 1  # bumps on every rebuild: clients get a new hello
         self._metrics: tuple | None = None
+        self._evaluation: SetsEvaluation | None = None  # the train and test sets, prepared for metrics()
         self._frames: dict = {}
         self._frames_of = None
         self.history.clear()
@@ -326,7 +327,7 @@ class Session:
             return self._metrics[1]
         data = self.data
         sets = ((self.x_train, self.y_train, data.y_train), (self.x_test, self.y_test, data.y_test))
-        evaluation = getattr(self, "_evaluation", None)  # the sets prepared once per build
+        evaluation = self._evaluation
         if evaluation is None or not evaluation.is_for(sets, data.task, data.n_classes):
             evaluation = self._evaluation = SetsEvaluation(sets, data.task, data.n_classes)
         with np.errstate(all="ignore"):
