@@ -1,39 +1,32 @@
-"""The `backprop-live` command: serve the app with uvicorn."""
+"""The `backprop-live` command: serve the app with uvicorn, in one process or several (app/workers.py)."""
 
 from __future__ import annotations
 
 import argparse
 
 
-def _port(raw: str) -> int:
-    try:
-        port = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535, not {raw!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535, not {port}")
-    return port
-
-
-def _workers(raw: str) -> int:
-    try:
-        count = int(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 64, not {raw!r}") from None
-    if not 1 <= count <= 64:
-        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 64, not {count}")
-    return count
+def _integer(lo: int, hi: int):
+    """An argparse type: an integer from lo to hi, else a usage error saying so."""
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}, not {raw!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer from {lo} to {hi}, not {value}")
+        return value
+    return parse
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="backprop-live",
                                      description="Serve Backprop Live: watch a neural network learn, step by step.")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
+    parser.add_argument("--port", type=_integer(1, 65535), default=8000, help="port (default 8000)")
     parser.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug", "trace"])
-    parser.add_argument("--workers", type=_workers, default=None,
+    parser.add_argument("--workers", type=_integer(1, 64), default=None,
                         help="worker processes, each owning a share of the sessions (default BACKPROP_WORKERS: one "
                              "per CPU core, at most 4); --reload always runs one")
     args = parser.parse_args(argv)
