@@ -1,16 +1,21 @@
 """With several workers: a request for another worker's session, forwarded to its owner.
 
 The acceptor (app/workers.py) hands each connection to the owner of the session its first request names, so this
-runs only for later requests on a keep-alive connection (a browser or an httpx client that reuses its connection for
-another session, or for a session after creating one elsewhere). HTTP requests go to the owner's private Unix socket
-and its answer comes back unchanged. A WebSocket always starts on a connection of its own, which the acceptor routes;
-one that arrives here anyway (an upgrade after other requests on the same connection) is refused with a message
-saying to open a fresh connection.
+runs only for later requests on a keep-alive connection: a browser or an httpx client that reuses its connection
+for another session, or a reverse proxy that keeps a pool of connections to the server. HTTP requests go to the
+owner's private Unix socket and its answer comes back unchanged. A WebSocket upgrade that arrives on such a
+connection is relayed: this worker opens the same WebSocket on the owner and passes messages both ways, and the
+owner's close code and reason come back as they are.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import httpx
+import websockets
+from websockets.asyncio.client import unix_connect
 
 from .sharding import Shard, owner_of, session_key
 
@@ -44,8 +49,7 @@ class ForwardToOwner:
         elif scope["type"] == "http":
             await self._forward(owner, scope, receive, send)
         else:
-            await send({"type": "websocket.close", "code": 1013,
-                        "reason": "open a new connection for this session's WebSocket"})
+            await self._relay(owner, scope, receive, send)
 
     async def _lifespan(self, scope, receive, send):
         async def closing_receive():
@@ -97,6 +101,48 @@ class ForwardToOwner:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await response.aclose()
+
+
+    async def _relay(self, owner: int, scope, receive, send):
+        if (await receive())["type"] != "websocket.connect":
+            return
+        target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
+        try:
+            upstream = await unix_connect(str(self.shard.socket_path(owner)), "ws://backprop-live" + target,
+                                          max_size=None, compression=None, ping_interval=None, open_timeout=10)
+        except (OSError, TimeoutError, websockets.InvalidHandshake):
+            await send({"type": "websocket.close", "code": 1011,
+                        "reason": f"the worker process that holds this session ({owner}) does not answer"})
+            return
+        await send({"type": "websocket.accept"})
+
+        async def client_to_owner():
+            while True:
+                message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    await upstream.close()
+                    return
+                data = message.get("text")
+                await upstream.send(data if data is not None else message.get("bytes") or b"")
+
+        async def owner_to_client():
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for data in upstream:
+                    await send({"type": "websocket.send", "text": data} if isinstance(data, str)
+                               else {"type": "websocket.send", "bytes": data})
+            code = upstream.close_code
+            # 1005 (no code) and 1006 (no close frame) exist only on the wire's receiving side: never sent
+            await send({"type": "websocket.close", "code": 1011 if code in (None, 1005, 1006) else code,
+                        "reason": upstream.close_reason or ""})
+
+        tasks = [asyncio.ensure_future(client_to_owner()), asyncio.ensure_future(owner_to_client())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await upstream.close()
 
 
 async def _unavailable(send, owner: int) -> None:

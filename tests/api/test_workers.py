@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -147,6 +148,59 @@ def test_a_websocket_reaches_its_session_on_either_worker(server):
         assert httpx.get(f"{server.base}/api/sessions/{s['id']}").json()["step"] == 2
 
 
+def _connection_to(server, owner_session: dict) -> socket.socket:
+    """A connection that the acceptor gave to `owner_session`'s worker: its first request names that session."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(f"GET /api/sessions/{owner_session['view_id']} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(65536)
+    head, body = head.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return sock
+
+
+def test_a_websocket_upgrade_on_another_workers_connection_is_relayed_to_the_owner(server):
+    # as a reverse proxy does with its pooled connections: the upgrade arrives on a connection the acceptor gave
+    # to the other worker
+    sessions = session_of_each_worker(server.base)
+    here, there = sessions[0], sessions[1]
+
+    async def run():
+        sock = _connection_to(server, here)
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws/sessions/{there['id']}", sock=sock) as ws:
+            hello = orjson.loads(await ws.recv())
+            assert hello["type"] == "hello" and hello["role"] == "controller"
+            await ws.send('{"type": "step", "count": 4}')
+            while (m := orjson.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "frame":
+                pass
+            assert m["step"] == 4
+            await ws.send("not json")
+            while (m := orjson.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "error":
+                pass
+            assert m["code"] == "bad_message"
+            # the owner's close comes through with its code: the session is deleted while the relay is open
+            assert httpx.delete(f"{server.base}/api/sessions/{there['id']}").status_code == 204
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert ws.close_code == 4404
+        # an unknown session: the owner's 4404 close, relayed
+        sock = _connection_to(server, here)
+        unknown = new_id(Shard(1, 2, Path("/nonexistent")))
+        async with websockets.connect(f"ws://127.0.0.1:{server.port}/ws/sessions/{unknown}", sock=sock) as ws:
+            assert orjson.loads(await ws.recv())["code"] == "session_not_found"
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 10)
+            assert ws.close_code == 4404
+
+    asyncio.run(run())
+    assert httpx.get(f"{server.base}/api/sessions/{there['id']}").status_code == 404
+
+
 def test_a_worker_that_dies_is_started_again(server):
     by_owner = session_of_each_worker(server.base)
     workers = children(server.proc.pid)
@@ -194,11 +248,11 @@ def _state(pid: int) -> str:
 
 # -- the forwarding middleware, in this process -----------------------------------------------------------------
 
-def _call(middleware, scope) -> list[dict]:
+def _call(middleware, scope, first: dict | None = None) -> list[dict]:
     sent: list[dict] = []
 
     async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return first or {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message):
         sent.append(message)
@@ -210,13 +264,14 @@ def _call(middleware, scope) -> list[dict]:
     return sent
 
 
-def test_a_websocket_upgrade_on_the_wrong_worker_is_refused_with_a_reason(tmp_path):
+def test_a_websocket_upgrade_on_the_wrong_worker_without_an_owner_closes_with_1011(tmp_path):
     from app.forward import ForwardToOwner
-    sid = new_id(Shard(1, 2, tmp_path))
+    sid = new_id(Shard(1, 2, tmp_path))  # tmp_path holds no worker socket
     sent = _call(ForwardToOwner(None, Shard(0, 2, tmp_path)),
-                 {"type": "websocket", "path": f"/ws/sessions/{sid}", "headers": [], "query_string": b""})
-    assert sent == [{"type": "websocket.close", "code": 1013,
-                     "reason": "open a new connection for this session's WebSocket"}]
+                 {"type": "websocket", "path": f"/ws/sessions/{sid}", "headers": [], "query_string": b""},
+                 first={"type": "websocket.connect"})
+    assert sent == [{"type": "websocket.close", "code": 1011,
+                     "reason": "the worker process that holds this session (1) does not answer"}]
 
 
 def test_an_owner_that_does_not_answer_is_a_503_naming_it(tmp_path):
