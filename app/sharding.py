@@ -6,6 +6,7 @@ can tell a session's owner from an id alone, without asking anyone.
 
 from __future__ import annotations
 
+import mmap
 import re
 import zlib
 from dataclasses import dataclass
@@ -25,6 +26,32 @@ class Shard:
 
     def socket_path(self, index: int) -> Path:
         return self.socket_dir / f"worker-{index}.sock"
+
+    @property
+    def counts_path(self) -> Path:
+        return self.socket_dir / "sessions.counts"
+
+
+class SessionCounts:
+    """How many sessions each worker holds, in a small file every worker maps (the acceptor makes it, zeroed): a
+    worker writes its own slot and reads the others', so BACKPROP_MAX_SESSIONS caps the server, not each worker.
+    Slots are read without a lock: two workers creating at the same instant may pass the cap by one each."""
+
+    def __init__(self, shard: Shard):
+        with open(shard.counts_path, "r+b") as f:
+            self._map = mmap.mmap(f.fileno(), 8 * shard.count)
+        self._slots = memoryview(self._map).cast("q")
+        self.index = shard.index
+
+    @staticmethod
+    def create(shard: Shard) -> None:
+        shard.counts_path.write_bytes(bytes(8 * shard.count))
+
+    def publish(self, held: int) -> None:
+        self._slots[self.index] = held
+
+    def elsewhere(self) -> int:
+        return sum(self._slots) - self._slots[self.index]
 
 
 def owner_of(key: str, count: int) -> int:

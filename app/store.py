@@ -5,6 +5,8 @@ Policy (docs/API.md "Settings"):
   WebSocket client is connected. Expiry is checked lazily on every lookup and by a background sweep.
 - At BACKPROP_MAX_SESSIONS, creating a session first evicts the least recently used session that has no
   WebSocket client connected; if every session has a client, the answer is 503 `too_many_sessions`.
+- With several worker processes the cap counts the sessions of every worker (app/sharding.py SessionCounts); a
+  worker at the cap evicts among its own sessions.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from .errors import ApiError, not_found
 from .session import Session
 from .settings import Settings
+from .sharding import SessionCounts
 
 
 class Store:
@@ -23,6 +26,17 @@ class Store:
         self.by_view: dict[str, Session] = {}
         self.evicted = 0
         self.expired = 0
+        shard = settings.shard
+        self.counts = SessionCounts(shard) if shard is not None and shard.count > 1 else None
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.counts is not None:
+            self.counts.publish(len(self.by_id))
+
+    def held(self) -> int:
+        """Sessions held by the whole server (every worker's)."""
+        return len(self.by_id) + (self.counts.elsewhere() if self.counts is not None else 0)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -31,18 +45,20 @@ class Store:
         return not s.clients and now - s.last_used > self.settings.session_ttl
 
     def add(self, session: Session) -> None:
-        if len(self.by_id) >= self.settings.max_sessions:
+        if self.held() >= self.settings.max_sessions:
             self.sweep()
-        if len(self.by_id) >= self.settings.max_sessions:
+        if self.held() >= self.settings.max_sessions:
             idle = [s for s in self.by_id.values() if not s.clients]
             if not idle:
+                whose = "all in use" if self.counts is None else "all of this worker process's in use"
                 raise ApiError(503, "too_many_sessions",
-                               f"the server holds its maximum of {self.settings.max_sessions} sessions, all in use; "
+                               f"the server holds its maximum of {self.settings.max_sessions} sessions, {whose}; "
                                "try again later or delete a session you no longer need")
             self.remove(min(idle, key=lambda s: s.last_used))
             self.evicted += 1
         self.by_id[session.id] = session
         self.by_view[session.view_id] = session
+        self._publish()
 
     def lookup(self, key: str) -> tuple[Session, str]:
         """(session, role) for a controller id or a view id; 404 if unknown or expired."""
@@ -61,6 +77,7 @@ class Store:
     def remove(self, session: Session) -> None:
         self.by_id.pop(session.id, None)
         self.by_view.pop(session.view_id, None)
+        self._publish()
         session.playing = False
         if session.runner is not None:
             session.runner.cancel()

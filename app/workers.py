@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import os
 import shutil
 import signal
@@ -31,7 +30,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .sharding import Shard, owner_of, session_key
+from .sharding import SessionCounts, Shard, owner_of, session_key
 
 log = logging.getLogger("backprop_live.workers")
 
@@ -132,6 +131,7 @@ class Acceptor:
             raise SystemExit(3) from None  # uvicorn's exit status for a failed start
         listener.setblocking(False)
         self.socket_dir = Path(tempfile.mkdtemp(prefix="backprop-live-"))
+        SessionCounts.create(Shard(0, self.count, self.socket_dir))
         for w in self.workers:
             self.spawn(w)
         stop = asyncio.Event()
@@ -283,8 +283,7 @@ def worker_main(argv: list[str] | None = None) -> None:
 
     shard = Shard(args.index, args.count, args.socket_dir)
     settings = load_settings()
-    settings = dataclasses.replace(settings, shard=shard,
-                                   max_sessions=max(1, math.ceil(settings.max_sessions / args.count)))
+    settings = dataclasses.replace(settings, shard=shard)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, ws="websockets-sansio",
                             ws_max_size=settings.max_body_bytes + 1024,
                             ws_per_message_deflate=settings.ws_compression, timeout_graceful_shutdown=5)

@@ -59,13 +59,37 @@ def session_of_each_worker(base: str) -> dict[int, dict]:
     raise AssertionError(f"new connections all went to worker(s) {sorted(by_owner)}")
 
 
-def test_health_names_the_worker_that_answered(server):
+def test_health_names_the_worker_that_answered_and_counts_every_session(server):
     seen = {}
     for _ in range(4):  # fresh connections go to the workers in turn
         body = httpx.get(f"{server.base}/api/health").json()
         assert body["workers"] == 2 and body["status"] == "ok"
         seen[body["worker"]] = body["sessions"]
-    assert sorted(seen) == [0, 1]
+    assert sorted(seen) == [0, 1] and seen[0] == seen[1]
+    session_of_each_worker(server.base)
+    after = httpx.get(f"{server.base}/api/health").json()["sessions"]
+    assert after >= seen[0] + 2
+
+
+def test_the_session_cap_counts_every_workers_sessions():
+    with LocalServer(env={"BACKPROP_WORKERS": "2", "BACKPROP_MAX_SESSIONS": "4"}) as srv:
+        with httpx.Client(base_url=srv.base) as one:  # a notebook's one connection: every session on one worker
+            first = [create(srv.base, one) for _ in range(4)]
+            assert {owner_of(s["id"], 2) for s in first} == {owner_of(first[0]["id"], 2)}
+            assert all(one.get(f"/api/sessions/{s['id']}").status_code == 200 for s in first)  # none evicted
+            assert one.get("/api/health").json()["sessions"] == 4
+            fifth = create(srv.base, one)  # at the cap: this worker's least recently used session goes
+            assert one.get(f"/api/sessions/{first[0]['id']}").status_code == 404
+            assert all(one.get(f"/api/sessions/{s['id']}").status_code == 200 for s in first[1:] + [fifth])
+        # a fresh connection to the other worker, which holds none: the server is full of sessions it cannot evict
+        statuses = set()
+        for _ in range(2):  # new connections take the workers in turn: one of the two is the other worker
+            r = httpx.post(f"{srv.base}/api/sessions", json=NET)
+            statuses.add(r.status_code)
+            if r.status_code == 503:
+                assert r.json()["detail"]["code"] == "too_many_sessions"
+        assert statuses <= {201, 503}
+        assert httpx.get(f"{srv.base}/api/health").json()["sessions"] == 4
 
 
 # -- ids and routing, in this process ---------------------------------------------------------------------------
