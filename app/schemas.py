@@ -93,6 +93,8 @@ class SessionConfig(Model):
 # fields that change between steps without a reset; every other field is structural
 HYPERPARAMETERS = ("learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index")
 STRUCTURAL = tuple(name for name in SessionConfig.model_fields if name not in HYPERPARAMETERS)
+# fields whose null means something (by-task default, no custom data); in a patch, null keeps any other field
+NULLABLE = frozenset(name for name, info in SessionConfig.model_fields.items() if info.default is None)
 
 
 def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
@@ -105,7 +107,8 @@ def _optional_fields(model: type[BaseModel]) -> dict[str, Any]:
 
 
 ConfigPatch = create_model("ConfigPatch", __base__=Model, **_optional_fields(SessionConfig))
-ConfigPatch.__doc__ = "A partial SessionConfig: the fields given replace the current ones."
+ConfigPatch.__doc__ = ("A partial SessionConfig: the fields given replace the current ones; null keeps a field, except "
+                       "output_activation and loss (null: by task) and custom_data (null: none).")
 
 CreateSession = create_model(
     "CreateSession", __base__=Model,

@@ -26,7 +26,7 @@ from .engine.network import Network
 from .engine.trainer import PHASES, PhaseError, Trainer
 from .errors import ConfigError, conflict
 from .frames import dumps, frame_body
-from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, STRUCTURAL, SessionConfig
+from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
 from .sharding import Shard, owner_of
 
@@ -199,6 +199,8 @@ class Session:
 
         Returns True if the run was rebuilt."""
         current = self.config.model_dump()
+        # null keeps a field, except where null is itself a setting (by-task output and loss, no custom data)
+        changes = {k: v for k, v in changes.items() if v is not None or k in NULLABLE}
         changed = {k: v for k, v in changes.items() if current.get(k) != v}
         structural = [k for k in changed if k in STRUCTURAL]
         if structural and not allow_reset:

@@ -284,6 +284,24 @@ def test_patch_hyperparameters_and_structural(client, session):
     assert r.status_code == 422 and "learning_rate" in r.text
 
 
+def test_patch_null_keeps_a_field_unless_null_is_a_setting(client, session):
+    sid = session["id"]
+    client.post(f"/api/sessions/{sid}/step", json={"count": 2})
+    before = client.get(f"/api/sessions/{sid}").json()
+    r = client.patch(f"/api/sessions/{sid}", json={"learning_rate": None, "features": None, "hidden_layers": None,
+                                                    "batch_size": 4})
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["config"] == {**before["config"], "batch_size": 4} and after["step"] == 2
+    assert after["W"] == before["W"]  # nothing rebuilt
+    # output_activation null means "by task": for XOR that is sigmoid with bce, which it already is
+    r = client.patch(f"/api/sessions/{sid}?reset=true", json={"output_activation": "linear", "loss": "mse"})
+    assert r.status_code == 200 and r.json()["config"]["output_activation"] == "linear"
+    r = client.patch(f"/api/sessions/{sid}?reset=true", json={"output_activation": None, "loss": None})
+    assert r.status_code == 200, r.text
+    assert (r.json()["config"]["output_activation"], r.json()["config"]["loss"]) == ("sigmoid", "bce")
+
+
 def test_reset_restores_step_zero_and_weights(client, session):
     sid = session["id"]
     client.post(f"/api/sessions/{sid}/step", json={"count": 5})
