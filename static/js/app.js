@@ -2,7 +2,7 @@
 
 import { Connection, api } from "./connection.js";
 import { Timeline, SLOW_MOTION_MAX, stepInProgress, settledStep } from "./timeline.js";
-import { MetricsLog } from "./metrics-log.js";
+import { StepLog } from "./metrics-log.js";
 import { NetworkView } from "./network.js";
 import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
@@ -22,7 +22,10 @@ const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.
 
 const conn = new Connection();
 const timeline = new Timeline();
-const metricsLog = new MetricsLog();
+// the messages about the network after each step, shown once the animation has applied the step's update
+const metricsLog = new StepLog();
+const boundaryLog = new StepLog();
+const gradLog = new StepLog();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
@@ -63,6 +66,9 @@ window.__backpropLive = {
   get boundary() { return state.boundary; },
   get neuronPlots() { return network.plotted; },
   get metricsShown() { return state.metricsShown; },
+  get chartSteps() { return { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep }; },
+  get imagesStep() { return state.imagesStep; },
+  get heatmap() { return boundary.heat; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
 };
 
@@ -139,6 +145,9 @@ function applySession(session, points, { syncPanel = true } = {}) {
   state.latest = timeline.frame;
   state.points = null;
   state.boundary = null;
+  state.imagesStep = null;
+  boundaryLog.reset();
+  gradLog.reset();
   boundary.boundary = null;
   boundary.highlight = null;
   boundary.focus = null;
@@ -249,9 +258,10 @@ function onFrame(frame) {
     const dur = state.playing ? 1000 / state.speed : Math.min(5000, Math.max(1400, 1000 / state.speed));
     timeline.push(frame, now, dur);
   }
-  if (frame.phase === "update" || frame.phase === "backward") {
+  if (frame.phase === "update") {
     const norms = frame.layers.map((l) => l.grad_W_norm);
-    if (norms.every((v) => v != null) && frame.phase === "update") charts.addGradNorms(frame.step, norms);
+    if (norms.every((v) => v != null)) gradLog.add({ step: frame.step, norms });
+    if (!holding()) showUpTo(Infinity);
   }
   if (frame.phase === "update") state.stepShown = frame.step;
   const warned = frame.layers.filter((l) => l.warning).map((l) => `layer ${l.index}: ${l.warning} gradient (‖grad W‖ = ${fmt(l.grad_W_norm, 2)})`);
@@ -269,16 +279,41 @@ function onFrame(frame) {
 }
 
 function onBoundary(b) {
-  state.boundary = b;
-  boundary.boundary = b;
-  state.boundaryDirty = true;
-  state.imagesDirty = true;
+  boundaryLog.add(b);
+  if (!holding()) showUpTo(Infinity);
 }
 
 function onMetrics(m) {
-  charts.addMetrics(m);
-  metricsLog.add(m); // shown by updateMetrics once the animation has applied the step's update
+  metricsLog.add(m); // in the header once the animation has applied the step's update (updateMetrics)
+  if (!holding()) showUpTo(Infinity);
   if (m.step != null) state.stepShown = m.step;
+}
+
+/**
+ * Whether the charts and the pictures wait for the animation: while slow motion plays in sight. Paused, stepping
+ * (the messages answer a click), in the live view or in a hidden tab (no animation runs) they show at once.
+ */
+function holding() {
+  return state.playing && !timeline.live && !document.hidden;
+}
+
+/**
+ * The charts (loss, accuracy, gradient norms), the data view's heatmap and the neurons' pictures show the network
+ * after step `upTo`: while slow motion plays, the last step whose update the diagram has applied (as the header's
+ * numbers do), otherwise the latest (Infinity). Every step's metrics and gradient norms become chart points.
+ */
+function showUpTo(upTo) {
+  for (const m of metricsLog.take(upTo)) charts.addMetrics(m);
+  for (const g of gradLog.take(upTo)) charts.addGradNorms(g.step, g.norms);
+  const b = boundaryLog.at(upTo);
+  if (b && b !== state.boundary) {
+    state.boundary = b;
+    boundary.boundary = b;
+    state.boundaryDirty = true;
+    state.imagesDirty = true;
+  }
+  boundaryLog.forgetBefore(upTo);
+  gradLog.forgetBefore(upTo);
 }
 
 // ---------- images inside the neurons ----------
@@ -286,6 +321,7 @@ function onMetrics(m) {
 const neuronImages = new NeuronImages();
 
 function refreshImages() {
+  state.imagesStep = state.boundary ? state.boundary.step : null;
   const images = neuronImages.build(state.boundary, state.sizes,
     { inputs: state.inputImages, discretize: boundary.discretize, outputHeat: boundary.heat });
   if (state.sizes[0] === 64 && timeline.frame) for (const [k, v] of firstLayerImages(timeline.frame)) images.set(k, v);
@@ -477,8 +513,8 @@ function updateCounter(view, now) {
  * the counter, the metrics of the last step whose update the diagram has applied. In slow motion a step's
  * metrics arrive with its frame and wait here until its update phase ends; in the live view the latest show.
  */
-function updateMetrics(view) {
-  const m = metricsLog.at(settledStep(view));
+function updateMetrics(settled) {
+  const m = metricsLog.at(settled);
   if (!m || m === state.metricsShown) return;
   state.metricsShown = m;
   if (m.train_loss != null) $("train-loss").textContent = fmt(m.train_loss, 4);
@@ -533,7 +569,10 @@ function loop(now) {
   }
   lastView = view;
   updateCounter(view, now);
-  updateMetrics(view);
+  const settled = settledStep(view);
+  showUpTo(holding() ? settled : Infinity);
+  updateMetrics(settled);
+  metricsLog.forgetBefore(Math.min(settled, metricsLog.taken)); // kept: the header's and the charts' to come
   updatePhaseUi(view);
   updateLegend(view);
   if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }

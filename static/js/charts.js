@@ -21,6 +21,11 @@ class Series {
     values.forEach((v, i) => this.cols[i + 1].push(v == null || !Number.isFinite(v) ? null : v));
     if (xs.length > MAX_POINTS) for (const c of this.cols) { const k = c.filter((_, i) => i % 2 === 0); c.length = 0; c.push(...k); }
   }
+  /** The step of the last point (null before any). */
+  get lastStep() {
+    const xs = this.cols[0];
+    return xs.length ? xs[xs.length - 1] : null;
+  }
 }
 
 // steps are whole numbers: the x axis never ticks between them

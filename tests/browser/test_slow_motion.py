@@ -6,6 +6,10 @@ still be animating the step before. On the page the counter names the step being
 its update has been applied) and the phase text says "Step N: ..."; the train and test loss are those measured
 after the last update the diagram has applied, so the three always agree. The widget's counter names the last
 step whose update the diagram has applied, with the loss after it, beside the phase being animated.
+
+The page's charts (loss, accuracy, gradient norms), its decision-boundary heatmap and the pictures inside the
+neurons likewise show the network after the last update the diagram has applied: a later step's metrics and
+boundary wait for the animation's update phase. Paused, and in the live view, they show as they arrive.
 """
 
 from __future__ import annotations
@@ -28,24 +32,36 @@ SAMPLE = """() => {
 }"""
 
 
+def sample_while_playing(page, script: str, count: int, every_ms: int) -> list[dict]:
+    """Presses play, evaluates `script` `count` times, every `every_ms`, from the first step's frame on, then
+    pauses; returns the samples."""
+    page.click("#btn-play")
+    page.wait_for_function("() => window.__backpropLive.latestFrame.step >= 1")
+    samples = []
+    for _ in range(count):
+        page.wait_for_timeout(every_ms)
+        samples.append(page.evaluate(script))
+    page.click("#btn-play")
+    page.wait_for_function("() => !window.__backpropLive.playing")
+    return samples
+
+
+def settled_step(sample: dict) -> int:
+    """The last step whose update the diagram had applied: the counter's step once done, else the one before."""
+    return sample["step"] - 1 if sample["running"] else sample["step"]
+
+
 def test_header_losses_follow_the_step_being_animated(page, live_server, open_app):
     received = collect(page, "metrics")
     open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.3&s=1&ds=1&sp=2")
     page.wait_for_function("() => window.__backpropLive.metricsShown")
     start = page.evaluate("() => window.__backpropLive.session.metrics")
     received.setdefault(start["step"], start)  # the run's metrics before any step come with the session
-    page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.latestFrame.step >= 1")
-    samples = []
-    for _ in range(36):
-        page.wait_for_timeout(110)
-        samples.append(page.evaluate(SAMPLE))
-    page.click("#btn-play")
-    page.wait_for_function("() => !window.__backpropLive.playing")
+    samples = sample_while_playing(page, SAMPLE, 36, 110)
     page.wait_for_timeout(300)
 
     # the page's own number format, for the metrics of the step each sample should show
-    settled_of = [s["step"] - 1 if s["running"] else s["step"] for s in samples]
+    settled_of = [settled_step(s) for s in samples]
     values = [[received.get(st, {}).get("train_loss"), received.get(st, {}).get("test_loss")] for st in settled_of]
     texts = page.evaluate("""(pairs) => import('/static/js/palette.js').then((p) => pairs.map((v) => v.map((x) => p.fmt(x, 4))))""",
                           values)
@@ -55,7 +71,7 @@ def test_header_losses_follow_the_step_being_animated(page, live_server, open_ap
         assert s["phase"] in ("forward", "loss", "backward", "update"), s
         assert s["detail"].startswith(f"Step {s['step']}: "), s
         # the losses shown are those after the last update applied: this step's once it is done, else the previous
-        settled = s["step"] - 1 if s["running"] else s["step"]
+        settled = settled_step(s)
         assert settled in received, (s, sorted(received))
         assert s["shown"] == settled, s
         assert (s["train"], s["test"]) == (train, test), (s, received[settled])
@@ -99,3 +115,77 @@ def test_widget_counters_follow_the_animation(make_page, live_server):
     # frames and metrics of later steps had arrived while the diagram animated: the counters waited for it
     assert sum(s["latest"] > s["step"] for s in samples) >= len(samples) // 3
     assert len({s["phase"] for s in samples}) >= 3
+
+
+CHARTS = """() => {
+  const $ = (id) => document.getElementById(id);
+  const live = window.__backpropLive;
+  const heat = live.heatmap;
+  let hash = 0;
+  if (heat.width) {
+    const d = heat.getContext('2d').getImageData(0, 0, heat.width, heat.height).data;
+    for (let i = 0; i < d.length; i++) hash = (hash * 31 + d[i]) >>> 0;
+  }
+  return {
+    step: Number($("step-count").textContent), running: !$("step-state").hidden,
+    phase: $("phase-label").dataset.phase, latest: live.latestFrame.step,
+    chart: live.chartSteps.metrics, grads: live.chartSteps.grads,
+    boundary: live.boundary ? live.boundary.step : null, images: live.imagesStep, heat: hash,
+  };
+}"""
+
+
+def test_charts_and_pictures_follow_the_step_being_animated(page, live_server, open_app):
+    boundaries = collect(page, "boundary")
+    open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.3&s=1&ds=1&sp=2")
+    page.wait_for_function("() => window.__backpropLive.boundary && window.__backpropLive.chartSteps.metrics === 0")
+    samples = sample_while_playing(page, CHARTS, 60, 60)
+    # paused: what arrived shows at once, without waiting for the animation to finish the step
+    page.wait_for_function("() => { const l = window.__backpropLive; return l.chartSteps.metrics === l.latestFrame.step "
+                           "&& l.boundary.step === l.latestFrame.step; }", timeout=1500)
+
+    ahead = 0
+    for s in samples:
+        assert s["phase"] in ("forward", "loss", "backward", "update"), s
+        settled = settled_step(s)
+        # every step's metrics come in slow motion: the charts' last point is the last step the diagram has updated
+        assert s["chart"] == settled, s
+        assert s["grads"] == (settled if settled >= 1 else None), s
+        # the heatmap and the neurons' pictures show no step whose update the diagram has not applied yet
+        assert s["boundary"] is not None and s["boundary"] <= settled, s
+        assert s["images"] == s["boundary"], s
+        if s["latest"] > settled:
+            ahead += 1
+    # later steps' frames had arrived (with their metrics and boundaries) while the diagram animated: they waited
+    assert ahead >= len(samples) // 3, ahead
+    assert {s["latest"] for s in samples} <= set(boundaries), sorted(boundaries)  # each step's boundary was sent
+    assert samples[-1]["grads"] is not None and len({s["boundary"] for s in samples}) >= 3, samples
+    # the heatmap's pixels change only when the diagram applies a step's update: between two samples where they
+    # differ, the counter left a step's update phase behind and the boundary shown is a later step's
+    changes = 0
+    for before, after in zip(samples, samples[1:]):
+        if after["heat"] != before["heat"]:
+            changes += 1
+            assert settled_step(after) > settled_step(before) and after["boundary"] > before["boundary"], (before, after)
+    assert changes >= 2, changes
+
+
+def test_live_view_charts_and_heatmap_keep_up(page, live_server, open_app):
+    open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.1&s=1&ds=1&sp=500")
+    page.click("#btn-play")
+    page.wait_for_function("() => window.__backpropLive.phase === 'live' && window.__backpropLive.latestFrame.step >= 300")
+    # no phase animation: the charts and the heatmap take what arrives, close behind the latest step, and the
+    # page keeps drawing smoothly
+    fps, stats = page.evaluate("""() => new Promise((done) => {
+      let n = 0; const t0 = performance.now();
+      const tick = () => { n++; if (performance.now() - t0 < 1000) requestAnimationFrame(tick);
+        else done([n * 1000 / (performance.now() - t0), window.__backpropLive.drawStats]); };
+      requestAnimationFrame(tick);
+    })""")
+    assert fps >= 20 and stats["ms"] < 25, (fps, stats)
+    # within a few metrics and boundary messages (every 1/15 s and 1/4 s) they pass the step trained just now
+    now = page.evaluate("() => window.__backpropLive.latestFrame.step")
+    page.wait_for_function("""(now) => { const l = window.__backpropLive;
+      return l.chartSteps.metrics >= now && l.chartSteps.grads >= now && l.boundary.step >= now && l.imagesStep >= now; }""",
+                           arg=now, timeout=3000)
+    page.click("#btn-play")
