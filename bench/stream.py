@@ -1,6 +1,6 @@
 """Stream benchmark: the real server (uvicorn, 127.0.0.1, a free port) in a subprocess, WebSocket clients here.
 
-    .venv/bin/python bench/stream.py            (about 60 s; prints a table, records nothing by itself)
+    .venv/bin/python bench/stream.py            (about 70 s; prints a table, records nothing by itself)
 
 The server is started as `backprop-live` starts it (app.cli), so its settings apply: for example
 BACKPROP_WS_COMPRESSION=1 .venv/bin/python bench/stream.py measures with permessage-deflate on.
@@ -13,11 +13,14 @@ Measures
      spread over 10 sessions; the median and p99 interval between frames per client, server CPU (from
      /proc/<pid>/stat) and RSS (from /proc/<pid>/status), both summed over the worker processes;
   4. the reference: 200 clients with a session each on a server of one process (BACKPROP_WORKERS=1).
+The many-clients runs use LeanClient, a minimal WebSocket client that costs the shared CPU little; the 200 x 200
+run is repeated with the `websockets` package's client for comparison.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -144,13 +147,120 @@ async def one_client_fast(srv: Server, seconds: float, window: int = 16) -> dict
             "server_cpu_percent": 100 * server_cpu / dt, "client_cpu_percent": 100 * bench_cpu / dt}
 
 
-async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: float, warmup: float = 2.0) -> dict:
+class LeanClient(asyncio.Protocol):
+    """A minimal WebSocket client (RFC 6455) for the many-clients runs: it times text messages and answers pings.
+
+    The clients stand in for browsers on other machines, but here they share the server's two cores; the
+    `websockets` package spends about 70 us of CPU per message received (about 0.3 of a core for 4,000 frames/s),
+    this about a fifth of that, so the figures measure the server rather than its clients."""
+
+    def __init__(self, on_text):
+        self.on_text = on_text
+        self.buf = bytearray()
+        self.transport = None
+        self.opened: asyncio.Future = asyncio.get_running_loop().create_future()
+
+    @classmethod
+    async def connect(cls, port: int, path: str, on_text) -> LeanClient:
+        loop = asyncio.get_running_loop()
+        _, client = await loop.create_connection(lambda: cls(on_text), "127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        client.transport.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        status = await asyncio.wait_for(client.opened, 30)
+        if not status.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"the WebSocket handshake failed: {status!r}")
+        return client
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def connection_lost(self, exc):
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+
+    def send_text(self, text: str) -> None:
+        self._send(0x1, text.encode())
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        n = len(payload)  # client frames are masked; a zero mask leaves the payload as it is
+        head = bytes([0x80 | opcode, 0x80 | n]) if n < 126 else bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        self.transport.write(head + b"\0\0\0\0" + payload)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.opened.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self.opened.set_result(bytes(buf[:end]))
+            del buf[:end + 4]
+        pos, n = 0, len(buf)
+        while n - pos >= 2:  # server frames: unmasked, unfragmented
+            length, head = buf[pos + 1] & 0x7F, 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length, head = int.from_bytes(buf[pos + 2:pos + 4], "big"), 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length, head = int.from_bytes(buf[pos + 2:pos + 10], "big"), 10
+            if n - pos < head + length:
+                break
+            opcode = buf[pos] & 0x0F
+            payload = bytes(buf[pos + head:pos + head + length])
+            if opcode == 0x1:
+                self.on_text(payload)
+            elif opcode == 0x9:
+                self._send(0xA, payload)  # pong
+            pos += head + length
+        del buf[:pos]
+
+
+async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: float, warmup: float = 2.0,
+                       lean: bool = True) -> dict:
     sessions = [new_session(srv.base, NET_2881) for _ in range(n_sessions)]
     intervals: list[list[float]] = [[] for _ in range(n_clients)]
     frames = [0] * n_clients
     start_measure = asyncio.Event()
 
     sockets: list = []
+
+    def on_frame(i: int) -> None:
+        now = time.perf_counter()
+        if start_measure.is_set():
+            if last[i] is not None:
+                intervals[i].append(now - last[i])
+            frames[i] += 1
+        last[i] = now
+
+    last: list[float | None] = [None] * n_clients
+
+    def messages(i: int, controller: bool) -> list[str]:
+        out = [json.dumps({"type": "subscribe", "metrics_every": 0})]
+        if controller:
+            out += [json.dumps({"type": "set_speed", "steps_per_second": 20}), json.dumps({"type": "play"})]
+        return out
+
+    async def lean_client(i: int):
+        s = sessions[i % n_sessions]
+        controller = i < n_sessions
+        key = s["id"] if controller else s["view_id"]
+
+        def on_text(payload: bytes) -> None:
+            if payload.startswith(b'{"type":"frame"'):
+                on_frame(i)
+
+        ws = await LeanClient.connect(srv.port, f"/ws/sessions/{key}", on_text)
+        sockets.append(ws)
+        for m in messages(i, controller):
+            ws.send_text(m)
 
     async def client(i: int):
         s = sessions[i % n_sessions]
@@ -159,33 +269,28 @@ async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: fl
         async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{key}", max_size=None) as ws:
             sockets.append(ws)
             await hello(ws)
-            await ws.send(json.dumps({"type": "subscribe", "metrics_every": 0}))
-            if controller:
-                await ws.send(json.dumps({"type": "set_speed", "steps_per_second": 20}))
-                await ws.send(json.dumps({"type": "play"}))
-            last = None
+            for m in messages(i, controller):
+                await ws.send(m)
             # a plain recv loop (no timeout per message, which costs the client a timer each): the measurement
             # ends by closing the sockets, and a session stops playing when its last client leaves
             with contextlib.suppress(websockets.ConnectionClosed):
                 while True:
                     raw = await ws.recv()
-                    if not raw.startswith('{"type":"frame"'):
-                        continue
-                    now = time.perf_counter()
-                    if start_measure.is_set():
-                        if last is not None:
-                            intervals[i].append(now - last)
-                        frames[i] += 1
-                    last = now
+                    if raw.startswith('{"type":"frame"'):
+                        on_frame(i)
 
-    tasks = [asyncio.create_task(client(i)) for i in range(n_clients)]
+    tasks = [asyncio.create_task((lean_client if lean else client)(i)) for i in range(n_clients)]
     await asyncio.sleep(warmup)
     cpu0, t0, own0 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
     start_measure.set()
     await asyncio.sleep(seconds)
     cpu1, t1, own1 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
     rss = rss_mb(srv.proc.pid)
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    if lean:
+        for ws in sockets:
+            ws.close()
+    else:
+        await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     await asyncio.gather(*tasks, return_exceptions=True)
     for s in sessions:
         http(srv.base, "DELETE", f"/api/sessions/{s['id']}")
@@ -204,7 +309,7 @@ async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: fl
 
 
 def row(label: str, r: dict) -> str:
-    return (f"{label:8s}  {r['clients']:7d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
+    return (f"{label:18s}  {r['clients']:7d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
             f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
             f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}")
 
@@ -227,15 +332,16 @@ async def main() -> None:
         r = await one_client_fast(srv, 5)
         print(f"one client, pipelined step messages: {r['frames_per_s']:.0f} summary frames/s "
               f"({r['frame_bytes']} bytes each on the socket, server CPU {r['server_cpu_percent']:.0f} %)")
-        print("workers   clients  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  "
+        print("workers, client     clients  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  "
               "bench CPU %  load")
         for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10)):
-            print(row(str(workers), await many_clients(srv, n_clients, n_sessions, seconds=8)))
+            print(row(f"{workers}, lean", await many_clients(srv, n_clients, n_sessions, seconds=8)))
+        print(row(f"{workers}, websockets", await many_clients(srv, 200, 200, seconds=8, lean=False)))
     finally:
         srv.stop()
     # the reference, in the same run: one process (BACKPROP_WORKERS=1) under the heaviest load
     with LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_WORKERS": "1"}) as one:
-        print(row("1", await many_clients(one, 200, 200, seconds=8)))
+        print(row("1, lean", await many_clients(one, 200, 200, seconds=8)))
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
