@@ -26,6 +26,7 @@ from .settings import Settings
 log = logging.getLogger("backprop_live.stream")
 
 SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary")
+CATCH_UP = 0.25  # seconds of missed ticks that a playing session makes up (see run)
 
 
 class Client:
@@ -263,9 +264,10 @@ async def run(session: Session) -> None:
     """Step at `steps_per_second`: at most BACKPROP_MAX_FRAME_RATE ticks a second, each running the steps due
     (several at high speed) and publishing only the last frame.
 
-    Ticks follow a fixed schedule (tick k at start + k * interval, the first at once), so a late wake-up does not push every later
-    tick back; a tick more than one interval late restarts the schedule from now rather than bursting to catch
-    up, so an overloaded server plays slower instead of piling up work.
+    Ticks follow a fixed schedule (tick k at start + k * interval, the first at once), so a late wake-up does not
+    push every later tick back: ticks missed in a hiccup (a slow request, a busy moment) run at once after it, so
+    the run keeps its speed. A tick later than CATCH_UP seconds (or one interval, if longer) restarts the schedule
+    from now instead, so a server that stays overloaded plays slower rather than piling up work.
     """
     loop = asyncio.get_running_loop()
     max_rate = session.settings.max_frame_rate
@@ -278,7 +280,7 @@ async def run(session: Session) -> None:
             interval = max(1.0 / speed, 1.0 / max_rate)
             next_tick += interval
             delay = next_tick - loop.time()
-            if delay < -interval:
+            if delay < -max(interval, CATCH_UP):
                 next_tick = loop.time()
             await asyncio.sleep(max(delay, 0.0))
             carry += interval * speed
