@@ -1,8 +1,8 @@
 // Wiring: the connection's messages feed the timeline and the views; the controls send commands back.
 
 import { Connection, api } from "./connection.js";
-import { Timeline, SLOW_MOTION_MAX, stepInProgress, settledStep } from "./timeline.js";
-import { StepLog } from "./metrics-log.js";
+import { Timeline, SLOW_MOTION_MAX, stepInProgress } from "./timeline.js";
+import { StepViews } from "./step-views.js";
 import { NetworkView } from "./network.js";
 import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
@@ -22,10 +22,6 @@ const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.
 
 const conn = new Connection();
 const timeline = new Timeline();
-// the messages about the network after each step, shown once the animation has applied the step's update
-const metricsLog = new StepLog();
-const boundaryLog = new StepLog();
-const gradLog = new StepLog();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
@@ -50,6 +46,18 @@ const inspector = new Inspector($("inspector"), $("inspector-hint"), {
 });
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
+// the messages about the network after each step, and the batch of each step, shown as the animation gets to them
+const steps = new StepViews({
+  metrics: (m) => charts.addMetrics(m),
+  grads: (step, norms) => charts.addGradNorms(step, norms),
+  boundary: (b) => {
+    state.boundary = b;
+    boundary.boundary = b;
+    state.boundaryDirty = true;
+    state.imagesDirty = true;
+  },
+  batch: showBatch,
+});
 network.onLayout = (cols) => panel.renderLayerControls(cols);
 
 window.__backpropLive = {
@@ -69,6 +77,7 @@ window.__backpropLive = {
   get chartSteps() { return { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep }; },
   get imagesStep() { return state.imagesStep; },
   get heatmap() { return boundary.heat; },
+  get batchHighlight() { return boundary.highlight; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
 };
 
@@ -146,8 +155,6 @@ function applySession(session, points, { syncPanel = true } = {}) {
   state.points = null;
   state.boundary = null;
   state.imagesStep = null;
-  boundaryLog.reset();
-  gradLog.reset();
   boundary.boundary = null;
   boundary.highlight = null;
   boundary.focus = null;
@@ -159,7 +166,7 @@ function applySession(session, points, { syncPanel = true } = {}) {
   $("train-loss").textContent = "–";
   $("test-loss").textContent = "–";
   state.metricsShown = null;
-  metricsLog.reset(session.metrics ? { ...session.metrics, confusion: null } : null);
+  steps.reset(session.metrics ? { ...session.metrics, confusion: null } : null);
 
   const isDigits = session.input_dim > 2;
   $("digits-view").hidden = !isDigits;
@@ -258,34 +265,25 @@ function onFrame(frame) {
     const dur = state.playing ? 1000 / state.speed : Math.min(5000, Math.max(1400, 1000 / state.speed));
     timeline.push(frame, now, dur);
   }
-  if (frame.phase === "update") {
-    const norms = frame.layers.map((l) => l.grad_W_norm);
-    if (norms.every((v) => v != null)) gradLog.add({ step: frame.step, norms });
-    if (!holding()) showUpTo(Infinity);
-  }
+  steps.addFrame(frame);
+  if (!holding()) { steps.showUpTo(Infinity); steps.showBatch(frame); }
   if (frame.phase === "update") state.stepShown = frame.step;
   const warned = frame.layers.filter((l) => l.warning).map((l) => `layer ${l.index}: ${l.warning} gradient (‖grad W‖ = ${fmt(l.grad_W_norm, 2)})`);
   const warnText = warned.length ? `⚠ ${warned.join("; ")}` : "";
   if (warnText !== state.warnText) { state.warnText = warnText; $("grad-warning-text").textContent = warnText; }
   if (frame.diverged) showDiverged(frame.divergence);
   if (state.sizes[0] === 64) state.imagesDirty = true;
-  if (frame.batch_indices && !timeline.live) {
-    boundary.highlight = frame.batch_indices;
-    boundary.focus = frame.batch_indices[Math.min(frame.focus_index || 0, frame.batch_indices.length - 1)];
-    state.boundaryDirty = true;
-  }
-  else if (timeline.live && boundary.highlight) { boundary.highlight = null; boundary.focus = null; state.boundaryDirty = true; }
   if (document.activeElement !== $("focus")) $("focus").value = (frame.focus_index || 0) + 1;
 }
 
 function onBoundary(b) {
-  boundaryLog.add(b);
-  if (!holding()) showUpTo(Infinity);
+  steps.addBoundary(b);
+  if (!holding()) steps.showUpTo(Infinity);
 }
 
 function onMetrics(m) {
-  metricsLog.add(m); // in the header once the animation has applied the step's update (updateMetrics)
-  if (!holding()) showUpTo(Infinity);
+  steps.addMetrics(m); // in the header once the animation has applied the step's update (updateMetrics)
+  if (!holding()) steps.showUpTo(Infinity);
   if (m.step != null) state.stepShown = m.step;
 }
 
@@ -298,22 +296,16 @@ function holding() {
 }
 
 /**
- * The charts (loss, accuracy, gradient norms), the data view's heatmap and the neurons' pictures show the network
- * after step `upTo`: while slow motion plays, the last step whose update the diagram has applied (as the header's
- * numbers do), otherwise the latest (Infinity). Every step's metrics and gradient norms become chart points.
+ * The data view highlights the points of a step's batch (and its focus sample): while slow motion plays, from the
+ * moment the diagram starts animating the step's forward pass; otherwise as its frame arrives. The live view
+ * highlights none.
  */
-function showUpTo(upTo) {
-  for (const m of metricsLog.take(upTo)) charts.addMetrics(m);
-  for (const g of gradLog.take(upTo)) charts.addGradNorms(g.step, g.norms);
-  const b = boundaryLog.at(upTo);
-  if (b && b !== state.boundary) {
-    state.boundary = b;
-    boundary.boundary = b;
+function showBatch(frame) {
+  if (frame.batch_indices && !timeline.live) {
+    boundary.highlight = frame.batch_indices;
+    boundary.focus = frame.batch_indices[Math.min(frame.focus_index || 0, frame.batch_indices.length - 1)];
     state.boundaryDirty = true;
-    state.imagesDirty = true;
-  }
-  boundaryLog.forgetBefore(upTo);
-  gradLog.forgetBefore(upTo);
+  } else if (timeline.live && boundary.highlight) { boundary.highlight = null; boundary.focus = null; state.boundaryDirty = true; }
 }
 
 // ---------- images inside the neurons ----------
@@ -514,7 +506,7 @@ function updateCounter(view, now) {
  * metrics arrive with its frame and wait here until its update phase ends; in the live view the latest show.
  */
 function updateMetrics(settled) {
-  const m = metricsLog.at(settled);
+  const m = steps.metrics.at(settled);
   if (!m || m === state.metricsShown) return;
   state.metricsShown = m;
   if (m.train_loss != null) $("train-loss").textContent = fmt(m.train_loss, 4);
@@ -569,10 +561,10 @@ function loop(now) {
   }
   lastView = view;
   updateCounter(view, now);
-  const settled = settledStep(view);
-  showUpTo(holding() ? settled : Infinity);
+  // the charts, the heatmap and the batch highlighted follow the animation while slow motion plays
+  const settled = steps.follow(view, state.latest, holding());
   updateMetrics(settled);
-  metricsLog.forgetBefore(Math.min(settled, metricsLog.taken)); // kept: the header's and the charts' to come
+  steps.forget(settled); // kept: the header's and the charts' to come
   updatePhaseUi(view);
   updateLegend(view);
   if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }

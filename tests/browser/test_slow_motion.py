@@ -9,7 +9,9 @@ step whose update the diagram has applied, with the loss after it, beside the ph
 
 The page's charts (loss, accuracy, gradient norms), its decision-boundary heatmap and the pictures inside the
 neurons likewise show the network after the last update the diagram has applied: a later step's metrics and
-boundary wait for the animation's update phase. Paused, and in the live view, they show as they arrive.
+boundary wait for the animation's update phase. The data view highlights the batch of the step the diagram is
+animating, from its forward pass on, not the batch of a later frame that has already arrived. Paused, and in the
+live view, they show as they arrive.
 """
 
 from __future__ import annotations
@@ -189,3 +191,48 @@ def test_live_view_charts_and_heatmap_keep_up(page, live_server, open_app):
       return l.chartSteps.metrics >= now && l.chartSteps.grads >= now && l.boundary.step >= now && l.imagesStep >= now; }""",
                            arg=now, timeout=3000)
     page.click("#btn-play")
+
+
+HIGHLIGHT = """() => {
+  const $ = (id) => document.getElementById(id);
+  const live = window.__backpropLive;
+  return {
+    step: Number($("step-count").textContent), running: !$("step-state").hidden,
+    phase: $("phase-label").dataset.phase, latest: live.latestFrame.step,
+    batch: live.batchHighlight ? Array.from(live.batchHighlight) : null,
+  };
+}"""
+
+
+def test_batch_highlight_follows_the_step_being_animated(page, live_server, open_app):
+    frames = collect(page, "frame")
+    open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.3&bs=10&s=1&ds=1&sp=2")
+    samples = sample_while_playing(page, HIGHLIGHT, 40, 100)
+
+    batches = {step: f["batch_indices"] for step, f in frames.items() if f.get("batch_indices")}
+    ahead = 0
+    for s in samples:
+        assert s["phase"] in ("forward", "loss", "backward", "update"), s
+        # the counter names the step the diagram animates: its batch is the one highlighted, in every phase
+        assert s["step"] in batches, (s, sorted(batches))
+        assert s["batch"] == batches[s["step"]], (s, batches.get(s["latest"]))
+        if s["latest"] > s["step"]:
+            ahead += 1  # the next step's frame (with its batch) had arrived: the highlight waited for the animation
+    assert ahead >= len(samples) // 3, ahead
+    shown = sorted({s["step"] for s in samples})
+    assert len(shown) >= 3, shown
+    # the check tells the steps apart: each step draws another batch
+    assert all(batches[a] != batches[b] for a, b in zip(shown, shown[1:])), {k: batches[k] for k in shown}
+    # the highlight changes as the diagram starts a step: at its forward pass, never in a later phase
+    for before, after in zip(samples, samples[1:]):
+        if after["batch"] != before["batch"]:
+            assert after["step"] > before["step"], (before, after)
+
+    # paused, a step's batch shows as its frame arrives, while the diagram still animates the step
+    page.wait_for_function("() => document.getElementById('step-state').hidden")
+    before = page.evaluate(HIGHLIGHT)
+    page.click("#btn-step")
+    page.wait_for_function("(n) => window.__backpropLive.latestFrame.step > n", arg=before["latest"])
+    now = page.evaluate(HIGHLIGHT)
+    assert now["running"] and now["phase"] in ("forward", "loss"), now
+    assert now["batch"] == page.evaluate("() => Array.from(window.__backpropLive.latestFrame.batch_indices)") != before["batch"]
