@@ -47,6 +47,3 @@ export class StepLog {
     if (i > 0) this.entries.splice(0, i);
   }
 }
-
-/** The metrics' log (the embedded widget's name for it). */
-export const MetricsLog = StepLog;

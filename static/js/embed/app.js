@@ -3,8 +3,8 @@
 // The views are the main page's own modules; only the wiring lives here.
 
 import { Connection, api } from "../connection.js";
-import { Timeline, SLOW_MOTION_MAX, settledStep } from "../timeline.js";
-import { MetricsLog } from "../metrics-log.js";
+import { Timeline, SLOW_MOTION_MAX } from "../timeline.js";
+import { StepViews } from "../step-views.js";
 import { NetworkView } from "../network.js";
 import { BoundaryView } from "../boundary.js";
 import { NeuronImages, inputImages } from "../neuron-images.js";
@@ -30,7 +30,6 @@ const opts = readOptions(location.search, JSON.parse($("embed-settings").textCon
 
 const conn = new Connection();
 const timeline = new Timeline();
-const metricsLog = new MetricsLog();
 const neuronImages = new NeuronImages();
 const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
@@ -52,6 +51,17 @@ const inspector = opts.panels.has("inspector") ? new Inspector($("inspector"), $
 const digits = opts.panels.has("data") ? new DigitsView($("digit-input"), $("digit-bars"), $("digit-target")) : null;
 const host = new HostChannel({ allowed: opts.hostOrigins, onCommand: (cmd) => onHostCommand(cmd) });
 const card = new ExerciseCard($("exercise"), { onHighlight: highlight });
+// the messages about the network after each step, and the batch of each step, shown as the animation gets to them
+const steps = new StepViews({
+  metrics: (m) => charts?.addMetrics(m),
+  grads: (step, norms) => charts?.addGradNorms(step, norms),
+  boundary: (b) => {
+    state.boundary = b;
+    boundary?.setBoundary(b);
+    state.imagesDirty = true;
+  },
+  batch: (frame) => { if (boundary) boundary.highlight = frame.batch_indices && !timeline.live ? frame.batch_indices : null; },
+});
 
 window.__backpropEmbed = {
   get session() { return state.session; },
@@ -62,6 +72,8 @@ window.__backpropEmbed = {
   get lesson() { return player; },
   get busy() { return state.busy; },
   get boundary() { return state.boundary; },
+  get chartSteps() { return charts ? { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep } : null; },
+  get batchHighlight() { return boundary ? boundary.highlight : null; },
   get neuronPictures() { return network ? network.pictured : []; },
   get neuronPlots() { return network ? network.plotted : []; },
   get layout() { return network ? network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))) : []; },
@@ -153,7 +165,7 @@ function applySession(session) {
     layers: session.W.map((w, i) => ({ index: i + 1, activation: acts[i], W: w, b: session.b[i], a_mean: null, delta_mean: null })) }, performance.now(), 0);
   const isDigits = session.input_dim > 2;
   if (boundary) { $("boundary-wrap").hidden = isDigits; $("digits-view").hidden = !isDigits; boundary.highlight = null; }
-  metricsLog.reset(session.metrics);
+  steps.reset(session.metrics);
   state.boundary = null;
   state.inputImages = inputImages(session.config.features, session.sizes, session.input_dim);
   state.imagesDirty = true;
@@ -221,9 +233,8 @@ conn.on("hello", (msg) => {
 });
 conn.on("frame", (frame) => { if (gate.holding) gate.queue.push(frame); else showFrame(frame); });
 conn.on("boundary", (b) => {
-  state.boundary = b;
-  boundary?.setBoundary(b);
-  state.imagesDirty = true;
+  steps.addBoundary(b);
+  if (!holding()) steps.showUpTo(Infinity);
 });
 conn.on("metrics", onMetrics);
 conn.on("state", (s) => {
@@ -249,20 +260,18 @@ function showFrame(frame) {
   if (isFull(frame)) state.latestFull = frame;
   const dur = state.playing ? 1000 / state.speed : Math.min(2500, Math.max(900, 1000 / state.speed));
   timeline.push(frame, performance.now(), dur);
-  if (boundary) { boundary.highlight = frame.batch_indices && !timeline.live ? frame.batch_indices : null; }
+  steps.addFrame(frame);
+  if (!holding()) { steps.showUpTo(Infinity); steps.showBatch(frame); }
   host.post("phase", { step: frame.step, phase: frame.phase, state: frame.state, next_phase: frame.next_phase, loss: frame.loss, diverged: frame.diverged });
-  if (frame.phase === "update") {
-    if (charts) { const norms = frame.layers.map((l) => l.grad_W_norm); if (norms.every((v) => v != null)) charts.addGradNorms(frame.step, norms); }
-    queueStepEvent(frame);
-  }
+  if (frame.phase === "update") queueStepEvent(frame);
   if (frame.diverged) showDiverged(frame.divergence);
   for (const w of frameWaiters.splice(0)) w(frame);
 }
 
 function onMetrics(m) {
   state.metrics = m;
-  charts?.addMetrics(m);
-  metricsLog.add(m);
+  steps.addMetrics(m); // on the chart and in the counters once the animation has applied the step's update
+  if (!holding()) steps.showUpTo(Infinity);
   if (state.pendingStep && m.step === state.pendingStep.step) flushStepEvent();
 }
 
@@ -279,6 +288,14 @@ function flushStepEvent() {
   state.pendingStep = null;
   const m = state.metrics && state.metrics.step === p.step ? state.metrics : null;
   host.post("step", { ...p, metrics: m ? { train_loss: m.train_loss, test_loss: m.test_loss, train_accuracy: m.train_accuracy ?? null, test_accuracy: m.test_accuracy ?? null } : null });
+}
+
+/**
+ * Whether the chart, the boundary and the batch highlighted wait for the animation: while slow motion plays in
+ * sight. Paused, stepping, in the live view or in a hidden tab (no animation runs) they show at once.
+ */
+function holding() {
+  return state.playing && !timeline.live && !document.hidden;
 }
 
 // ---------- controls ----------
@@ -310,10 +327,9 @@ function setSpeed(sps) {
  * diagram still shows the step before; in the live view the latest step shows.
  */
 let shown = {};
-function updateCounters(view) {
-  const settled = settledStep(view);
+function updateCounters(view, settled) {
   const step = view.phase === "live" ? view.frame?.step ?? 0 : Math.max(0, settled);
-  const m = metricsLog.at(settled);
+  const m = steps.metrics.at(settled);
   const phase = view.phase === "live" ? "live" : view.frame?.phase == null ? "ready" : view.phase;
   if (step === shown.step && m === shown.m && phase === shown.phase) return;
   shown = { step, m, phase };
@@ -510,6 +526,8 @@ let lastView = null;
 function loop(now) {
   timeline.tick(now);
   const view = timeline.view(now);
+  // the chart, the boundary and the batch highlighted follow the animation while slow motion plays
+  const settled = steps.follow(view, state.latest, holding());
   if (state.imagesDirty && network) {
     state.imagesDirty = false;
     network.setImages(neuronImages.build(state.boundary, state.sizes, { inputs: state.inputImages, outputHeat: boundary?.heat }));
@@ -522,7 +540,8 @@ function loop(now) {
   charts?.render();
   if (digits && state.session?.input_dim > 2 && view.frame && isFull(view.frame)) digits.draw(view.frame);
   if (inspector?.selection) inspector.render(view.frame);
-  updateCounters(view);
+  updateCounters(view, settled);
+  steps.forget(settled); // kept: the counters' and the chart's to come
   requestAnimationFrame(loop);
 }
 
