@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def _integer(lo: int, hi: int):
@@ -40,10 +41,13 @@ def main(argv: list[str] | None = None) -> None:
 
     workers = 1 if args.reload else (args.workers or settings.workers)
     if workers > 1:
-        from .workers import serve
+        from . import workers as worker_processes
 
-        serve(args.host, args.port, workers, args.log_level)
-        return
+        if worker_processes.supported():
+            worker_processes.serve(args.host, args.port, workers, args.log_level)
+            return
+        print(f"{parser.prog}: this system cannot pass connections between processes; serving from one process",
+              file=sys.stderr)
 
     import uvicorn
 

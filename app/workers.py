@@ -58,7 +58,10 @@ class Acceptor:
 
     # -- workers -----------------------------------------------------------------------------------------------
     def spawn(self, w: Worker) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        except OSError:  # systems without Unix seqpacket sockets: datagrams keep message boundaries too
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
         ours.setblocking(False)
         cmd = [sys.executable, "-m", "app.workers", "--index", str(w.index), "--count", str(self.count),
                "--fd", str(theirs.fileno()), "--socket-dir", str(self.socket_dir), "--log-level", self.log_level]
@@ -207,6 +210,11 @@ async def _ready(sock: socket.socket, writable: bool = False) -> None:
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def supported() -> bool:
+    """Passing sockets between processes needs Unix sockets with SCM_RIGHTS (not on Windows)."""
+    return hasattr(socket, "send_fds") and hasattr(socket, "AF_UNIX")
 
 
 def serve(host: str, port: int, count: int, log_level: str) -> None:

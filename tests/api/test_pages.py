@@ -66,3 +66,6 @@ def test_cli_runs_the_workers_unless_reloading(monkeypatch):
     assert served[-1] == ("127.0.0.1", 8000, 2, "warning")
     cli.main(["--reload"])  # uvicorn's reloader runs one process
     assert len(served) == 2 and ran[-1]["reload"] is True
+    monkeypatch.setattr(workers, "supported", lambda: False)  # no SCM_RIGHTS (Windows): one process, said so
+    cli.main([])
+    assert len(served) == 2 and len(ran) == 2
