@@ -17,7 +17,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import unix_connect
 
-from .sharding import Shard, owner_of, session_key
+from .sharding import Shard, owner_of_path
 
 # hop-by-hop headers (RFC 9110 7.6.1) are the connection's own, not the message's
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding",
@@ -33,10 +33,7 @@ class ForwardToOwner:
         self.clients: dict[int, httpx.AsyncClient] = {}
 
     def _owner(self, scope) -> int | None:
-        key = session_key(scope["path"])
-        if key is None:
-            return None
-        owner = owner_of(key, self.shard.count)
+        owner = owner_of_path(scope["path"], self.shard.count)
         return None if owner == self.shard.index else owner
 
     async def __call__(self, scope, receive, send):
@@ -81,12 +78,9 @@ class ForwardToOwner:
                     return
 
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP and k.lower() != b"host"]
-        target = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
-        if scope["query_string"]:
-            target += "?" + scope["query_string"].decode("latin-1")
         client = self._client(owner)
         method = scope["method"]
-        request = client.build_request(method, target, headers=headers,
+        request = client.build_request(method, _target(scope), headers=headers,
                                        content=None if method in ("GET", "HEAD") else body())
         try:
             response = await client.send(request, stream=True)
@@ -102,13 +96,11 @@ class ForwardToOwner:
         finally:
             await response.aclose()
 
-
     async def _relay(self, owner: int, scope, receive, send):
         if (await receive())["type"] != "websocket.connect":
             return
-        target = scope["path"] + ("?" + scope["query_string"].decode("latin-1") if scope["query_string"] else "")
         try:
-            upstream = await unix_connect(str(self.shard.socket_path(owner)), "ws://backprop-live" + target,
+            upstream = await unix_connect(str(self.shard.socket_path(owner)), "ws://backprop-live" + _target(scope),
                                           max_size=None, compression=None, ping_interval=None, open_timeout=10)
         except (OSError, TimeoutError, websockets.InvalidHandshake):
             await send({"type": "websocket.close", "code": 1011,
@@ -143,6 +135,14 @@ class ForwardToOwner:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await upstream.close()
+
+
+def _target(scope) -> str:
+    """The request's path and query as the client sent them."""
+    target = scope["raw_path"].decode("latin-1") if scope.get("raw_path") else scope["path"]
+    if scope["query_string"]:
+        target += "?" + scope["query_string"].decode("latin-1")
+    return target
 
 
 async def _unavailable(send, owner: int) -> None:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+from .workers import PACKAGE_PARENT, package_env
 
 
 def free_port() -> int:
@@ -38,13 +37,12 @@ class LocalServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> LocalServer:
-        path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p)
         out = open(self.log, "w") if self.log is not None else None
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "app.cli", "--port", str(self.port), "--log-level", "warning"],
                 cwd=PACKAGE_PARENT, stdout=out, stderr=subprocess.STDOUT if out else None,
-                env={**os.environ, "PYTHONPATH": path, **self.env})
+                env=package_env(self.env))
         finally:
             if out is not None:
                 out.close()  # the child has its own handle

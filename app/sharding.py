@@ -64,3 +64,9 @@ def session_key(path: str) -> str | None:
     if m is None or m.group(1) in NOT_AN_ID:
         return None
     return m.group(1)
+
+
+def owner_of_path(path: str, count: int) -> int | None:
+    """The worker that owns the session a request path names; None if it names none."""
+    key = session_key(path)
+    return None if key is None else owner_of(key, count)

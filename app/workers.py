@@ -30,10 +30,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .sharding import SessionCounts, Shard, owner_of, session_key
+from .sharding import SessionCounts, Shard, owner_of_path
 
 log = logging.getLogger("backprop_live.workers")
 
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
 PEEK_BYTES = 8192  # a request line longer than this goes to the next worker, which answers it (414 or 400)
 PEEK_TIMEOUT = 10.0  # seconds for a new connection to send its request line
 STOP_TIMEOUT = 10.0  # seconds for the workers to finish before they are killed
@@ -65,9 +66,7 @@ class Acceptor:
         ours.setblocking(False)
         cmd = [sys.executable, "-m", "app.workers", "--index", str(w.index), "--count", str(self.count),
                "--fd", str(theirs.fileno()), "--socket-dir", str(self.socket_dir), "--log-level", self.log_level]
-        package_parent = str(Path(__file__).resolve().parents[1])
-        path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
-        w.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env={**os.environ, "PYTHONPATH": path})
+        w.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], env=package_env())
         theirs.close()
         if w.channel is not None:
             w.channel.close()
@@ -100,9 +99,9 @@ class Acceptor:
     def pick(self, request_line: bytes) -> int:
         parts = request_line.split(b" ", 2)
         if len(parts) >= 2:
-            key = session_key(parts[1].split(b"?", 1)[0].decode("latin-1"))
-            if key is not None:
-                return owner_of(key, self.count)
+            owner = owner_of_path(parts[1].split(b"?", 1)[0].decode("latin-1"), self.count)
+            if owner is not None:
+                return owner
         self.next_worker = (self.next_worker + 1) % self.count
         return self.next_worker
 
@@ -206,6 +205,13 @@ async def _ready(sock: socket.socket, writable: bool = False) -> None:
         await ready
     finally:
         remove(sock.fileno())
+
+
+def package_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment (plus `extra`) with this package's parent first on PYTHONPATH, so a child process runs
+    `python -m app...` from this very tree, installed or not."""
+    path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
 def _family(host: str) -> socket.AddressFamily:
