@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from .engine import limits
 from .engine.trace import StepRecord, gradient_warning
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -180,7 +179,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
             "delta_mean": None if d0 is None else values[d0:d1],
             "grad_W_norm": norms[i] if layout.grads else None,
             "dW_norm": norms[k + i] if layout.changes else None,
-            "dead_fraction": layer.dead_fraction() if layer.activation == "relu" else None,
+            "dead_fraction": layer.dead_fraction(),
             "warning": warnings[i],
         }
         if full:

@@ -327,10 +327,10 @@ class Session:
         """Loss and accuracy on the whole train and test sets for the current parameters (cached per version)."""
         if self._metrics is not None and self._metrics[0] == (self.version, self.step):
             return self._metrics[1]
-        data = self.data
-        sets = ((self.x_train, self.y_train, data.y_train), (self.x_test, self.y_test, data.y_test))
         evaluation = self._evaluation
-        if evaluation is None or not evaluation.is_for(sets, data.task, data.n_classes):
+        if evaluation is None:  # the sets change only in build(), which clears this
+            data = self.data
+            sets = ((self.x_train, self.y_train, data.y_train), (self.x_test, self.y_test, data.y_test))
             evaluation = self._evaluation = SetsEvaluation(sets, data.task, data.n_classes)
         with np.errstate(all="ignore"):
             tr, te = evaluation(self.network, self.config.loss)

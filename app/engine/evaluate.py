@@ -58,12 +58,10 @@ def evaluate_sets(network, loss: str, sets: Sequence[tuple], task: str, n_classe
 class SetsEvaluation:
     """evaluate_sets() for fixed sets, prepared once: the rows of all sets stacked, the labels as integers and
     where each set's (label, predicted class) pair falls in one bincount. Calling it evaluates a network on them:
-    one forward pass, one loss over every row and one bincount for every confusion matrix. It keeps references
-    to the arrays it was made from (`is_for`), which nothing may write into."""
+    one forward pass, one loss over every row and one bincount for every confusion matrix. Its copies are made
+    once: the sets must not change while it is used."""
 
     def __init__(self, sets: Sequence[tuple], task: str, n_classes: int):
-        self.sources = tuple(a for s in sets for a in s)
-        self.task, self.n_classes = task, n_classes
         xs = [np.asarray(x, dtype=np.float64) for x, _, _ in sets]
         self.sizes = [len(x) for x in xs]
         self.bounds = np.cumsum([0, *self.sizes]).tolist()  # set i is rows bounds[i]:bounds[i + 1]
@@ -79,13 +77,6 @@ class SetsEvaluation:
             self.offsets = np.cumsum([0, *(k * k for k in self.classes)]).tolist()
             self.labels = np.concatenate(labels)
             self.codes = np.concatenate([off + lab * k for off, lab, k in zip(self.offsets, labels, self.classes)])
-
-    def is_for(self, sets: Sequence[tuple], task: str, n_classes: int) -> bool:
-        """Made from these very arrays (and task), so its prepared copies are theirs."""
-        sources = self.sources
-        flat = [a for s in sets for a in s]
-        return (task == self.task and n_classes == self.n_classes and len(flat) == len(sources)
-                and all(a is b for a, b in zip(flat, sources)))
 
     def __call__(self, network, loss: str) -> list[dict]:
         results = [{"loss": None, "accuracy": None, "confusion": None} for _ in self.sizes]
