@@ -143,8 +143,8 @@ def main():
             for url, n in sorted(sizes, key=lambda x: -x[1])[:8]:
                 print(f"  {n / 1024:7.1f} KB  {url.replace(base, '')[:90]}")
             print()
-            print(f"| scenario | median fps | 95th pct frame interval | steps/s run | frames/s received |")
-            print(f"|---|---|---|---|---|")
+            print("| scenario | median fps | 95th pct frame interval | steps/s run | frames/s received |")
+            print("|---|---|---|---|---|")
             for name, query in SCENARIOS:
                 r = frame_rate(browser, base, query, args.seconds)
                 print(f"| {name} | {r['median_fps']:.1f} | {r['p95_ms']:.1f} ms | {r['steps_per_s']:.0f} | "

@@ -98,7 +98,7 @@ async def hello(ws):
     assert m["type"] == "hello", m
 
 
-async def one_client_play(srv: Server, seconds: float) -> dict:
+async def one_client_play(srv: LocalServer, seconds: float) -> dict:
     s = new_session(srv.base, NET_2881)
     async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{s['id']}", max_size=None) as ws:
         await hello(ws)
@@ -121,7 +121,7 @@ async def one_client_play(srv: Server, seconds: float) -> dict:
     return {"frames_per_s": frames / dt, "steps_per_s": steps / dt}
 
 
-async def one_client_fast(srv: Server, seconds: float, window: int = 16) -> dict:
+async def one_client_fast(srv: LocalServer, seconds: float, window: int = 16) -> dict:
     s = new_session(srv.base, NET_2881)
     async with websockets.connect(f"ws://127.0.0.1:{srv.port}/ws/sessions/{s['id']}", max_size=None) as ws:
         await hello(ws)
@@ -223,7 +223,7 @@ class LeanClient(asyncio.Protocol):
         del buf[:pos]
 
 
-async def many_clients(srv: Server, n_clients: int, n_sessions: int, seconds: float, warmup: float = 2.0,
+async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, seconds: float, warmup: float = 2.0,
                        lean: bool = True) -> dict:
     sessions = [new_session(srv.base, NET_2881) for _ in range(n_sessions)]
     intervals: list[list[float]] = [[] for _ in range(n_clients)]
