@@ -45,6 +45,9 @@ class Worker:
         self.index = index
         self.proc: subprocess.Popen | None = None
         self.channel: socket.socket | None = None  # our end of the socket pair the connections go through
+        # one hand-over waits for room at a time: the event loop keeps one writer callback per descriptor, so a
+        # second waiter would replace the first one's and leave it waiting for ever
+        self.sending = asyncio.Lock()
 
 
 class Acceptor:
@@ -117,12 +120,13 @@ class Acceptor:
             conn.close()  # the worker holds its own descriptor of the connection now
 
     async def hand_over(self, w: Worker, conn: socket.socket) -> None:
-        while True:
-            try:
-                socket.send_fds(w.channel, [b"c"], [conn.fileno()])
-                return
-            except BlockingIOError:  # the worker is behind: wait until its channel has room
-                await _ready(w.channel, writable=True)
+        async with w.sending:
+            while True:
+                try:
+                    socket.send_fds(w.channel, [b"c"], [conn.fileno()])
+                    return
+                except BlockingIOError:  # the worker is behind: wait until its channel has room
+                    await _ready(w.channel, writable=True)
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()

@@ -307,3 +307,35 @@ def test_an_owner_that_does_not_answer_is_a_503_naming_it(tmp_path):
     assert sent[0]["status"] == 503
     body = orjson.loads(sent[1]["body"])["detail"]
     assert body["code"] == "worker_unavailable" and "(1)" in body["message"]
+
+
+def test_a_live_link_opens_on_any_connection(server):
+    """/watch/{view id} reaches the worker that owns the run, on fresh and on reused connections alike."""
+    sessions = session_of_each_worker(server.base)
+    for _ in range(3):
+        for s in sessions.values():
+            r = httpx.get(f"{server.base}/watch/{s['view_id']}")
+            assert r.status_code == 200 and f'data-watch="{s["view_id"]}"' in r.text
+    with httpx.Client(base_url=server.base) as one:
+        for s in sessions.values():
+            assert one.get(f"/watch/{s['view_id']}").status_code == 200
+            assert one.get(f"/watch/{s['id']}").status_code == 404
+
+
+def test_a_burst_of_connections_is_served_every_one(server):
+    """A lecture hall opening the live link at once: many connections arrive before the workers take any, and each
+    gets its answer (before, hand-overs waiting for room in a worker's channel replaced one another's wake-up)."""
+    async def one(i: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        try:
+            return await asyncio.wait_for(reader.readline(), 20)
+        finally:
+            writer.close()
+
+    async def burst() -> list:
+        return await asyncio.gather(*(one(i) for i in range(800)), return_exceptions=True)
+
+    answers = asyncio.run(burst())
+    assert sum(1 for a in answers if a == b"HTTP/1.1 200 OK\r\n") == 800, {repr(a)[:60] for a in answers}
