@@ -193,6 +193,7 @@ class SessionState(BaseModel):
     b: list[list[float]]
     metrics: Optional[Metrics]
     clients: int
+    viewers: int = Field(description="WebSocket clients connected with the view id: a class watching the run")
     expires_in: Optional[float] = Field(description="seconds until the session expires if nobody uses it "
                                         "(null while a WebSocket client is connected)")
 
@@ -383,8 +384,51 @@ class Ping(Model):
     type: Literal["ping"]
 
 
+_MAX_LAYER = limits.MAX_HIDDEN_LAYERS + 1  # weighted layers: the hidden ones and the output
+_MAX_WIDTH = max(limits.MAX_NEURONS, limits.MAX_INPUTS)
+
+
+class NeuronSelection(Model):
+    """Neuron k of layer l (0: the inputs)."""
+    kind: Literal["neuron"]
+    l: int = Field(ge=0, le=_MAX_LAYER)
+    k: int = Field(ge=0, lt=_MAX_WIDTH)
+
+
+class EdgeSelection(Model):
+    """The weight W[l][j][k]: from neuron j of layer l-1 to neuron k of layer l."""
+    kind: Literal["edge"]
+    l: int = Field(ge=1, le=_MAX_LAYER)
+    j: int = Field(ge=0, lt=_MAX_WIDTH)
+    k: int = Field(ge=0, lt=_MAX_WIDTH)
+
+
+Selection = Annotated[Union[NeuronSelection, EdgeSelection], Field(discriminator="kind")]
+
+
+class Reveal(Model):
+    """A phase of a step shown layer by layer: `layers` of its `of` layers are revealed."""
+    step: int = Field(ge=1)
+    phase: PhaseName
+    layers: int = Field(ge=1, le=_MAX_LAYER)
+    of: int = Field(ge=1, le=_MAX_LAYER)
+
+    @field_validator("of")
+    @classmethod
+    def _covers_layers(cls, of: int, info):
+        if of < info.data.get("layers", 1):
+            raise ValueError("must be at least layers")
+        return of
+
+
+class Present(Model):
+    """Presenter mode: what the controller's page shows, for the viewers who follow it (docs/API.md)."""
+    type: Literal["present"]
+    selection: Optional[Selection] = None
+    reveal: Optional[Reveal] = None
+
+
 ClientMessage = Annotated[
-    Union[Play, Pause, StepMsg, StepPhaseMsg, SetSpeed, SetConfig, ResetMsg, Subscribe, Ping],
+    Union[Play, Pause, StepMsg, StepPhaseMsg, SetSpeed, SetConfig, ResetMsg, Subscribe, Ping, Present],
     Field(discriminator="type"),
 ]
-CLIENT_MESSAGE_TYPES = ("play", "pause", "step", "step_phase", "set_speed", "set_config", "reset", "subscribe", "ping")

@@ -137,6 +137,7 @@ class Session:
         self.last_used = time.monotonic()
         # live stream: connected clients, the play runner and its speed (see app/stream.py)
         self.clients: set = set()
+        self.presentation: bytes | None = None  # the controller's last `present` message, for viewers who join
         self.runner: asyncio.Task | None = None
         self.playing = False
         self.steps_per_second = 10.0
@@ -483,9 +484,14 @@ class Session:
             "b": [v.tolist() for v in net.b],
             "metrics": self.metrics(),
             "clients": len(self.clients),
+            "viewers": self.viewers(),
             "expires_in": None if self.clients else
             max(0.0, self.settings.session_ttl - (time.monotonic() - self.last_used)),
         }
+
+    def viewers(self) -> int:
+        """WebSocket clients watching with the view id."""
+        return sum(1 for c in self.clients if c.role == "viewer")
 
     def live_state(self) -> dict:
         """The `state` WebSocket message."""

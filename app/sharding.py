@@ -12,8 +12,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-# the id in /api/sessions/{id}... and /ws/sessions/{id}; "import" is POST /api/sessions/import, which creates
-SESSION_PATH = re.compile(r"^/(?:api|ws)/sessions/([A-Za-z0-9_-]+)")
+# the id in /api/sessions/{id}..., /ws/sessions/{id} and /watch/{view id}; "import" is POST /api/sessions/import,
+# which creates
+SESSION_PATH = re.compile(r"^/(?:(?:api|ws)/sessions|watch)/([A-Za-z0-9_-]+)")
 NOT_AN_ID = frozenset({"import"})
 
 

@@ -25,7 +25,7 @@ from .settings import Settings
 
 log = logging.getLogger("backprop_live.stream")
 
-SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary")
+SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary", "present", "audience")
 CATCH_UP = 0.25  # seconds of missed ticks that a playing session makes up (see run)
 
 
@@ -145,15 +145,56 @@ def ws_config(session: Session) -> dict:
     return cfg
 
 
-def hello_message(session: Session, role: str, limits: dict) -> bytes:
+def hello_message(session: Session, role: str, limits: dict, frame_follows: bool = False) -> bytes:
+    """frame_follows: the current step's frame comes right after this hello (a client joining mid-run), so the
+    page shows it at once instead of animating it."""
     state = session.state(role)
     state["config"] = ws_config(session)
     return dumps({"type": "hello", "role": role, "config": state["config"], "state": state,
-                  "data": session.points_for_hello(), "limits": limits})
+                  "data": session.points_for_hello(), "limits": limits, "frame_follows": frame_follows})
+
+
+def welcome(session: Session, client: Client, limits: dict) -> None:
+    """What a client that connects (or reconnects) gets at once: the hello, the current step's frame, and (a viewer)
+    the presenter's selection."""
+    frame = session.frame(client.detail)
+    client.put("hello", (session.step, hello_message(session, client.role, limits, frame_follows=frame is not None)))
+    if frame is not None:
+        client.put("frame", (session.record.step, frame))
+    if client.role == "viewer" and session.presentation is not None:
+        client.put("present", session.presentation)
+
+
+def publish_audience(session: Session) -> None:
+    """The number of viewers (also in the hello's state), to the controllers, after a viewer came or went."""
+    body = None
+    for c in session.clients:
+        if c.role == "controller":
+            if body is None:
+                body = dumps({"type": "audience", "viewers": session.viewers()})
+            c.put("audience", body)
+
+
+def publish_presentation(session: Session, message: dict | None) -> None:
+    """The controller's selection and layer reveal, to every viewer (kept for viewers who join later)."""
+    session.presentation = None if message is None else dumps(message)
+    body = session.presentation or dumps({"type": "present", "selection": None, "reveal": None})
+    for c in session.clients:
+        if c.role == "viewer":
+            c.put("present", body)
+
+
+def resend_frame(session: Session, client: Client) -> None:
+    """The current step's frame again, at the client's new detail (a subscription that changed it)."""
+    frame = session.frame(client.detail)
+    if frame is not None:
+        client.put("frame", (session.record.step, frame))
 
 
 def publish_hello(session: Session, limits: dict) -> None:
     """After anything that changes the network outside a step (reset, structural change, weight edit)."""
+    if session.presentation is not None:  # a selection of the old network may not exist in the new one
+        publish_presentation(session, None)
     by_role: dict[str, bytes] = {}
     for c in session.clients:
         if c.role not in by_role:

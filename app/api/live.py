@@ -14,8 +14,8 @@ from ..engine.trainer import PhaseError
 from ..errors import ApiError
 from ..schemas import ClientMessage
 from ..session import Session
-from ..stream import (Client, hello_message, publish_extras, publish_frame, publish_hello, publish_state,
-                      start_playing, stop_playing)
+from ..stream import (Client, publish_audience, publish_extras, publish_frame, publish_hello, publish_presentation,
+                      publish_state, resend_frame, start_playing, stop_playing, welcome)
 from .deps import in_thread, public_limits
 
 log = logging.getLogger("backprop_live.live")
@@ -56,8 +56,10 @@ async def live(ws: WebSocket, sid: str):
     limits = public_limits(settings)
     async with session.lock:
         client = Client(ws, role, settings, step=session.step)
-        client.put("hello", (session.step, hello_message(session, role, limits)))
+        welcome(session, client, limits)
         session.clients.add(client)
+        if role == "viewer":
+            publish_audience(session)
     sender = asyncio.get_running_loop().create_task(client.run_sender())
     try:
         while True:
@@ -78,6 +80,8 @@ async def live(ws: WebSocket, sid: str):
     finally:
         sender.cancel()
         session.clients.discard(client)
+        if role == "viewer":
+            publish_audience(session)
         if not session.clients and session.playing:
             stop_playing(session)  # nobody watches: stop spending CPU on it
         session.touch()
@@ -128,6 +132,7 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
         client.put_control({"type": "pong"})
         return
     if kind == "subscribe":
+        detail = client.detail
         for name in ("detail", "boundary_every", "boundary_resolution", "neurons", "metrics_every"):
             value = getattr(msg, name)
             if value is not None:
@@ -136,9 +141,16 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
             client.error("no_boundary", f"this data set has {session.data.input_dim} inputs: the decision "
                                         "boundary needs 1 or 2", "boundary_every")
         async with session.lock:
+            if client.detail != detail:
+                resend_frame(session, client)
             client.last_boundary = None
             client.last_metrics_step = None
             publish_extras(session, force=True, only=client)
+        return
+    if kind == "present":
+        async with session.lock:
+            check_selection(session, msg.selection)
+            publish_presentation(session, msg.model_dump())
         return
     async with session.lock:
         if kind == "play":
@@ -182,3 +194,20 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
             await in_thread(session.reset, msg.seed, msg.data_seed)
             publish_hello(session, limits)
             publish_state(session)
+
+
+def check_selection(session: Session, selection) -> None:
+    """A `present` selection names a neuron or a weight of this session's network."""
+    if selection is None:
+        return
+    sizes = session.network.sizes
+    L = len(sizes) - 1
+    if selection.l > L:
+        raise ApiError(422, "invalid_message", f"selection.l must be at most {L} for this network (sizes {sizes})",
+                       "selection.l")
+    if selection.k >= sizes[selection.l]:
+        raise ApiError(422, "invalid_message", f"selection.k must be below {sizes[selection.l]}, the width of "
+                                               f"layer {selection.l}", "selection.k")
+    if selection.kind == "edge" and selection.j >= sizes[selection.l - 1]:
+        raise ApiError(422, "invalid_message", f"selection.j must be below {sizes[selection.l - 1]}, the width "
+                                               f"of layer {selection.l - 1}", "selection.j")

@@ -8,7 +8,8 @@ from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoe
 
 from .. import __version__
 from ..presets import PRESETS
-from .deps import OrjsonResponse, get_settings, public_limits
+from ..errors import ApiError
+from .deps import OrjsonResponse, get_settings, get_store, public_limits
 from .embed import discovery_href
 
 router = APIRouter(include_in_schema=False)
@@ -37,14 +38,14 @@ def _context(request: Request) -> dict:
     }
 
 
-def _render(request: Request, name: str):
+def _render(request: Request, name: str, status_code: int = 200, **extra):
     try:
         template = _environment(request).get_template(name)
     except TemplateNotFound:
         return OrjsonResponse({"detail": {"code": "page_not_found",
                                           "message": f"the template {name} is not installed on this server",
                                           "field": None}}, status_code=404)
-    return HTMLResponse(template.render(**_context(request)))
+    return HTMLResponse(template.render(**_context(request), **extra), status_code=status_code)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -55,3 +56,16 @@ async def index(request: Request):
 @router.get("/embed", response_class=HTMLResponse)
 async def embed(request: Request):
     return _render(request, "embed.html")
+
+
+@router.get("/watch/{view_id}", response_class=HTMLResponse)
+async def watch(request: Request, view_id: str):
+    """The live page in viewer mode, for a class watching the run of this view id. Only a view id opens it: a
+    controller id in a link handed to a class would give every student the controls."""
+    try:
+        _, role = get_store(request).lookup(view_id)
+    except ApiError:
+        role = None
+    if role != "viewer":
+        return _render(request, "watch_ended.html", status_code=404)
+    return _render(request, "index.html", mode="viewer", view_id=view_id)

@@ -14,11 +14,16 @@ import { bindKeys } from "./keyboard.js";
 import { fmt } from "./palette.js";
 import { isFull } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
+import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
 const sliderToSpeed = (v) => SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (v / 1000);
 const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN));
+
+// page: the teacher's (or anyone's) own run; viewer: /watch/{view id}, a class watching a run read-only
+const VIEWER = document.body.dataset.mode === "viewer";
+const WATCH_ID = document.body.dataset.watch || null;
 
 const conn = new Connection();
 const timeline = new Timeline();
@@ -26,10 +31,15 @@ const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
   boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, metricsShown: null, lastInspect: 0, starting: null,
+  catchUp: false, viewers: 0, localFocus: null, ended: false, presets: new Map(),
 };
+// the teacher's page presents its selection and layer reveal; a viewer's page follows them (static/js/classroom.js)
+const presenter = VIEWER ? null : new Presenter(conn);
+const follower = VIEWER ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
 
 const network = new NetworkView($("network"), {
   onSelect: (sel) => {
+    follower?.explore();
     if (sel) inspector.open(sel); else inspector.close();
     state.lastInspect = 0;
     // on a phone the inspector is far below the diagram: bring it into view
@@ -58,9 +68,16 @@ const steps = new StepViews({
   },
   batch: showBatch,
 });
-network.onLayout = (cols) => panel.renderLayerControls(cols);
+network.onLayout = (cols) => {
+  panel.renderLayerControls(cols);
+  if (VIEWER) for (const el of $("layer-controls").querySelectorAll("button, select")) { el.disabled = true; el.tabIndex = -1; }
+};
 
 window.__backpropLive = {
+  mode: VIEWER ? "viewer" : "page",
+  get following() { return follower ? follower.following : null; },
+  get viewers() { return state.viewers; },
+  get ended() { return state.ended; },
   get lastFrame() { return timeline.frame; },
   get latestFrame() { return state.latest; },
   get session() { return state.session; },
@@ -112,10 +129,8 @@ async function startSession(request, { keepOutputAuto = true } = {}) {
   // the panel already shows what was asked for (and may have changed since): it follows the server only for
   // a preset or a refused setup
   applySession(session, null, { syncPanel: !!request.preset || session.config.dataset !== panel.config.dataset });
-  if (old && old.id !== session.id) conn.deleteSession(old.id);
-  updateUrl();
-  conn.open(session.id);
-  subscribe();
+  if (old && old.id !== session.id && old.id !== state.lost) conn.deleteSession(old.id);
+  connect(session);
   // hyperparameters changed in the panel while the session was being created go to it now
   const now = panel.request();
   const late = {};
@@ -123,6 +138,33 @@ async function startSession(request, { keepOutputAuto = true } = {}) {
   if (Object.keys(late).length) conn.setConfig(late, false);
   state.firstHello = true;
   // the points and the first heatmap come with the WebSocket's hello and the subscription
+}
+
+/** Live from now on: this page's address, its tab's memory of the run, the WebSocket with this page's speed. */
+function connect(session) {
+  updateUrl();
+  keepRun(session.id);
+  conn.open(session.id);
+  conn.setSpeed(state.speed); // the run's speed is this page's: a class watching it animates at the same pace
+  subscribe();
+}
+
+// A reload of the tab (sessionStorage: per tab, gone with it) carries on with its run instead of starting another,
+// so a class watching it is not left behind; a link opened elsewhere starts its own run from the address.
+const KEPT = "backprop-live:run";
+function keepRun(id) {
+  try { sessionStorage.setItem(KEPT, id); } catch { /* storage denied (a sandboxed frame): reloads start anew */ }
+}
+
+/** The run this tab had before a reload, if it still exists and is the setup the address asks for. */
+async function keptRun(request) {
+  let id = null;
+  try { id = sessionStorage.getItem(KEPT); } catch { return null; }
+  if (!id || request.preset) return null;
+  const session = await api("GET", `/api/sessions/${encodeURIComponent(id)}`).catch(() => null);
+  if (!session || session.role !== "controller") return null;
+  const same = Object.keys(request).every((k) => JSON.stringify(request[k]) === JSON.stringify(session.config[k]));
+  return same ? session : null;
 }
 
 /** Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. */
@@ -134,8 +176,9 @@ function applySession(session, points, { syncPanel = true } = {}) {
   if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
   if (syncPanel) panel.set(cfg);
   state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
-  state.diverged = !!session.diverged;
+  state.diverged = false;
   if (session.diverged) showDiverged(session.divergence); else hideBanner();
+  if (!VIEWER && session.view_id) $("share-button").dataset.watch = session.view_id;
 
   const sizes = session.sizes;
   state.sizes = sizes;
@@ -205,15 +248,35 @@ function subscribe() {
 }
 
 function updateUrl() {
+  if (VIEWER) return; // the address is the live link
   const q = toQuery(panel.request(), { speed: state.speed });
   if (q !== location.search) history.replaceState(null, "", q);
 }
 
+/**
+ * A structural change (data, layers, init, seed...) rebuilds the run in place, so its ids stay and a class watching
+ * it follows; the rebuilt run arrives as the WebSocket's hello. A refused change leaves the run as it was.
+ */
+async function rebuild(request) {
+  const wasPlaying = state.playing;
+  setPlaying(false);
+  const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
+  try {
+    await conn.patch(body, true);
+    updateUrl();
+    if (wasPlaying) setPlaying(true);
+  } catch (err) {
+    showToast(`That change was refused: ${err.message}`);
+    const cfg = { ...state.session.config };
+    if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
+    panel.set(cfg);
+    updateUrl();
+  }
+}
+
 function onConfigChange(partial, structural) {
   if (structural) {
-    const wasPlaying = state.playing;
-    setPlaying(false, false);
-    startSession(panel.request()).then(() => { if (wasPlaying) setPlaying(true); }).catch(() => {});
+    rebuild(panel.request());
     return;
   }
   conn.setConfig(partial, false);
@@ -225,9 +288,27 @@ function onConfigChange(partial, structural) {
 // ---------- messages ----------
 
 conn.on("status", (s) => { $("conn-status").textContent = s.text; $("conn-status").classList.toggle("ok", s.connected); });
-conn.on("session_lost", () => startSession(panel.request()).catch(() => {}));
+conn.on("session_lost", () => {
+  if (VIEWER) { showEnded(); return; }
+  state.lost = state.session?.id; // gone: nothing to delete when the new run starts
+  startSession(panel.request()).catch(() => {});
+});
+conn.on("refused", () => showBanner("This run already has as many watchers as the server allows. Reload the page in a while to try again.", false));
+conn.on("audience", (m) => showAudience(m.viewers));
+conn.on("present", (m) => follower?.receive(m));
 conn.on("hello", (msg) => {
   state.role = msg.role || "controller";
+  // joining a run mid-way: its current step's frame follows at once, shown as it is rather than animated
+  state.catchUp = !!msg.frame_follows;
+  if (VIEWER) {
+    applySession(msg.state, msg.data, { syncPanel: true });
+    showSpeed(msg.state.steps_per_second);
+    setPlaying(!!msg.state.playing, false);
+    if (!state.started) { state.started = true; requestAnimationFrame(loop); }
+    state.boundaryDirty = true;
+    return;
+  }
+  if (typeof msg.state?.viewers === "number") showAudience(msg.state.viewers);
   if (msg.state && msg.state.W) {
     const mine = JSON.stringify(panel.request());
     const theirs = { ...msg.state.config };
@@ -245,20 +326,30 @@ conn.on("boundary", onBoundary);
 conn.on("metrics", onMetrics);
 conn.on("error", (msg) => {
   if (msg.code === "diverged") { showDiverged(msg.message); return; }
+  if (VIEWER && msg.code === "session_deleted") { showEnded(); return; }
   showToast(msg.message || msg.code || "error");
 });
 
 function applyState(s) {
-  if (s.config && state.session) state.session.config = { ...state.session.config, ...s.config };
+  if (s.config && state.session) {
+    state.session.config = { ...state.session.config, ...s.config };
+    if (VIEWER) { panel.set(state.session.config); inspector.setConfig(state.session.config, state.sizes, state.inputLabels); }
+  }
+  if (VIEWER && typeof s.steps_per_second === "number") showSpeed(s.steps_per_second);
   if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
   if (s.diverged) showDiverged(s.divergence);
 }
 
 function onFrame(frame) {
   frame.seq = ++state.seq;
+  // the same step and phase again, at another detail (after a subscription changed it): no new animation
+  if (timeline.refresh(frame)) { if (state.latest?.step === frame.step) state.latest = frame; return; }
   state.latest = frame;
   const now = performance.now();
-  if (state.wantManual) {
+  if (state.catchUp) {
+    state.catchUp = false;
+    timeline.show(frame);
+  } else if (state.wantManual) {
     state.wantManual = false;
     timeline.startManual(frame);
   } else {
@@ -273,7 +364,7 @@ function onFrame(frame) {
   if (warnText !== state.warnText) { state.warnText = warnText; $("grad-warning-text").textContent = warnText; }
   if (frame.diverged) showDiverged(frame.divergence);
   if (state.sizes[0] === 64) state.imagesDirty = true;
-  if (document.activeElement !== $("focus")) $("focus").value = (frame.focus_index || 0) + 1;
+  if (document.activeElement !== $("focus")) $("focus").value = (state.localFocus ?? frame.focus_index ?? 0) + 1;
 }
 
 function onBoundary(b) {
@@ -303,7 +394,7 @@ function holding() {
 function showBatch(frame) {
   if (frame.batch_indices && !timeline.live) {
     boundary.highlight = frame.batch_indices;
-    boundary.focus = frame.batch_indices[Math.min(frame.focus_index || 0, frame.batch_indices.length - 1)];
+    boundary.focus = frame.batch_indices[Math.min(state.localFocus ?? frame.focus_index ?? 0, frame.batch_indices.length - 1)];
     state.boundaryDirty = true;
   } else if (timeline.live && boundary.highlight) { boundary.highlight = null; boundary.focus = null; state.boundaryDirty = true; }
 }
@@ -333,16 +424,21 @@ function setPlaying(playing, send = true) {
   subscribe();
 }
 
-function setSpeed(sps) {
+/** The speed on the slider and in the subscription (a viewer's is the run's, from the server). */
+function showSpeed(sps) {
   state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
   $("speed").value = speedToSlider(state.speed);
   $("speed-out").textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)} step${state.speed === 1 ? "" : "s"}/s`;
-  conn.setSpeed(state.speed);
   subscribe();
+}
+
+function setSpeed(sps) {
+  showSpeed(sps);
+  conn.setSpeed(state.speed);
   updateUrl();
 }
 
-const actions = {
+const controls = {
   togglePlay: () => { if (!state.diverged) setPlaying(!state.playing); },
   stepFull: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
   stepPhase: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
@@ -354,10 +450,18 @@ const actions = {
   slower: () => setSpeed(state.speed / 2),
   reset: () => resetWeights(),
   regenerate: () => panel.change({ data_seed: Math.floor(Math.random() * 2 ** 31) }),
+};
+// what a watching page may do: only what is local to it
+const actions = {
+  ...(VIEWER ? {} : controls),
   toggleTest: () => { $("opt-show-test").checked = !$("opt-show-test").checked; $("opt-show-test").dispatchEvent(new Event("change")); },
   toggleLog: () => { $("opt-log").checked = !$("opt-log").checked; charts.setLog($("opt-log").checked); },
   help: () => { const d = $("help"); if (d.open) d.close(); else d.showModal(); },
-  escape: () => { if ($("help").open) $("help").close(); else { network.selection = null; network.dirty = true; inspector.close(); } },
+  escape: () => {
+    if ($("help").open) { $("help").close(); return; }
+    if (network.selection) follower?.explore();
+    network.selection = null; network.dirty = true; inspector.close();
+  },
 };
 
 async function resetWeights(extra = {}) {
@@ -369,12 +473,12 @@ async function resetWeights(extra = {}) {
   } catch (err) { showToast(err.message); }
 }
 
-$("btn-play").addEventListener("click", actions.togglePlay);
-$("btn-step").addEventListener("click", actions.stepFull);
-$("btn-step-phase").addEventListener("click", actions.stepPhase);
-$("btn-step-layer").addEventListener("click", actions.stepLayer);
-$("btn-reset").addEventListener("click", actions.reset);
-$("btn-regen").addEventListener("click", actions.regenerate);
+$("btn-play").addEventListener("click", controls.togglePlay);
+$("btn-step").addEventListener("click", controls.stepFull);
+$("btn-step-phase").addEventListener("click", controls.stepPhase);
+$("btn-step-layer").addEventListener("click", controls.stepLayer);
+$("btn-reset").addEventListener("click", controls.reset);
+$("btn-regen").addEventListener("click", controls.regenerate);
 $("btn-help").addEventListener("click", actions.help);
 $("speed").addEventListener("input", (e) => setSpeed(sliderToSpeed(Number(e.target.value))));
 $("opt-show-test").addEventListener("change", (e) => { boundary.showTest = e.target.checked; state.boundaryDirty = true; });
@@ -384,6 +488,13 @@ $("focus").addEventListener("change", (e) => {
   const batch = state.session?.config?.batch_size || 1;
   const i = Math.max(1, Math.min(batch, Math.floor(Number(e.target.value) || 1)));
   e.target.value = i;
+  if (VIEWER) { // the student's own focus sample, from the numbers every full frame carries
+    follower.explore();
+    state.localFocus = i - 1;
+    if (state.latest) showBatch(state.latest);
+    showToast(`You follow sample ${i} of each batch; the teacher's page is unchanged.`);
+    return;
+  }
   onConfigChange({ focus_index: i - 1 }, false);
   showToast(`The next steps follow sample ${i} of each batch.`);
 });
@@ -395,9 +506,20 @@ $("banner-lower-lr").addEventListener("click", () => {
   resetWeights({ learning_rate: lr }).then(updateUrl);
 });
 $("preset").addEventListener("change", (e) => {
-  if (!e.target.value) return;
-  setPlaying(false, true);
-  startSession({ preset: e.target.value }, { keepOutputAuto: false }).catch(() => {});
+  const config = state.presets.get(e.target.value);
+  if (!config) return;
+  state.outputAuto = false;
+  panel.set(config);
+  rebuild(panel.request());
+});
+$("btn-follow")?.addEventListener("click", () => follower.follow());
+$("btn-explore")?.addEventListener("click", () => follower.explore());
+$("audience")?.addEventListener("click", () => $("share-button").click());
+// Share → "End this run for the class": the run is deleted, its watchers told; this page goes on with a new run
+document.addEventListener("backprop-live:end-run", () => {
+  if (VIEWER || !state.session) return;
+  setPlaying(false, false);
+  conn.deleteSession(state.session.id); // the server closes this page's socket too (4404): a new run starts
 });
 bindKeys(actions);
 
@@ -415,7 +537,52 @@ function showDiverged(what) {
   if (state.diverged) return;
   state.diverged = true;
   setPlaying(false, false);
-  showBanner(`The run diverged${what ? ` (${what})` : ""}: the numbers grew without bound, usually because the learning rate is too large. The weights before the bad step are kept.`, true);
+  const text = `The run diverged${what ? ` (${what})` : ""}: the numbers grew without bound, usually because the learning rate is too large.`;
+  if (VIEWER) showBanner(`${text} The teacher can reset it.`, false);
+  else showBanner(`${text} The weights before the bad step are kept.`, true);
+  $("banner").classList.add("diverged");
+}
+
+// ---------- the classroom ----------
+
+/** The teacher's header: how many pages watch this run live. */
+function showAudience(n) {
+  state.viewers = n;
+  $("audience-count").textContent = n;
+  $("audience").classList.toggle("has-viewers", n > 0);
+  $("audience").setAttribute("aria-label", `${audienceText(n)} live: open the live link for your class`);
+}
+
+/** A viewer following the teacher: the teacher's selection in the inspector, and their layer-by-layer reveal. */
+function followTeacher({ selection, reveal }) {
+  state.localFocus = null;
+  network.selection = selectionFits(selection, state.sizes) ? selection : null;
+  network.dirty = true;
+  if (network.selection) inspector.open(network.selection); else inspector.close();
+  if (reveal) timeline.revealTo(reveal);
+  if (state.latest) showBatch(state.latest);
+}
+
+function showFollowing(following) {
+  $("btn-follow").hidden = following;
+  $("btn-explore").hidden = !following;
+  $("follow-state").textContent = following ? "Following the teacher" : "Exploring on your own";
+  $("watch-badge").parentElement.classList.toggle("exploring", !following);
+}
+
+/** The run is gone (deleted by the teacher, expired, or the server restarted without it): say so, stop trying. */
+function showEnded() {
+  if (state.ended) return;
+  state.ended = true;
+  conn.close();
+  setPlaying(false, false);
+  $("ended").hidden = false;
+  $("ended").scrollIntoView({ block: "nearest" });
+  document.body.classList.add("ended-run");
+  $("watch-badge").lastChild.textContent = " Run ended";
+  for (const id of ["btn-follow", "btn-explore", "follow-state"]) $(id).hidden = true;
+  $("conn-status").textContent = "the run has ended";
+  $("conn-status").classList.remove("ok");
 }
 
 let toastTimer = null;
@@ -548,9 +715,18 @@ function drawConfusion() {
 // ---------- the animation loop ----------
 
 let lastView = null;
+let focusShown = null; // {frame, focus, shown}: the frame as the student's own focus sample sees it
+function ownFocus(view) {
+  if (state.localFocus == null || !view.frame) return view;
+  if (!focusShown || focusShown.frame !== view.frame || focusShown.focus !== state.localFocus) {
+    focusShown = { frame: view.frame, focus: state.localFocus, shown: withFocus(view.frame, state.localFocus) };
+  }
+  return { ...view, frame: focusShown.shown };
+}
+
 function loop(now) {
   timeline.tick(now);
-  const view = timeline.view(now);
+  const view = ownFocus(timeline.view(now));
   const moving = view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t);
   if (moving || network.dirty) {
     const t0 = performance.now();
@@ -576,12 +752,21 @@ function loop(now) {
     inspector.render(view.frame);
     state.lastInspect = now;
   }
+  presenter?.show({ selection: network.selection, reveal: timeline.reveal });
   requestAnimationFrame(loop);
 }
 
 // ---------- start ----------
 
+/** A watching page: the run arrives with the WebSocket's hello (an unknown id never serves this page). */
+function watch() {
+  showFollowing(true);
+  conn.open(WATCH_ID);
+  subscribe();
+}
+
 async function main() {
+  if (VIEWER) { watch(); return; }
   const { config, ui } = parseUrl(location.search);
   const [datasets, presets] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
@@ -590,6 +775,7 @@ async function main() {
   const dl = Array.isArray(datasets) ? datasets : datasets?.datasets;
   panel.setDatasets(dl);
   const pl = Array.isArray(presets) ? presets : presets?.presets;
+  for (const p of pl || []) if (p.config) state.presets.set(p.name, p.config);
   if (pl && $("preset").options.length <= 1) {
     for (const p of pl) {
       const o = document.createElement("option");
@@ -604,7 +790,13 @@ async function main() {
   const info = panel.info(request.dataset);
   if (info && info.inputs !== 2) delete request.features;
   if (!ui.preset) panel.set(request);
-  await startSession(request, { keepOutputAuto: !config.output_activation });
+  const kept = await keptRun(request);
+  if (kept) {
+    state.outputAuto = !config.output_activation;
+    applySession(kept, null, { syncPanel: false });
+    connect(kept);
+    state.firstHello = true;
+  } else await startSession(request, { keepOutputAuto: !config.output_activation });
   requestAnimationFrame(loop);
 }
 

@@ -30,6 +30,11 @@ export async function api(method, path, body) {
   return data;
 }
 
+// while disconnected, commands wait (at most QUEUE_MAX, the oldest dropped); of those that set one thing (play or
+// pause, the speed, the presentation) only the latest waits
+const QUEUE_MAX = 32;
+const LATEST_WINS = { play: "playback", pause: "playback", set_speed: "speed", present: "present" };
+
 export class Connection {
   constructor() {
     this.sessionId = null;
@@ -94,6 +99,11 @@ export class Connection {
         this.emit("session_lost", ev);
         return;
       }
+      if (ev.code === 4429) {  // the run has all the clients it may have: trying again at once would not help
+        this.emit("status", { connected: false, text: "not connected: this run has too many clients" });
+        this.emit("refused", ev);
+        return;
+      }
       const delay = Math.min(8000, 250 * 2 ** this.retry++);
       this.emit("status", { connected: false, text: `reconnecting in ${Math.round(delay / 1000)} s…` });
       setTimeout(() => { if (ws === this.ws && !this.closedOnPurpose) this._connect(); }, delay);
@@ -116,8 +126,11 @@ export class Connection {
   _send(msg) { this.ws.send(JSON.stringify(msg)); }
 
   send(msg) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this._send(msg);
-    else this.queue.push(msg);
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) { this._send(msg); return; }
+    const group = LATEST_WINS[msg.type];
+    if (group) this.queue = this.queue.filter((m) => LATEST_WINS[m.type] !== group);
+    this.queue.push(msg);
+    if (this.queue.length > QUEUE_MAX) this.queue.shift();
   }
 
   subscribe(opts) {

@@ -68,7 +68,7 @@ export class Inspector {
   render(frame) {
     this.frame = frame;
     const sel = this.selection;
-    const key = `${frame ? `${frame.step}/${frame.phase}/${frame.detail}/${frame.seq || ""}` : "-"}|${JSON.stringify(sel)}|${!!this.katex}`;
+    const key = `${frame ? `${frame.step}/${frame.phase}/${frame.detail}/${frame.seq || ""}/${frame.focus_index}` : "-"}|${JSON.stringify(sel)}|${!!this.katex}`;
     if (key === this._key) return;
     this._key = key;
     if (!sel) {

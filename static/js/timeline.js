@@ -62,6 +62,50 @@ export class Timeline {
     this.lastAnimated = { step: frame.step, phaseIndex: last };
   }
 
+  /** Show a frame at once, its phase complete (a page joining a run mid-way). */
+  show(frame) {
+    this.frame = frame;
+    this.segments = [];
+    this.queue = [];
+    this.manual = null;
+    this.lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+  }
+
+  /**
+   * The frame of the step and phase already shown or waiting, at another detail (a subscription changed it):
+   * it takes the old one's place without animating again. Returns false for a frame of another step or phase.
+   */
+  refresh(frame) {
+    const same = (f) => !!f && f.step === frame.step && f.phase === frame.phase;
+    if (this.queue.length) {
+      if (!same(this.queue[0].frame)) return false;
+      this.queue[0].frame = frame;
+      return true;
+    }
+    if (!same(this.frame)) return false;
+    this.frame = frame;
+    return true;
+  }
+
+  /** The layer-by-layer reveal in progress ({step, phase, layers, of}), or null. */
+  get reveal() {
+    if (!this.manual || !this.frame) return null;
+    return { step: this.frame.step, phase: this.manual.phase, layers: this.manual.layers, of: this.manual.steps };
+  }
+
+  /**
+   * Reveal `layers` layers of a step's phase, as a presenter's page does (its frame shown or waiting).
+   * Returns false if neither is that step's frame at that phase.
+   */
+  revealTo({ step, phase, layers }) {
+    const waiting = this.queue.find((q) => q.frame.step === step && q.frame.phase === phase);
+    const frame = waiting ? waiting.frame : this.frame;
+    if (!frame || frame.step !== step || frame.phase !== phase) return false;
+    this.startManual(frame);
+    this.manual.layers = Math.min(layers, this.manual.steps);
+    return true;
+  }
+
   animating(now) {
     const s = this.segments[this.segments.length - 1];
     return !!s && now < s.start + s.duration;

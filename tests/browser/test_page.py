@@ -173,10 +173,11 @@ def test_config_changes_go_to_the_url_and_reloading_restores_them(page, live_ser
     before = js(page, "window.__backpropLive.session")
     assert before["config"]["learning_rate"] == 0.1 or "lr=0.1" in url
 
+    # a reload carries on with the tab's run (a class watching it stays with it), the setup from the address
     page.reload()
     page.wait_for_function("() => window.__backpropLive && window.__backpropLive.session && window.__backpropLive.layout.length === 5")
     after = js(page, "window.__backpropLive.session")
-    assert after["id"] != before["id"]
+    assert after["id"] == before["id"]
     for key in ("dataset", "hidden_layers", "seed", "data_seed", "learning_rate", "noise", "batch_size", "features"):
         assert after["config"][key] == before["config"][key], key
     assert after["config"]["learning_rate"] == 0.1
@@ -268,10 +269,13 @@ def test_keyboard_shortcuts(page, live_server, open_app):
     sid = js(page, "window.__backpropLive.session.id")
     assert httpx.get(f"{live_server}/api/sessions/{sid}").json()["W"] == initial_W
     assert page.locator("#phase-label").inner_text() == "Ready"
+    # n: new data rebuilds the same run (its ids stay, so a class watching it follows), with a new data seed
     page.keyboard.press("n")
-    page.wait_for_function("() => !/[?&]ds=1(&|$)/.test(location.search) && window.__backpropLive.session.id !== '" + sid + "'")
+    page.wait_for_function("() => !/[?&]ds=1(&|$)/.test(location.search)")
     ds = int(re.search(r"[?&]ds=(\d+)", page.url).group(1))
-    assert js(page, "window.__backpropLive.session.config.data_seed") == ds
+    page.wait_for_function(f"() => window.__backpropLive.session.config.data_seed === {ds}")
+    assert js(page, "window.__backpropLive.session.id") == sid
+    assert httpx.get(f"{live_server}/api/sessions/{sid}").json()["config"]["data_seed"] == ds
 
 
 def test_three_classes_with_an_extra_feature(page, live_server, open_app):

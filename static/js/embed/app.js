@@ -17,6 +17,7 @@ import { isFull } from "../frame.js";
 import { HostChannel } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
+import { Follower, selectionFits, watchUrl } from "../classroom.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
@@ -34,15 +35,17 @@ const neuronImages = new NeuronImages();
 const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
   latest: null, lastState: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
-  boundary: null, inputImages: [], imagesDirty: false, pictures: false,
+  boundary: null, inputImages: [], imagesDirty: false, pictures: false, catchUp: false, ended: false,
 };
+// ?watch={view id}: a class watching a teacher's run, read only, following the teacher's selection
+const follower = opts.watch ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
 // while an exercise holds a phase's answer back, frames wait here instead of reaching the views
 const gate = { holding: false, queue: [] };
 
 applyTheme(opts);
 showPanels(opts);
 const network = opts.panels.has("network") ? new NetworkView($("network"), {
-  onSelect: (sel) => { if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } },
+  onSelect: (sel) => { follower?.explore(); if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } },
   pictureMin: PICTURE_MIN,
 }) : null;
 const boundary = opts.panels.has("data") ? new BoundaryView($("boundary")) : null;
@@ -101,10 +104,12 @@ function readOptions(search, server) {
     if (!hostOrigins.length) hostOrigins = serverOrigins.length ? serverOrigins : own;
   }
   const speed = Number(q.get("speed") ?? ui.speed ?? 5);
+  const watch = /^[A-Za-z0-9_-]{1,64}$/.test(q.get("watch") || "") ? q.get("watch") : null;
   return {
+    watch,
     config, preset: ui.preset || null,
     panels: list("panels", ["network", "data", "loss", "inspector"], ["network", "data", "loss"]),
-    controls: list("controls", ["play", "step", "step_phase", "reset", "speed"], ["play", "step", "step_phase", "reset"]),
+    controls: watch ? new Set() : list("controls", ["play", "step", "step_phase", "reset", "speed"], ["play", "step", "step_phase", "reset"]),
     theme: ["light", "dark", "auto"].includes(q.get("theme")) ? q.get("theme") : "light",
     autoplay: flag("autoplay"),
     quiz: flag("quiz"),
@@ -126,7 +131,8 @@ function showPanels(o) {
     const el = root.querySelector(`[data-control="${name}"]`);
     if (el) el.hidden = !o.controls.has(name);
   }
-  $("controls").hidden = o.controls.size === 0;
+  $("controls").hidden = o.controls.size === 0 && !o.watch;
+  $("watch-bar").hidden = !o.watch;
   root.dataset.panels = [...o.panels].join(" ");
   if (o.title) $("embed-title").textContent = o.title;
 }
@@ -215,12 +221,14 @@ function currentRequest() {
 function updateOpenLink() {
   const a = $("open-full");
   if (!a || !state.session) return;
-  a.href = `/${toQuery(currentRequest(), { speed: state.speed })}`;
+  a.href = opts.watch ? watchUrl(opts.watch) : `/${toQuery(currentRequest(), { speed: state.speed })}`;
 }
 
 // ---------- messages from the server ----------
 
 conn.on("hello", (msg) => {
+  state.catchUp = !!msg.frame_follows; // joining mid-run: the current step's frame follows, shown as it is
+  if (opts.watch) { watched(msg); return; }
   // a new hello follows a structural change made by any client: show the rebuilt run
   if (msg.state && msg.state.W && state.session && (JSON.stringify(msg.state.sizes) !== JSON.stringify(state.sizes) ||
       JSON.stringify(msg.state.config) !== JSON.stringify(state.session.config) || msg.state.step !== state.session.step)) {
@@ -239,6 +247,7 @@ conn.on("boundary", (b) => {
 conn.on("metrics", onMetrics);
 conn.on("state", (s) => {
   state.lastState = s.state;
+  if (opts.watch && typeof s.steps_per_second === "number") showSpeed(s.steps_per_second);
   if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
   if (s.diverged) showDiverged(s.divergence);
   host.post("state", { playing: s.playing, step: s.step, state: s.state, next_phase: s.next_phase, steps_per_second: s.steps_per_second, diverged: s.diverged });
@@ -249,17 +258,27 @@ conn.on("error", (msg) => {
   host.post("error", { code: msg.code || "error", message: msg.message || "", field: msg.field ?? null });
   showToast(msg.message || msg.code);
 });
-conn.on("session_lost", () => host.post("error", { code: "session_lost", message: "the session expired or was deleted" }));
+conn.on("session_lost", () => {
+  host.post("error", { code: "session_lost", message: "the session expired or was deleted" });
+  if (opts.watch) showEnded();
+});
+conn.on("refused", () => {
+  host.post("error", { code: "too_many_clients", message: "the run has as many clients as the server allows" });
+  showToast("This run already has as many watchers as the server allows. Reload in a while to try again.");
+});
+conn.on("present", (m) => follower?.receive(m));
 const stateWaiters = [];
 const frameWaiters = [];
 
 function showFrame(frame) {
   frame.seq = ++state.seq;
+  if (isFull(frame)) state.latestFull = frame;
+  // the same step and phase again at another detail (a subscription changed it): no new animation, no event
+  if (timeline.refresh(frame)) { if (state.latest?.step === frame.step) state.latest = frame; return; }
   state.latest = frame;
   state.lastState = frame.state;
-  if (isFull(frame)) state.latestFull = frame;
   const dur = state.playing ? 1000 / state.speed : Math.min(2500, Math.max(900, 1000 / state.speed));
-  timeline.push(frame, performance.now(), dur);
+  if (state.catchUp) { state.catchUp = false; timeline.show(frame); } else timeline.push(frame, performance.now(), dur);
   steps.addFrame(frame);
   if (!holding()) { steps.showUpTo(Infinity); steps.showBatch(frame); }
   host.post("phase", { step: frame.step, phase: frame.phase, state: frame.state, next_phase: frame.next_phase, loss: frame.loss, diverged: frame.diverged });
@@ -311,14 +330,57 @@ function setPlaying(playing, send = true) {
   subscribe();
 }
 
-function setSpeed(sps) {
+/** The speed shown and subscribed to (watching: the teacher's, from the server). */
+function showSpeed(sps) {
   state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
   const out = $("speed-out");
   if (out) out.textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)}/s`;
   const range = $("speed");
   if (range) range.value = String(Math.round((1000 * Math.log(state.speed / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN)));
-  conn.setSpeed(state.speed);
   subscribe();
+}
+
+function setSpeed(sps) {
+  showSpeed(sps);
+  conn.setSpeed(state.speed);
+}
+
+// ---------- watching a teacher's run ----------
+
+/** Every hello of the watched run (the first, and after each reset or rebuild) shows it anew. */
+function watched(msg) {
+  const first = !state.session;
+  applySession({ ...msg.state, id: null });
+  if (msg.data && msg.data.train) setPoints(msg.data);
+  showSpeed(msg.state.steps_per_second);
+  setPlaying(!!msg.state.playing, false);
+  updateOpenLink();
+  if (first) {
+    requestAnimationFrame(loop);
+    host.post("ready", { session: { view_id: opts.watch }, config: msg.state.config, sizes: msg.state.sizes, step: msg.state.step, lesson: null, watching: true, protocol: { commands: ["get_state"] } });
+    reportHeight();
+  }
+}
+
+function followTeacher({ selection, reveal }) {
+  if (reveal) timeline.revealTo(reveal);
+  if (!network) return;
+  network.selection = selectionFits(selection, state.sizes) ? selection : null;
+  network.dirty = true;
+  if (inspector) { if (network.selection) inspector.open(network.selection); else inspector.close(); }
+}
+
+function showFollowing(following) {
+  $("btn-follow").hidden = following;
+}
+
+function showEnded() {
+  if (state.ended) return;
+  state.ended = true;
+  conn.close();
+  setPlaying(false, false);
+  $("ended").hidden = false;
+  $("watch-bar").hidden = true;
 }
 
 /**
@@ -489,6 +551,10 @@ async function runExercise(ex) {
 // ---------- the host API ----------
 
 async function onHostCommand(cmd) {
+  if (opts.watch && cmd.type !== "get_state") {
+    host.post("error", { code: "read_only", message: "this widget watches a run (?watch=): it cannot change it", request: cmd.type, field: null });
+    return;
+  }
   try {
     switch (cmd.type) {
       case "play": setPlaying(true); break;
@@ -500,7 +566,7 @@ async function onHostCommand(cmd) {
       case "set_config": conn.setConfig(cmd.config, !!cmd.reset); break;
       case "set_speed": setSpeed(cmd.steps_per_second); break;
       case "get_state": {
-        const s = await controller.getState();
+        const s = opts.watch ? await api("GET", `/api/sessions/${opts.watch}`) : await controller.getState();
         host.post("state", { playing: s.playing, step: s.step, state: s.state, next_phase: s.next_phase, steps_per_second: s.steps_per_second, diverged: s.diverged, config: s.config, metrics: s.metrics });
         break;
       }
@@ -550,6 +616,12 @@ function loop(now) {
 let player = null;
 
 async function main() {
+  if (opts.watch) {
+    $("btn-follow").addEventListener("click", () => follower.follow());
+    conn.open(opts.watch);
+    subscribe();
+    return;
+  }
   let lesson = null;
   if (opts.lesson || opts.lessonUrl) {
     try { lesson = await loadLesson({ id: opts.lesson, url: opts.lessonUrl }); } catch (err) {

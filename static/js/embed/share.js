@@ -1,15 +1,18 @@
 // "Share / Embed": the link to the current run and the <iframe> snippet that embeds it, with the widget's options.
 //
 //   import { openShareDialog } from "/static/js/embed/share.js";
-//   openShareDialog({ config, speed });        // config: the run's SessionConfig (partial is fine)
+//   openShareDialog({ config, speed, watch });  // config: the run's SessionConfig (partial is fine);
+//                                               // watch: its view id, for the class's live link (optional)
 //
 // If the page has an element with id "share-button", clicking it opens the dialog for the run the main page
 // shows, as its address bar holds it (the page keeps the whole setup and the speed there, static/js/app.js
-// updateUrl), so the page only needs the button and the import, and the link is the page's own address.
+// updateUrl), so the page only needs the button and the import, and the link is the page's own address. The
+// button's data-watch attribute, when the page sets it, is the run's view id: the dialog then offers the live link.
 
 import { parseUrl, toQuery } from "../config.js";
 import { escapeHtml } from "./text.js";
 import { listLessons } from "./lessons-list.js";
+import { watchUrl } from "../classroom.js";
 
 const PANELS = [["network", "Network"], ["data", "Data"], ["loss", "Loss"], ["inspector", "Inspector"]];
 
@@ -51,7 +54,15 @@ const STYLE = `
 .share-dialog .row input[type=text] { flex: 1; width: auto; }
 .share-dialog .opts { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; }
 .share-dialog .opts label { display: inline-flex; gap: 4px; font-weight: normal; margin: 0; }
-.share-dialog select { font: inherit; padding: 4px; }`;
+.share-dialog select { font: inherit; padding: 4px; }
+.share-dialog .live { border: 1px solid #d1d5db; border-radius: 8px; padding: 8px 10px; margin-bottom: 6px; }
+.share-dialog .live h3 { margin: 0 0 2px; font-size: 14px; }
+.share-dialog .live p { margin: 2px 0 4px; font-size: 12px; color: #4b5563; }
+.share-dialog .qr-row { display: flex; gap: 10px; align-items: flex-end; margin-top: 6px; }
+.share-dialog canvas.qr { width: 132px; height: 132px; image-rendering: pixelated; border: 1px solid #e5e7eb; }
+.qr-projector { border: 0; padding: 24px; max-width: 96vw; max-height: 96vh; text-align: center; font: 18px/1.4 system-ui, sans-serif; }
+.qr-projector canvas { width: min(70vh, 86vw); height: min(70vh, 86vw); image-rendering: pixelated; display: block; margin: 0 auto 12px; }
+.qr-projector .url { font: 600 clamp(14px, 2.4vw, 26px) ui-monospace, monospace; word-break: break-all; }`;
 
 export function openShareDialog(state = {}) {
   if (!dialog) {
@@ -66,6 +77,14 @@ export function openShareDialog(state = {}) {
     dialog.setAttribute("aria-labelledby", "share-title");
     dialog.innerHTML = `
       <h2 id="share-title">Share / Embed</h2>
+      <section class="live" id="share-live" hidden aria-labelledby="share-live-title">
+        <h3 id="share-live-title">Live link for your class</h3>
+        <p>Students who open it watch this run as you drive it, phase by phase, read only.</p>
+        <div class="row"><input type="text" id="share-watch" readonly aria-label="Live link for your class"><button type="button" data-copy="share-watch">Copy live link</button></div>
+        <div class="qr-row"><canvas class="qr" id="share-qr" role="img" aria-label="QR code of the live link"></canvas>
+          <button type="button" id="share-project">Show large for the projector</button>
+          <button type="button" id="share-end" title="Delete this run: the class's pages say it has ended, and this page starts a new run with a new live link">End this run for the class</button></div>
+      </section>
       <label for="share-link">Link to this run (same data, same starting weights)</label>
       <div class="row"><input type="text" id="share-link" readonly><button type="button" data-copy="share-link">Copy</button></div>
       <label>Widget options</label>
@@ -85,6 +104,14 @@ export function openShareDialog(state = {}) {
       <form method="dialog" class="row" style="justify-content:flex-end"><button class="primary">Close</button></form>`;
     document.body.appendChild(dialog);
     dialog.addEventListener("change", () => render());
+    dialog.querySelector("#share-project").addEventListener("click", () => projectQr(dialog.querySelector("#share-watch").value));
+    // ending the run is the page's to do (it holds the controller id): asked twice, then handed to it as an event
+    dialog.querySelector("#share-end").addEventListener("click", (e) => {
+      const b = e.currentTarget;
+      if (b.dataset.armed !== "1") { b.dataset.armed = "1"; b.textContent = "Click again to end it for everyone"; return; }
+      document.dispatchEvent(new CustomEvent("backprop-live:end-run"));
+      dialog.close();
+    });
     dialog.querySelectorAll("[data-copy]").forEach((b) => b.addEventListener("click", async () => {
       const el = dialog.querySelector(`#${b.dataset.copy}`);
       el.select();
@@ -105,9 +132,11 @@ export function openShareDialog(state = {}) {
   dialog._state = state;
   render();
   if (!dialog.open) dialog.showModal();
-  const link = dialog.querySelector("#share-link");
-  link.setSelectionRange(0, 0);  // the start of the address (this server) in view, not its end
-  link.scrollLeft = 0;
+  for (const id of ["#share-link", "#share-watch"]) {  // the start of each address (this server) in view, not its end
+    const link = dialog.querySelector(id);
+    link.setSelectionRange(0, 0);
+    link.scrollLeft = 0;
+  }
   return dialog;
 }
 
@@ -121,9 +150,59 @@ function render() {
     autoplay: opts.querySelector("[name=autoplay]").checked, quiz: opts.querySelector("[name=quiz]").checked, lesson,
   });
   dialog.querySelector("#share-link").value = pageUrl(st);
+  const live = dialog.querySelector("#share-live");
+  live.hidden = !st.watch;
+  const end = dialog.querySelector("#share-end");
+  if (dialog.querySelector("#share-watch").value !== (st.watch ? watchUrl(st.watch) : "")) { end.dataset.armed = ""; end.textContent = "End this run for the class"; }
+  if (st.watch) {
+    const url = watchUrl(st.watch);
+    if (dialog.querySelector("#share-watch").value !== url) {
+      dialog.querySelector("#share-watch").value = url;
+      drawQr(dialog.querySelector("#share-qr"), url).catch(() => { dialog.querySelector("#share-qr").hidden = true; });
+    }
+  }
   dialog.querySelector("#share-embed").value = iframeSnippet(src, { height: lesson ? 760 : 560 });
   dialog.querySelector("#share-preview").href = src;
   dialog.querySelector("#share-copied").textContent = "";
+}
+
+// ---------- the QR code of the live link (qrcode-generator, loaded the first time it is drawn) ----------
+
+let qrLibrary = null;
+const QR_MARGIN = 4; // modules of white around the code, as the standard asks
+
+async function drawQr(canvas, text) {
+  qrLibrary = qrLibrary || import("/static/vendor/qrcode-generator/qrcode.mjs").then((m) => m.default);
+  const qrcode = await qrLibrary;
+  const qr = qrcode(0, "M");
+  qr.addData(text);
+  qr.make();
+  const n = qr.getModuleCount(), size = n + 2 * QR_MARGIN;
+  canvas.width = size;
+  canvas.height = size;
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, size, size);
+  ctx.fillStyle = "#000";
+  for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (qr.isDark(r, c)) ctx.fillRect(c + QR_MARGIN, r + QR_MARGIN, 1, 1);
+  canvas.dataset.text = text;
+  canvas.dataset.modules = String(n);
+}
+
+let projector = null;
+function projectQr(url) {
+  if (!projector) {
+    projector = document.createElement("dialog");
+    projector.className = "qr-projector";
+    projector.setAttribute("aria-label", "Live link for your class");
+    projector.innerHTML = `<canvas role="img" aria-label="QR code of the live link"></canvas><div class="url"></div>
+      <form method="dialog"><button class="primary" style="margin-top:12px">Close</button></form>`;
+    projector.addEventListener("keydown", (e) => e.stopPropagation());
+    document.body.appendChild(projector);
+  }
+  projector.querySelector(".url").textContent = url;
+  drawQr(projector.querySelector("canvas"), url).catch(() => {});
+  projector.showModal();
 }
 
 // the main page: a button with id "share-button" opens the dialog for the run it shows
@@ -133,7 +212,7 @@ function attach() {
   btn.dataset.shareAttached = "1";
   btn.addEventListener("click", () => {
     const { config, ui } = parseUrl(location.search);
-    openShareDialog({ config, speed: ui.speed });
+    openShareDialog({ config, speed: ui.speed, watch: btn.dataset.watch || null });
   });
 }
 if (typeof document !== "undefined") {
