@@ -259,7 +259,7 @@ function updateUrl() {
  * Changes made while one is on its way wait, and only the latest is sent: requests on separate connections could
  * otherwise arrive out of order and leave an older setup in place.
  */
-const rebuilds = { running: null, next: null };
+const rebuilds = { running: null, next: null, sent: [] }; // sent: the last setups asked for
 function rebuild(request) {
   rebuilds.next = request;
   if (!rebuilds.running) rebuilds.running = rebuildLatest().finally(() => { rebuilds.running = null; });
@@ -274,6 +274,7 @@ async function rebuildLatest() {
     const request = rebuilds.next;
     rebuilds.next = null;
     const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
+    rebuilds.sent = [...rebuilds.sent.slice(-7), body];
     try {
       await conn.patch(body, true);
       ok = true;
@@ -329,8 +330,10 @@ conn.on("hello", (msg) => {
     const theirs = { ...msg.state.config };
     if (state.outputAuto) { delete theirs.output_activation; delete theirs.loss; }
     const differs = Object.keys(panel.request()).some((k) => JSON.stringify(theirs[k]) !== JSON.stringify(JSON.parse(mine)[k]));
-    // the first hello repeats what this page asked for; a later one follows a change made elsewhere
-    applySession(msg.state, msg.data, { syncPanel: !state.firstHello && !state.starting && differs });
+    // the first hello repeats what this page asked for, and so does the hello of a rebuild it asked for (the panel
+    // may have moved on since: it keeps what the user chose); another hello follows a change made elsewhere
+    const ours = rebuilds.running || rebuilds.sent.some((req) => Object.keys(req).every((k) => req[k] == null || JSON.stringify(req[k]) === JSON.stringify(msg.state.config[k])));
+    applySession(msg.state, msg.data, { syncPanel: !state.firstHello && !state.starting && differs && !ours });
     state.firstHello = false;
     state.boundaryDirty = true;
   } else if (msg.data && msg.data.train) setPoints(msg.data);
