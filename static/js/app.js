@@ -256,22 +256,37 @@ function updateUrl() {
 /**
  * A structural change (data, layers, init, seed...) rebuilds the run in place, so its ids stay and a class watching
  * it follows; the rebuilt run arrives as the WebSocket's hello. A refused change leaves the run as it was.
+ * Changes made while one is on its way wait, and only the latest is sent: requests on separate connections could
+ * otherwise arrive out of order and leave an older setup in place.
  */
-async function rebuild(request) {
+const rebuilds = { running: null, next: null };
+function rebuild(request) {
+  rebuilds.next = request;
+  if (!rebuilds.running) rebuilds.running = rebuildLatest().finally(() => { rebuilds.running = null; });
+  return rebuilds.running;
+}
+
+async function rebuildLatest() {
   const wasPlaying = state.playing;
   setPlaying(false);
-  const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
-  try {
-    await conn.patch(body, true);
-    updateUrl();
-    if (wasPlaying) setPlaying(true);
-  } catch (err) {
-    showToast(`That change was refused: ${err.message}`);
-    const cfg = { ...state.session.config };
-    if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
-    panel.set(cfg);
+  let ok = true;
+  while (rebuilds.next) {
+    const request = rebuilds.next;
+    rebuilds.next = null;
+    const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
+    try {
+      await conn.patch(body, true);
+      ok = true;
+    } catch (err) {
+      ok = false;
+      showToast(`That change was refused: ${err.message}`);
+      const cfg = { ...state.session.config };
+      if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
+      panel.set(cfg);
+    }
     updateUrl();
   }
+  if (ok && wasPlaying) setPlaying(true);
 }
 
 function onConfigChange(partial, structural) {
