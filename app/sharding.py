@@ -68,6 +68,9 @@ def session_key(path: str) -> str | None:
 
 
 def owner_of_path(path: str, count: int) -> int | None:
-    """The worker that owns the session a request path names; None if it names none."""
+    """The worker that owns the session a request path names; None if it names none. LTI's steps (a login, then
+    its launch; a launch, then its scores) share state in memory: they all go to the first worker."""
+    if path.startswith("/lti/"):
+        return 0
     key = session_key(path)
     return None if key is None else owner_of(key, count)
