@@ -14,7 +14,7 @@ from pathlib import Path
 
 # the id in /api/sessions/{id}..., /ws/sessions/{id} and /watch/{view id}; "import" is POST /api/sessions/import,
 # which creates
-SESSION_PATH = re.compile(r"^/(?:(?:api|ws)/sessions|watch)/([A-Za-z0-9_-]+)")
+SESSION_PATH = re.compile(r"^/(?:(?:api|ws)/sessions|watch)/([A-Za-z0-9_.-]+)")
 NOT_AN_ID = frozenset({"import"})
 
 

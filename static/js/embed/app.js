@@ -105,7 +105,7 @@ function readOptions(search, server) {
     if (!hostOrigins.length) hostOrigins = serverOrigins.length ? serverOrigins : own;
   }
   const speed = Number(q.get("speed") ?? ui.speed ?? 5);
-  const watch = /^[A-Za-z0-9_-]{1,64}$/.test(q.get("watch") || "") ? q.get("watch") : null;
+  const watch = /^[A-Za-z0-9_.-]{1,80}$/.test(q.get("watch") || "") ? q.get("watch") : null;
   return {
     watch,
     config, preset: ui.preset || null,
