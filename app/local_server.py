@@ -31,7 +31,8 @@ class LocalServer:
                  timeout: float = 30):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = env or {}
+        # runs kept in memory only, unless asked otherwise: servers of tests and benchmarks share no snapshots
+        self.env = {"BACKPROP_STORE": "memory", **(env or {})}
         self.log = log
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None

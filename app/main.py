@@ -96,12 +96,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 except Exception:  # keep sweeping whatever one sweep met
                     log.exception("session sweep failed")
 
-        task = asyncio.get_running_loop().create_task(sweep())
+        async def save_changed():
+            store = app.state.store
+            while True:
+                await asyncio.sleep(settings.snapshot_interval)
+                for session in store.changed():
+                    try:
+                        async with session.lock:  # a consistent state: no step runs while it is read
+                            captured = store.capture(session)
+                        await asyncio.to_thread(store.write, captured)
+                    except Exception:  # keep saving the others
+                        log.exception("a session could not be saved")
+
+        tasks = [asyncio.get_running_loop().create_task(sweep())]
+        if app.state.store.snapshots is not None:
+            tasks.append(asyncio.get_running_loop().create_task(save_changed()))
         try:
             yield
         finally:
-            task.cancel()
-            app.state.store.clear()
+            for task in tasks:
+                task.cancel()
+            app.state.store.clear()  # saves every run first (a graceful stop)
 
     app = FastAPI(
         title="Backprop Live",

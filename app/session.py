@@ -145,6 +145,8 @@ class Session:
         self.playing = False
         self.steps_per_second = 10.0
         self.history: deque = deque(maxlen=settings.history_size)
+        self.history_total = 0  # entries recorded since the last build (the history's numbering, for snapshots)
+        self.on_rebuild = None  # called after a rebuild that replaced a built run (app/store.py saves it)
         self.build(config, W=W, b=b, step=step, features_given=features_given)
 
     # -- building ---------------------------------------------------------------------------------------------
@@ -186,7 +188,10 @@ class Session:
         self._frames: dict = {}
         self._frames_of = None
         self.history.clear()
+        self.history_total = 0
         self._record_history()
+        if self.on_rebuild is not None:
+            self.on_rebuild(self)
 
     def reset(self, seed: int | None = None, data_seed: int | None = None) -> None:
         update = {}
@@ -250,8 +255,8 @@ class Session:
         if self.trainer.diverged:
             raise conflict("diverged", f"the run diverged ({self.trainer.divergence}); reset it to go on")
 
-    def _forward(self):
-        idx = self.sampler.next()
+    def _forward(self, idx=None):
+        idx = self.sampler.next() if idx is None else idx
         x = self.x_train[idx]
         rec = self.trainer.forward(x, self.y_train[idx], idx)
         rec.extra["x_raw"] = x if self.x_train is self.data.x_train else self.data.x_train[idx]
@@ -307,6 +312,12 @@ class Session:
             if tr.diverged:
                 break
 
+    def run_batch_phases(self, idx, phase: str) -> None:
+        """The phases of a new step up to `phase`, on the given batch (a step in progress, brought back)."""
+        self._forward(idx)
+        for p in PHASES[1:PHASES.index(phase) + 1]:
+            self._run_phase(p)
+
     def run_next_phase(self) -> None:
         self._check_not_diverged()
         self._run_phase(self.trainer.next_phase)
@@ -351,6 +362,7 @@ class Session:
         m = self.metrics()
         rec = self.trainer.record
         last = rec is not None and rec.phase == "updated" and rec.step == self.step
+        self.history_total += 1
         self.history.append({
             "step": self.step,
             "loss": _finite(rec.loss) if last else None,

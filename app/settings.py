@@ -89,6 +89,9 @@ class Settings:
     # BACKPROP_INSTANCE: this server's tag among several behind nginx (deploy/), written into every id it makes
     # ("i3.Zk3..."), so nginx sends a session's requests to the instance that holds it
     instance: str | None = None
+    # BACKPROP_STORE: where runs are kept so that a restart loses none (app/snapshots.py): sqlite:PATH or memory
+    store: str = "memory"
+    snapshot_interval: float = 2.0  # BACKPROP_SNAPSHOT_INTERVAL: seconds between saves of the runs that changed
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -111,7 +114,24 @@ def load_settings() -> Settings:
         ws_compression=_bool("BACKPROP_WS_COMPRESSION", False),
         workers=_int("BACKPROP_WORKERS", default_workers(), 1, 64),
         instance=_instance(),
+        store=_store(),
+        snapshot_interval=_float("BACKPROP_SNAPSHOT_INTERVAL", 2.0, 0.1, 3600.0),
     )
+
+
+def default_store() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:{Path(base) / 'backprop-live' / 'sessions.sqlite3'}"
+
+
+def _store() -> str:
+    raw = _raw("BACKPROP_STORE")
+    if raw is None:
+        return default_store()
+    raw = raw.strip()
+    if raw == "memory" or (raw.startswith("sqlite:") and len(raw) > len("sqlite:")):
+        return raw
+    raise ValueError(f"BACKPROP_STORE must be memory or sqlite:PATH (a file), not {raw!r}")
 
 
 INSTANCE_TAG = re.compile(r"^[a-z0-9]{1,16}$")
