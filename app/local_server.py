@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -15,7 +16,14 @@ from pathlib import Path
 
 import httpx
 
-from .workers import PACKAGE_PARENT, package_env
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+
+
+def package_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment (plus `extra`) with this package's parent first on PYTHONPATH, so a child process runs
+    `python -m app...` from this very tree, installed or not."""
+    path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
 def free_port() -> int:

@@ -22,7 +22,6 @@ from .lti import routes as lti
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .settings import Settings, load_settings
-from .forward import ForwardToOwner
 from .store import Store
 
 log = logging.getLogger("backprop_live")
@@ -166,6 +165,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    if settings.shard is not None and settings.shard.count > 1:
-        app.add_middleware(ForwardToOwner, shard=settings.shard)  # outermost: a forwarded answer is the owner's
     return app

@@ -28,20 +28,15 @@ from .errors import ConfigError, conflict
 from .frames import dumps, frame_body
 from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
-from .sharding import Shard, owner_of
 
 ID_BYTES = 24  # 192 random bits per id
 
 
-def new_id(shard: Shard | None = None, instance: str | None = None) -> str:
-    """An unguessable id; with several workers, one that hashes to this worker (a few draws on average); behind
-    nginx, prefixed with this instance's tag and a dot (the dot is not in the random part's alphabet)."""
-    while True:
-        key = secrets.token_urlsafe(ID_BYTES)
-        if instance:
-            key = f"{instance}.{key}"
-        if shard is None or owner_of(key, shard.count) == shard.index:
-            return key
+def new_id(instance: str | None = None) -> str:
+    """An unguessable id; behind nginx, prefixed with this instance's tag and a dot (the dot is not in the random
+    part's alphabet), so nginx sends its requests to this instance (deploy/)."""
+    key = secrets.token_urlsafe(ID_BYTES)
+    return f"{instance}.{key}" if instance else key
 
 
 def _field_of(message: str, default: str) -> str:
@@ -132,8 +127,8 @@ def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> S
 class Session:
     def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0,
                  features_given: bool = True):
-        self.id = new_id(settings.shard, settings.instance)
-        self.view_id = new_id(settings.shard, settings.instance)
+        self.id = new_id(settings.instance)
+        self.view_id = new_id(settings.instance)
         self.settings = settings
         self.lock = asyncio.Lock()
         self.created = time.time()

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sharding import Shard
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -82,10 +81,6 @@ class Settings:
     # bytes but costs the server about 70 us of CPU more per frame and client: twice the cost of sending a frame
     # (bench/stream.py, 200 viewers of 10 sessions)
     ws_compression: bool = False
-    # processes: BACKPROP_WORKERS worker processes share the port, each owning the sessions whose ids hash to it
-    # (app/workers.py); the default is one per CPU core, at most 4. 1 serves from a single process.
-    workers: int = 1
-    shard: Shard | None = None  # set in each worker process (never from the environment)
     # BACKPROP_INSTANCE: this server's tag among several behind nginx (deploy/), written into every id it makes
     # ("i3.Zk3..."), so nginx sends a session's requests to the instance that holds it
     instance: str | None = None
@@ -112,7 +107,6 @@ def load_settings() -> Settings:
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),
         control_queue=_int("BACKPROP_CONTROL_QUEUE", 32, 4, 10_000),
         ws_compression=_bool("BACKPROP_WS_COMPRESSION", False),
-        workers=_int("BACKPROP_WORKERS", default_workers(), 1, 64),
         instance=_instance(),
         store=_store(),
         snapshot_interval=_float("BACKPROP_SNAPSHOT_INTERVAL", 2.0, 0.1, 3600.0),
@@ -145,7 +139,3 @@ def _instance() -> str | None:
         raise ValueError(f"BACKPROP_INSTANCE must be 1 to 16 lower-case letters or digits (a tag such as i3), "
                          f"not {raw!r}")
     return raw.strip()
-
-
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 4))

@@ -5,8 +5,6 @@ Policy (docs/API.md "Settings"):
   WebSocket client is connected. Expiry is checked lazily on every lookup and by a background sweep.
 - At BACKPROP_MAX_SESSIONS, creating a session first evicts the least recently used session that has no
   WebSocket client connected; if every session has a client, the answer is 503 `too_many_sessions`.
-- With several worker processes the cap counts the sessions of every worker (app/sharding.py SessionCounts); a
-  worker at the cap evicts among its own sessions.
 - Snapshots (BACKPROP_STORE, app/snapshots.py): a run is saved when it is created and rebuilt, within
   BACKPROP_SNAPSHOT_INTERVAL of any other change (save_changed, from the server's lifespan), and at a graceful
   stop (save_all); an id not in memory is looked up in the snapshots and the run brought back. Deleting, expiring
@@ -24,7 +22,6 @@ from . import snapshots
 from .errors import ApiError, not_found
 from .session import Session
 from .settings import Settings
-from .sharding import SessionCounts
 
 
 class Store:
@@ -34,20 +31,12 @@ class Store:
         self.by_view: dict[str, Session] = {}
         self.evicted = 0
         self.expired = 0
-        shard = settings.shard
-        self.counts = SessionCounts(shard) if shard is not None and shard.count > 1 else None
-        self._publish()
         self.snapshots = snapshots.open_store(settings.store)
         self.saved: dict[str, tuple] = {}  # id -> (fingerprint, structure, history entries saved) of the last save
         self.revived = 0
 
-    def _publish(self) -> None:
-        if self.counts is not None:
-            self.counts.publish(len(self.by_id))
-
     def held(self) -> int:
-        """Sessions held by the whole server (every worker's)."""
-        return len(self.by_id) + (self.counts.elsewhere() if self.counts is not None else 0)
+        return len(self.by_id)
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -61,9 +50,8 @@ class Store:
         if self.held() >= self.settings.max_sessions:
             idle = [s for s in self.by_id.values() if not s.clients]
             if not idle:
-                whose = "all in use" if self.counts is None else "all of this worker process's in use"
                 raise ApiError(503, "too_many_sessions",
-                               f"the server holds its maximum of {self.settings.max_sessions} sessions, {whose}; "
+                               f"the server holds its maximum of {self.settings.max_sessions} sessions, all in use; "
                                "try again later or delete a session you no longer need")
             self.remove(min(idle, key=lambda s: s.last_used))
             self.evicted += 1
@@ -73,7 +61,6 @@ class Store:
     def _hold(self, session: Session) -> None:
         self.by_id[session.id] = session
         self.by_view[session.view_id] = session
-        self._publish()
         if self.snapshots is not None:
             session.on_rebuild = self.save
 
@@ -99,7 +86,6 @@ class Store:
             self.saved.pop(session.id, None)
         self.by_id.pop(session.id, None)
         self.by_view.pop(session.view_id, None)
-        self._publish()
         session.playing = False
         if session.runner is not None:
             session.runner.cancel()

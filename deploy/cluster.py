@@ -67,13 +67,18 @@ class Cluster:
         self.nginx: subprocess.Popen | None = None
         self.base = f"http://{host}:{port}"
 
+    @property
+    def pids(self) -> list[int]:
+        """nginx's master and each instance (for measuring what the cluster uses)."""
+        return ([self.nginx.pid] if self.nginx else []) + [p.pid for p in self.instances.values()]
+
     def socket(self, tag: str) -> Path:
         return self.runtime / f"{tag}.sock"
 
     def start_instance(self, tag: str) -> subprocess.Popen:
         sock = self.socket(tag)
         sock.unlink(missing_ok=True)
-        env = {**os.environ, **self.env, "BACKPROP_INSTANCE": tag, "BACKPROP_WORKERS": "1",
+        env = {**os.environ, **self.env, "BACKPROP_INSTANCE": tag,
                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
         log = open(self.runtime / f"{tag}.log", "a")
         try:

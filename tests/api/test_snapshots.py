@@ -115,7 +115,7 @@ def test_a_crash_loses_at_most_the_snapshot_interval(tmp_path):
     """kill -9 while a run trains: the periodic save (every 0.2 s here) has the run's last state; the next start
     brings it back and it goes on."""
     db = tmp_path / "runs.sqlite3"
-    env = {"BACKPROP_STORE": f"sqlite:{db}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2", "BACKPROP_WORKERS": "1"}
+    env = {"BACKPROP_STORE": f"sqlite:{db}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2"}
     server = LocalServer(env=env, log=tmp_path / "first.log").start()
     try:
         s = httpx.post(f"{server.base}/api/sessions", json={}).json()

@@ -37,8 +37,7 @@ def quiet_page(browser, errors: list):
 
 @pytest.mark.parametrize("how", ["graceful", "killed"])
 def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
-    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2",
-           "BACKPROP_WORKERS": "1"}
+    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2"}
     errors: list = []
     server = LocalServer(env=env, log=tmp_path / "first.log").start()
     teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)

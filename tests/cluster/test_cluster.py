@@ -119,7 +119,7 @@ def test_the_instance_tag_is_checked_and_written_into_every_id(monkeypatch):
 
     monkeypatch.setenv("BACKPROP_INSTANCE", "i12")
     assert load_settings().instance == "i12"
-    ids = {new_id(None, "i12") for _ in range(50)}
+    ids = {new_id("i12") for _ in range(50)}
     assert len(ids) == 50 and all(i.startswith("i12.") and len(i) == 4 + 32 and i.count(".") == 1 for i in ids)
     for bad in ("I12", "i-1", "a" * 17, "i.1"):
         monkeypatch.setenv("BACKPROP_INSTANCE", bad)
