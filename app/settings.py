@@ -84,7 +84,8 @@ class Settings:
     # BACKPROP_INSTANCE: this server's tag among several behind nginx (deploy/), written into every id it makes
     # ("i3.Zk3..."), so nginx sends a session's requests to the instance that holds it
     instance: str | None = None
-    # BACKPROP_STORE: where runs are kept so that a restart loses none (app/snapshots.py): sqlite:PATH or memory
+    # BACKPROP_STORE: where runs are kept so that a restart loses none (app/snapshots.py): sqlite:PATH,
+    # redis://host:port/db (instances on several machines) or memory
     store: str = "memory"
     snapshot_interval: float = 2.0  # BACKPROP_SNAPSHOT_INTERVAL: seconds between saves of the runs that changed
     # files
@@ -123,9 +124,10 @@ def _store() -> str:
     if raw is None:
         return default_store()
     raw = raw.strip()
-    if raw == "memory" or (raw.startswith("sqlite:") and len(raw) > len("sqlite:")):
+    if raw == "memory" or (raw.startswith("sqlite:") and len(raw) > len("sqlite:")) or \
+            raw.startswith(("redis://", "rediss://")):
         return raw
-    raise ValueError(f"BACKPROP_STORE must be memory or sqlite:PATH (a file), not {raw!r}")
+    raise ValueError(f"BACKPROP_STORE must be memory, sqlite:PATH (a file) or redis://host:port/db, not {raw!r}")
 
 
 INSTANCE_TAG = re.compile(r"^[a-z0-9]{1,16}$")

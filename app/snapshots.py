@@ -6,7 +6,8 @@ the batch size), the divergence, the speed, and the metric history (saved as it 
 it, a run continues with the same numbers it would have had without the restart: the data set is made again
 from its seed, and a step in progress runs its phases again on the same batch.
 
-Stores: SQLite (a file; the default) or none (BACKPROP_STORE=memory). The arrays travel as an .npz archive
+Stores: SQLite (a file; the default), Redis (shared by instances on several machines) or none
+(BACKPROP_STORE=memory). The arrays travel as an .npz archive
 (numpy's own format, loaded without pickle), the rest as JSON.
 """
 
@@ -22,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine.trainer import PHASES
 from .schemas import SessionConfig
 from .session import Session
 from .settings import Settings
@@ -191,13 +191,65 @@ class SqliteSnapshots:
             self.db.close()
 
 
+class RedisSnapshots:
+    """Snapshots in Redis (redis-py), shared by instances on several machines: a run whose instance is replaced by
+    a new one with the same tag, anywhere, comes back there. Keys: backprop:run:{id} (a hash: view id, time of
+    the save, state), backprop:view:{view id} -> id, backprop:history:{id} (a sorted set scored by entry number)."""
+
+    def __init__(self, url: str):
+        import redis  # only a Redis store needs it
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=10)
+        self.redis.ping()  # fail at start, naming the address, rather than at the first save
+
+    def save(self, session_id: str, view_id: str, state: bytes, history: list[tuple[int, str]], restart: bool,
+             keep: int) -> None:
+        p = self.redis.pipeline(transaction=True)
+        p.hset(f"backprop:run:{session_id}", mapping={"view_id": view_id, "saved": time.time(), "state": state})
+        p.set(f"backprop:view:{view_id}", session_id)
+        key = f"backprop:history:{session_id}"
+        if restart:
+            p.delete(key)
+        if history:
+            p.zadd(key, {f"{n}:{entry}": n for n, entry in history})
+            p.zremrangebyscore(key, "-inf", history[-1][0] - keep)
+        p.execute()
+
+    def load(self, key: str) -> tuple[str, bytes, float, list[dict]] | None:
+        session_id = key
+        run = self.redis.hgetall(f"backprop:run:{key}")
+        if not run:
+            found = self.redis.get(f"backprop:view:{key}")
+            if found is None:
+                return None
+            session_id = found.decode()
+            run = self.redis.hgetall(f"backprop:run:{session_id}")
+            if not run:
+                return None
+        members = self.redis.zrange(f"backprop:history:{session_id}", 0, -1)
+        history = [json.loads(m.decode().split(":", 1)[1]) for m in members]
+        return session_id, run[b"state"], time.time() - float(run[b"saved"]), history
+
+    def delete(self, session_id: str) -> None:
+        view = self.redis.hget(f"backprop:run:{session_id}", "view_id")
+        keys = [f"backprop:run:{session_id}", f"backprop:history:{session_id}"]
+        if view is not None:
+            keys.append(f"backprop:view:{view.decode()}")
+        self.redis.delete(*keys)
+
+    def close(self) -> None:
+        self.redis.close()
+
+
 def open_store(spec: str):
-    """BACKPROP_STORE: `memory` (no snapshots) or `sqlite:PATH`."""
+    """BACKPROP_STORE: `memory` (no snapshots), `sqlite:PATH` or `redis://host:port/db`."""
     if spec == "memory":
         return None
     if spec.startswith("sqlite:"):
         return SqliteSnapshots(Path(spec[len("sqlite:"):]).expanduser())
-    raise ValueError(f"BACKPROP_STORE must be memory or sqlite:PATH, not {spec!r}")
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        return RedisSnapshots(spec)
+    raise ValueError(f"BACKPROP_STORE must be memory, sqlite:PATH or redis://host:port/db, not {spec!r}")
 
 
-__all__ = ["capture", "revive", "fingerprint", "open_store", "SqliteSnapshots", "PHASES"]
+__all__ = ["capture", "revive", "describe", "fingerprint", "open_store", "SqliteSnapshots", "RedisSnapshots"]
