@@ -197,15 +197,15 @@ def test_a_killed_instance_comes_back_with_its_runs_and_the_other_never_notices(
             proc = cluster.instances["i0"]
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
-            t0 = time.monotonic()
             cluster.start_instance("i0")
-            cluster.wait_instance("i0")
+            cluster.wait_instance("i0")  # the new process answers its health check
+            t0 = time.monotonic()
             back = httpx.get(f"{cluster.base}/api/sessions/{victim['id']}")
             restarted.update(status=back.status_code, step=back.json().get("step"), seconds=time.monotonic() - t0)
 
         gaps = asyncio.run(watch_bystander())
         assert restarted["status"] == 200 and restarted["step"] == 30  # saved within the interval: nothing lost
-        assert restarted["seconds"] < 2 + 3  # the instance starts, then its runs answer at once (start included)
+        assert restarted["seconds"] < 2  # from the instance's start, its run answers at once (restored on first use)
         # the other instance's class never noticed: its connection stayed open and its frames kept coming (the
         # new process's start shares the machine's two cores with it, hence a gap of some tenths of a second)
         assert len(gaps) > 50 and max(gaps) < 2.0, max(gaps)
