@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +30,24 @@ sys.path.insert(0, str(REPO / "deploy"))
 from cluster import Cluster, render  # noqa: E402
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def run(coro):
+    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an event loop in this one."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as e:  # re-raised in the test's thread
+            out["error"] = e
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def free_port() -> int:
@@ -102,7 +121,7 @@ def test_every_session_is_reached_on_its_instance_by_websocket(cluster):
                     return hello, seen, frame
 
     for s in sessions.values():
-        hello, seen, frame = asyncio.run(drive(s))
+        hello, seen, frame = run(drive(s))
         assert hello["role"] == "controller" and hello["state"]["id"] == s["id"]
         assert seen["role"] == "viewer" and seen["state"]["id"] is None
         assert frame["step"] == 2
@@ -203,7 +222,7 @@ def test_a_killed_instance_comes_back_with_its_runs_and_the_other_never_notices(
             back = httpx.get(f"{cluster.base}/api/sessions/{victim['id']}")
             restarted.update(status=back.status_code, step=back.json().get("step"), seconds=time.monotonic() - t0)
 
-        gaps = asyncio.run(watch_bystander())
+        gaps = run(watch_bystander())
         assert restarted["status"] == 200 and restarted["step"] == 30  # saved within the interval: nothing lost
         assert restarted["seconds"] < 2  # from the instance's start, its run answers at once (restored on first use)
         # the other instance's class never noticed: its connection stayed open and its frames kept coming (the
