@@ -317,6 +317,13 @@ class StepRequest(Model):
     detail: Detail = "summary"
 
 
+class BranchRequest(Model):
+    step: int = Field(ge=1, description="the past step to start from: the new run begins right after its update")
+    changes: Optional[ConfigPatch] = Field(  # type: ignore[valid-type]
+        None, description="hyperparameters for the new run (learning_rate, batch_size, optimizer, regularization, "
+                          "regularization_rate, focus_index)")
+
+
 class ResetRequest(Model):
     seed: Optional[Seed] = None
     data_seed: Optional[Seed] = None

@@ -124,9 +124,22 @@ def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> S
     return cfg.model_copy(update={"output_activation": out, "loss": loss})
 
 
+class NoJournal:
+    """What a run tells of its steps and changes, for a timeline that can replay them (app/rewind.py): nobody."""
+
+    def begin(self, session) -> None:
+        pass
+
+    def after_step(self, session) -> None:
+        pass
+
+    def note(self, session, kind: str, value: dict) -> None:
+        pass
+
+
 class Session:
     def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0,
-                 features_given: bool = True):
+                 features_given: bool = True, journal=None, data: Dataset | None = None):
         self.id = new_id(settings.instance)
         self.view_id = new_id(settings.instance)
         self.settings = settings
@@ -142,7 +155,8 @@ class Session:
         self.history: deque = deque(maxlen=settings.history_size)
         self.history_total = 0  # entries recorded since the last build (the history's numbering, for snapshots)
         self.on_rebuild = None  # called after a rebuild that replaced a built run (app/store.py saves it)
-        self.build(config, W=W, b=b, step=step, features_given=features_given)
+        self.journal = journal or NoJournal()  # told of every step and change (app/rewind.py Timeline)
+        self.build(config, W=W, b=b, step=step, features_given=features_given, data=data)
 
     # -- building ---------------------------------------------------------------------------------------------
     def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None,
@@ -185,6 +199,7 @@ class Session:
         self.history.clear()
         self.history_total = 0
         self._record_history()
+        self.journal.begin(self)
         if self.on_rebuild is not None:
             self.on_rebuild(self)
 
@@ -234,6 +249,8 @@ class Session:
             tr.set_optimizer(config.optimizer)
         if "focus_index" in changed:
             tr.focus_index = config.focus_index
+        if changed:
+            self.journal.note(self, "patch", changed)
         self.config = self.config.model_copy(update={k: getattr(config, k) for k in HYPERPARAMETERS})
         return False
 
@@ -269,6 +286,7 @@ class Session:
         self.version += 1
         if self.step % self.settings.metrics_every == 0:
             self._record_history()
+        self.journal.after_step(self)
 
     def run_steps(self, count: int) -> int:
         """Run `count` whole steps (finishing a step left mid-phase counts as the first). Returns steps run."""
@@ -292,6 +310,7 @@ class Session:
                 self.version += 1
                 if tr.step_count % every == 0:
                     self._record_history()
+                self.journal.after_step(self)
         return done
 
     def run_to_phase(self, phase: str) -> None:
@@ -458,6 +477,7 @@ class Session:
             net.b[l] = arr
         tr.reset_divergence()
         self.version += 1
+        self.journal.note(self, "weight", {"layer": layer, "kind": kind, "row": row, "col": col, "value": value})
 
     def points_for_hello(self) -> dict | None:
         """The data set's points, for 1-D and 2-D data (what a page plots)."""

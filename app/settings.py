@@ -88,6 +88,8 @@ class Settings:
     # redis://host:port/db (instances on several machines) or memory
     store: str = "memory"
     snapshot_interval: float = 2.0  # BACKPROP_SNAPSHOT_INTERVAL: seconds between saves of the runs that changed
+    # BACKPROP_CHECKPOINT_EVERY: steps between the checkpoints a past step is replayed from (app/rewind.py)
+    checkpoint_every: int = 100
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -111,6 +113,7 @@ def load_settings() -> Settings:
         instance=_instance(),
         store=_store(),
         snapshot_interval=_float("BACKPROP_SNAPSHOT_INTERVAL", 2.0, 0.1, 3600.0),
+        checkpoint_every=_int("BACKPROP_CHECKPOINT_EVERY", 100, 1, 100_000),
     )
 
 

@@ -76,8 +76,9 @@ def describe(blob: bytes) -> dict:
     return {k: meta[k] for k in ("id", "view_id", "step", "phase")}
 
 
-def revive(blob: bytes, history: list[dict], settings: Settings) -> Session:
-    """A session from its snapshot: the same ids, parameters, optimizer and sampler state, phase and history."""
+def revive(blob: bytes, history: list[dict], settings: Settings, data=None) -> Session:
+    """A session from its snapshot: the same ids, parameters, optimizer and sampler state, phase and history.
+    data: the run's data set when at hand (else it is made again from the config)."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     meta = json.loads(arrays.pop("meta").tobytes())
@@ -86,7 +87,7 @@ def revive(blob: bytes, history: list[dict], settings: Settings) -> Session:
     n = meta["layers"]
     config = SessionConfig.model_validate(meta["config"])
     session = Session(config, settings, W=[arrays[f"W{l}"].tolist() for l in range(n)],
-                      b=[arrays[f"b{l}"].tolist() for l in range(n)], step=meta["step"])
+                      b=[arrays[f"b{l}"].tolist() for l in range(n)], step=meta["step"], data=data)
     session.id, session.view_id = meta["id"], meta["view_id"]
     session.created = meta["created"]
     session.steps_per_second = meta["steps_per_second"]

@@ -19,6 +19,7 @@ import json
 import logging
 
 from . import snapshots
+from .rewind import Timeline
 from .errors import ApiError, not_found
 from .session import Session
 from .settings import Settings
@@ -59,6 +60,9 @@ class Store:
         self.save(session)
 
     def _hold(self, session: Session) -> None:
+        if not isinstance(session.journal, Timeline):  # every run held can show its past steps again
+            session.journal = Timeline(self.settings.checkpoint_every)
+            session.journal.begin(session)
         self.by_id[session.id] = session
         self.by_view[session.view_id] = session
         if self.snapshots is not None:
