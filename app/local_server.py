@@ -32,6 +32,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_healthy(get, exited, timeout: float, what: str, pause: float = 0.05) -> None:
+    """Until get() (a GET of /api/health) answers 200; exited() says why the server is gone, or None while it runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        gone = exited()
+        if gone:
+            raise RuntimeError(gone)
+        try:
+            if get().status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer /api/health within {timeout:g} s")
+        time.sleep(pause)
+
+
 class LocalServer:
     """`env` is added to the environment; `log` (a path) receives the server's output, else it is inherited."""
 
@@ -63,18 +80,9 @@ class LocalServer:
         return self
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /api/health within {self.timeout:g} s")
-            time.sleep(0.1)
+        wait_healthy(lambda: httpx.get(f"{self.base}/api/health", timeout=1),
+                     lambda: None if self.proc.poll() is None else f"the server exited with code {self.proc.returncode}",
+                     self.timeout, "the server", pause=0.1)
 
     def stop(self) -> None:
         if self.proc is None:

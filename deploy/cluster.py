@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from app.local_server import wait_healthy  # noqa: E402
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 ROUTED = "/(?:api/sessions|ws/sessions|watch)/"
 
@@ -101,25 +103,16 @@ class Cluster:
         return proc
 
     def wait_instance(self, tag: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        address = self.addresses[tag]
+        address, proc = self.addresses[tag], self.instances[tag]
         if address.startswith("unix:"):
             transport, base = httpx.HTTPTransport(uds=address[len("unix:"):]), "http://instance"
         else:
             transport, base = httpx.HTTPTransport(), f"http://{address}"
         with httpx.Client(transport=transport, base_url=base) as client:
-            while True:
-                if self.instances[tag].poll() is not None:
-                    raise RuntimeError(f"instance {tag} exited with code {self.instances[tag].returncode}; see "
-                                       f"{self.runtime / (tag + '.log')}")
-                try:
-                    if client.get("/api/health", timeout=1).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"instance {tag} did not answer within {timeout:g} s")
-                time.sleep(0.05)
+            wait_healthy(lambda: client.get("/api/health", timeout=1),
+                         lambda: None if proc.poll() is None else f"instance {tag} exited with code {proc.returncode}; "
+                                                                  f"see {self.runtime / (tag + '.log')}",
+                         timeout, f"instance {tag}")
 
     def start(self) -> Cluster:
         try:
@@ -164,18 +157,12 @@ class Cluster:
             time.sleep(0.05)
 
     def _wait_front(self, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.nginx.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.nginx.stderr.read().decode(errors='replace').strip()}")
-            try:
-                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not answer on {self.base} within {timeout:g} s")
-            time.sleep(0.05)
+        def exited():
+            if self.nginx.poll() is None:
+                return None
+            return f"nginx exited: {self.nginx.stderr.read().decode(errors='replace').strip()}"
+
+        wait_healthy(lambda: httpx.get(f"{self.base}/api/health", timeout=1), exited, timeout, f"nginx on {self.base}")
 
     def stop(self) -> None:
         procs = ([self.nginx] if self.nginx else []) + list(self.instances.values())
