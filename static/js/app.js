@@ -8,10 +8,10 @@ import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, FEATURE_LABEL } from "./config.js";
+import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
-import { fmt } from "./palette.js";
+import { fmt, speedText, applyTheme } from "./palette.js";
 import { isFull } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
@@ -24,6 +24,12 @@ const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.
 // page: the teacher's (or anyone's) own run; viewer: /watch/{view id}, a class watching a run read-only
 const VIEWER = document.body.dataset.mode === "viewer";
 const WATCH_ID = document.body.dataset.watch || null;
+
+// ---------- theme: the system's, or the one chosen with the button (kept in the address as theme=dark|light) ----------
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+let chosenTheme = parseUrl(location.search).ui.theme || null;
+const isDark = () => (chosenTheme ? chosenTheme === "dark" : systemDark.matches);
+applyTheme(isDark());
 
 const conn = new Connection();
 const timeline = new Timeline();
@@ -182,10 +188,8 @@ function applySession(session, points, { syncPanel = true } = {}) {
 
   const sizes = session.sizes;
   state.sizes = sizes;
-  const feats = cfg.features || ["x1", "x2"];
-  state.inputLabels = session.input_dim === 2 && sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f)
-    : sizes[0] === 1 ? ["x"] : [];
-  network.setShape(sizes, state.inputLabels);
+  state.inputLabels = inputLabelsOf(session);
+  network.setShape(sizes, state.inputLabels, outputLabelsOf(session));
   inspector.setConfig(session.config, sizes, state.inputLabels);
   inspector.close();
   network.selection = null;
@@ -248,8 +252,14 @@ function subscribe() {
 }
 
 function updateUrl() {
-  if (VIEWER) return; // the address is the live link
-  const q = toQuery(panel.request(), { speed: state.speed });
+  if (VIEWER) { // the address is the live link: only the theme is added to it
+    const q = new URLSearchParams(location.search);
+    if (chosenTheme) q.set("theme", chosenTheme); else q.delete("theme");
+    const search = q.toString() ? `?${q}` : "";
+    if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}`);
+    return;
+  }
+  const q = toQuery(panel.request(), { speed: state.speed, theme: chosenTheme });
   if (q !== location.search) history.replaceState(null, "", q);
 }
 
@@ -428,7 +438,8 @@ function setPlaying(playing, send = true) {
 function showSpeed(sps) {
   state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
   $("speed").value = speedToSlider(state.speed);
-  $("speed-out").textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)} step${state.speed === 1 ? "" : "s"}/s`;
+  $("speed-out").textContent = speedText(state.speed);
+  $("speed").setAttribute("aria-valuetext", speedText(state.speed));
   subscribe();
 }
 
@@ -522,6 +533,30 @@ document.addEventListener("backprop-live:end-run", () => {
   conn.deleteSession(state.session.id); // the server closes this page's socket too (4404): a new run starts
 });
 bindKeys(actions);
+
+/** Views drawn on canvases take the theme's colours at their next draw; the charts are built again with them. */
+function showTheme() {
+  const dark = isDark();
+  applyTheme(dark);
+  $("btn-theme").setAttribute("aria-pressed", String(dark));
+  $("btn-theme").title = dark ? "Light page" : "Dark page";
+  charts.restyle();
+  network.dirty = true;
+  state.boundaryDirty = true;
+  state.imagesDirty = true;
+}
+systemDark.addEventListener("change", () => { if (!chosenTheme) showTheme(); });
+$("btn-theme").addEventListener("click", () => {
+  chosenTheme = isDark() ? "light" : "dark";
+  showTheme();
+  updateUrl();
+});
+showTheme();
+$("skip-link").addEventListener("click", (e) => {
+  e.preventDefault();
+  $("network").focus({ preventScroll: true });
+  $("network").scrollIntoView({ block: "nearest" });
+});
 
 // ---------- banners ----------
 
@@ -636,7 +671,7 @@ function updatePhaseUi(view) {
   let extra = "";
   if (phase === "loss" && view.frame.loss != null) extra = `: loss = ${fmt(view.frame.loss, 4)}`;
   if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
-  if (phase === "live") extra = ` (${Math.round(state.speed)} steps/s)`;
+  if (phase === "live") extra = ` (${speedText(state.speed)})`;
   const key = `${phase}|${where}|${extra}|${phase === "live" ? "" : view.frame?.step}`;
   if (key === phaseKey) return;
   phaseKey = key;
@@ -647,6 +682,23 @@ function updatePhaseUi(view) {
   $("phasebar").dataset.phase = phase;
   $("phase-detail").textContent = `${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${text}${extra}${where}`;
   for (const li of $("phasebar").querySelectorAll("li")) li.classList.toggle("active", li.dataset.phase === phase);
+  announcePhase(`${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${name}${where}${extra}`);
+}
+
+// screen readers hear the phase through a polite live region: at most every ANNOUNCE_MS, the latest phase only
+const ANNOUNCE_MS = 1500;
+const announced = { at: -Infinity, text: "", timer: null, pending: "" };
+function announcePhase(text) {
+  announced.pending = text;
+  if (announced.timer) return;
+  const wait = Math.max(0, announced.at + ANNOUNCE_MS - performance.now());
+  announced.timer = setTimeout(() => {
+    announced.timer = null;
+    if (announced.pending === announced.text) return;
+    announced.text = announced.pending;
+    announced.at = performance.now();
+    $("phase-announce").textContent = announced.text;
+  }, wait);
 }
 
 // ---------- the step counter and the legend ----------
@@ -708,8 +760,9 @@ function drawConfusion() {
   confusionDrawn = m;
   $("confusion-wrap").hidden = false;
   const max = Math.max(1, ...m.flat());
-  $("confusion").innerHTML = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th scope="col">${j}</th>`).join("")}</tr>${m.map((row, i) =>
-    `<tr><th scope="row">${i}</th>${row.map((v) => `<td style="background:rgba(31,41,55,${(0.06 + 0.8 * v / max).toFixed(2)});color:${v / max > 0.5 ? "#fff" : "#1f2937"}">${v}</td>`).join("")}</tr>`).join("")}</table>`;
+  // the shade stops at 35 % of the text colour so that the count stays readable on it, light or dark
+  $("confusion").innerHTML = `<table class="cm"><tr><td></td>${m.map((_, j) => `<th scope="col">${j}</th>`).join("")}</tr>${m.map((row, i) =>
+    `<tr><th scope="row">${i}</th>${row.map((v) => `<td style="background:color-mix(in srgb, var(--ink) ${Math.round(5 + 30 * v / max)}%, transparent)">${v}</td>`).join("")}</tr>`).join("")}</table>`;
 }
 
 // ---------- the animation loop ----------
