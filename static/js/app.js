@@ -15,6 +15,7 @@ import { fmt, speedText, applyTheme } from "./palette.js";
 import { isFull } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
+import { WeightEditor } from "./weight-edit.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
@@ -47,6 +48,7 @@ const network = new NetworkView($("network"), {
   onSelect: (sel) => {
     follower?.explore();
     if (sel) inspector.open(sel); else inspector.close();
+    editor.select(sel, valueOf(sel));
     state.lastInspect = 0;
     // on a phone the inspector is far below the diagram: bring it into view
     if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
@@ -60,6 +62,21 @@ const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $(
 const inspector = new Inspector($("inspector"), $("inspector-hint"), {
   idleHint: "Click a neuron or a connection in the network, or Tab to the diagram and walk it with the arrow keys.",
 });
+const editor = new WeightEditor($("weight-edit"), {
+  put: (t, value) => api("PUT", `/api/sessions/${state.session.id}/weights`, { layer: t.layer, kind: t.kind, row: t.row, col: t.col, value }),
+  applied: (session) => applySession(session, null, { syncPanel: false }),
+  status: () => ({ viewer: VIEWER, runState: state.latest?.state }),
+});
+/** The current value of the weight or bias a selection points at (the diagram's latest frame). */
+function valueOf(sel) {
+  const layer = sel && sel.l > 0 ? state.latest?.layers?.[sel.l - 1] : null;
+  if (!layer) return null;
+  const edge = sel.kind === "edge";
+  const v = edge ? layer.W?.[sel.j]?.[sel.k] : layer.b?.[sel.k];
+  // a step's update frame carries the weights it used and the change it applied
+  const d = edge ? layer.dW_applied?.[sel.j]?.[sel.k] : layer.db_applied?.[sel.k];
+  return v == null ? null : state.latest.phase === "update" && d != null ? v + d : v;
+}
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
 // the messages about the network after each step, and the batch of each step, shown as the animation gets to them
@@ -173,9 +190,17 @@ async function keptRun(request) {
   return same ? session : null;
 }
 
-/** Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. */
+/**
+ * Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. The same run
+ * with only weights edited by hand keeps the charts, the selection and the data view: only the diagram's weights change.
+ */
 function applySession(session, points, { syncPanel = true } = {}) {
   const prev = state.session;
+  if (onlyWeightsChanged(prev, session)) {
+    showEditedWeights(session);
+    if (points && points.train) setPoints(points);
+    return;
+  }
   state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
   if (!state.session.id && prev) state.session.id = prev.id;
   const cfg = { ...session.config };
@@ -193,6 +218,7 @@ function applySession(session, points, { syncPanel = true } = {}) {
   inspector.setConfig(session.config, sizes, state.inputLabels);
   inspector.close();
   network.selection = null;
+  editor.select(null);
   charts.reset(sizes.length - 1, session.task === "classification");
   timeline.frame = null;
   timeline.lastAnimated = null;
@@ -225,6 +251,22 @@ function applySession(session, points, { syncPanel = true } = {}) {
   network.setImages(new Map(state.inputImages));
   state.imagesDirty = true;
   if (points && points.train) setPoints(points);
+}
+
+function onlyWeightsChanged(prev, session) {
+  return !!prev && prev.id === (session.id || prev.id) && !session.diverged && !state.diverged &&
+    JSON.stringify(prev.sizes) === JSON.stringify(session.sizes) && JSON.stringify(prev.config) === JSON.stringify(session.config) &&
+    (session.step || 0) === (state.latest?.step || 0) && ["ready", "updated"].includes(session.state);
+}
+
+/** The weights as they are now (after an edit): the diagram and the inspector show them until the next step. */
+function showEditedWeights(session) {
+  state.session = { ...state.session, ...session, id: state.session.id };
+  timeline.show(initialFrame(session));
+  state.latest = timeline.frame;
+  network.dirty = true;
+  state.lastInspect = 0;
+  if (network.selection) editor.select(network.selection, valueOf(network.selection));
 }
 
 function setPoints(d) {
@@ -471,7 +513,7 @@ const actions = {
   escape: () => {
     if ($("help").open) { $("help").close(); return; }
     if (network.selection) follower?.explore();
-    network.selection = null; network.dirty = true; inspector.close();
+    network.selection = null; network.dirty = true; inspector.close(); editor.select(null);
   },
 };
 
@@ -594,6 +636,7 @@ function followTeacher({ selection, reveal }) {
   network.selection = selectionFits(selection, state.sizes) ? selection : null;
   network.dirty = true;
   if (network.selection) inspector.open(network.selection); else inspector.close();
+  editor.select(network.selection, valueOf(network.selection));
   if (reveal) timeline.revealTo(reveal);
   if (state.latest) showBatch(state.latest);
 }

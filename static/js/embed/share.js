@@ -39,6 +39,22 @@ function runQuery(state) {
   return toQuery(state.config || {}, state.speed ? { speed: state.speed } : {}).slice(1);
 }
 
+// The widget's height at the snippet's 640 px, row by row (measured on the widget: bar and footer, the network and
+// data row, the loss chart, the inspector at its full height once something is clicked, the quiz button), so that
+// the iframe cuts nothing of the panels chosen. A lesson's text and exercise take LESSON_HEIGHT more or less.
+const ROWS = { chrome: 92, "network+data": 255, network: 226, data: 276, loss: 193, inspector: 266, quiz: 58 };
+const LESSON_HEIGHT = 760;
+const DEFAULT_HEIGHT = 560; // the oEmbed answer's too: a snippet is never shorter
+
+/** The iframe height for the widget's options. */
+export function widgetHeight(panels, { quiz = false, lesson = null } = {}) {
+  const has = (p) => panels.includes(p);
+  const top = has("network") && has("data") ? ROWS["network+data"] : has("network") ? ROWS.network : has("data") ? ROWS.data : 0;
+  const rest = (has("loss") ? ROWS.loss : 0) + (has("inspector") ? ROWS.inspector : 0);
+  if (lesson) return LESSON_HEIGHT + (has("inspector") ? ROWS.inspector : 0);
+  return Math.max(DEFAULT_HEIGHT, ROWS.chrome + top + rest + (quiz ? ROWS.quiz : 0));
+}
+
 export function iframeSnippet(src, { width = 640, height = 560, title = "Backprop Live: a neural network learning" } = {}) {
   return `<iframe src="${escapeHtml(src)}" width="${width}" height="${height}" title="${escapeHtml(title)}" style="border:0;max-width:100%" loading="lazy" allow="fullscreen"></iframe>`;
 }
@@ -161,7 +177,8 @@ function render() {
       drawQr(dialog.querySelector("#share-qr"), url).catch(() => { dialog.querySelector("#share-qr").hidden = true; });
     }
   }
-  dialog.querySelector("#share-embed").value = iframeSnippet(src, { height: lesson ? 760 : 560 });
+  const quiz = opts.querySelector("[name=quiz]").checked;
+  dialog.querySelector("#share-embed").value = iframeSnippet(src, { height: widgetHeight(panels, { quiz, lesson }) });
   dialog.querySelector("#share-preview").href = src;
   dialog.querySelector("#share-copied").textContent = "";
 }
