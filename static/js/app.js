@@ -119,6 +119,8 @@ window.__backpropLive = {
   get heatmap() { return boundary.heat; },
   get batchHighlight() { return boundary.highlight; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
+  get labelBoxes() { return { width: network.cssW, boxes: network.labelBoxes || [] }; },
+  get charts() { return charts; },
 };
 
 // ---------- sessions ----------

@@ -68,6 +68,7 @@ const steps = new StepViews({
 
 window.__backpropEmbed = {
   get session() { return state.session; },
+  get labelBoxes() { return network ? { width: network.cssW, boxes: network.labelBoxes || [] } : null; },
   get latestFrame() { return state.latest; },
   get latestFull() { return state.latestFull; },
   get playing() { return state.playing; },
