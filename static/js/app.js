@@ -268,7 +268,7 @@ function showEditedWeights(session) {
   state.latest = timeline.frame;
   network.dirty = true;
   state.lastInspect = 0;
-  if (network.selection) editor.select(network.selection, valueOf(network.selection));
+  if (network.selection) editor.refresh(valueOf(network.selection));
 }
 
 function setPoints(d) {

@@ -62,6 +62,12 @@ export class WeightEditor {
     if (why) this.say(why, true);
   }
 
+  /** The same selection with a new value (an edit, here or elsewhere): shown unless the field is being typed in. */
+  refresh(current) {
+    if (!this.target || document.activeElement === this.input || current == null) return;
+    this.input.value = String(+current.toPrecision(6));
+  }
+
   say(text, problem) {
     this.msg.textContent = text;
     this.msg.classList.toggle("problem", !!problem);
