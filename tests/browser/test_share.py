@@ -84,7 +84,10 @@ def test_share_dialog_options_and_lesson_change_the_snippet(page, live_server, o
     assert urlsplit(frame["src"]).path == "/embed"
     params = dict(parse_qsl(urlsplit(frame["src"]).query))
     assert params["lesson"] == lessons[0]["id"] and "d" not in params  # the lesson brings its own run
-    assert frame["height"] == 760
+    # a lesson's widget is 760 px tall, more with the inspector's panel (checked above)
+    assert frame["height"] > 760
+    page.uncheck("#share-opts input[name=panel][value=inspector]")
+    assert iframe_of(page.locator("#share-embed").input_value())["height"] == 760
     assert page.locator("#share-link").input_value() == link  # the page's link does not change
 
     # keys typed in the dialog stay there: space ticks a box instead of starting the run
