@@ -95,6 +95,9 @@ def test_axe_finds_nothing_in_the_widget_its_lessons_and_exercises(make_page, em
         page.click("#btn-quiz")
         page.wait_for_selector("#exercise .ex-prompt")
     scan(page, f"/embed?{query}")
+    if "theme=dark" in query:  # the canvases' text and the chart grid in the dark theme's colours too
+        got = page.evaluate("""() => import('/static/js/palette.js').then(({ COLORS }) => [COLORS.ink, COLORS.grid])""")
+        assert got == ["#e5e7eb", "#334155"]
     if then == "exercise":
         page.click(".ex-skip")
         page.wait_for_selector(".ex-truth")

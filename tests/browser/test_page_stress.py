@@ -169,8 +169,42 @@ def test_no_label_is_cut_on_the_page_or_in_the_widget(make_page, live_server, wi
         assert {"sin x₁", "x₁x₂", "class 0", "class 2"} <= set(texts), (where, texts)
         for b in got["boxes"]:
             assert b["left"] >= 0 and b["right"] <= got["width"], (where, width, b)
-    # and the page's own text: no control or label wider than its box
-    cut = page.evaluate("""() => [...document.querySelectorAll('label, button, .chip, .phasebar li, output, h2, .lbl')]
-        .filter((el) => el.offsetParent && getComputedStyle(el).display !== 'inline' && el.scrollWidth > el.clientWidth + 1)
-        .map((el) => `${el.tagName}#${el.id}.${el.className}: ${el.textContent.trim().slice(0, 30)}`)""")
-    assert cut == []
+    # and the pages' own text: no control or label wider than its box
+    for p in (page, widget):
+        assert p.evaluate(CUT_TEXT) == []
+
+
+CUT_TEXT = """() => [...document.querySelectorAll('label, button, .chip, .phasebar li, output, h2, .lbl, .e-phase, .e-foot a')]
+    .filter((el) => el.offsetParent && getComputedStyle(el).display !== 'inline' && el.scrollWidth > el.clientWidth + 1)
+    .map((el) => `${el.tagName}#${el.id}.${el.className}: ${el.textContent.trim().slice(0, 30)}`)"""
+
+
+def test_a_chart_that_fails_to_draw_is_rebuilt_and_the_page_goes_on(page, live_server, open_app):
+    open_app(page, live_server)
+    got = page.evaluate("""async () => {
+        const c = window.__backpropLive.charts, broken = c.lossChart, before = c.metrics.length;
+        broken.setData = () => { throw new RangeError("Invalid array length"); };
+        c.addMetrics({ step: 1, train_loss: 0.5, test_loss: 0.6, train_accuracy: 0.5, test_accuracy: 0.5 });
+        c.render();
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        c.addMetrics({ step: 2, train_loss: 0.4, test_loss: 0.5, train_accuracy: 0.6, test_accuracy: 0.6 });
+        c.render();
+        return { errors: c.errors, rebuilt: c.lossChart !== broken, drawn: c.lossChart.data[0].length - before };
+    }""")
+    assert got == {"errors": 1, "rebuilt": True, "drawn": 2}
+    page.click("#btn-step")  # and the page still answers
+    page.wait_for_function("() => window.__backpropLive.lastFrame.step >= 1")
+
+
+def test_commands_sent_while_disconnected_wait_latest_wins_and_bounded(page, live_server, open_app):
+    open_app(page, live_server)
+    queue = page.evaluate("""() => import('/static/js/connection.js').then(({ Connection }) => {
+        const c = new Connection();  // never opened: every command waits
+        c.play(); c.setSpeed(2); c.pause(); c.setSpeed(8); c.step(1);
+        for (let i = 0; i < 50; i++) c.setConfig({ learning_rate: 0.01 * (i + 1) });
+        c.play();
+        return c.queue.map((m) => m.type + (m.steps_per_second ? `:${m.steps_per_second}` : ""));
+    })""")
+    assert len(queue) == 32  # bounded: the oldest dropped
+    assert queue.count("play") == 1 and "pause" not in queue and queue[-1] == "play"
+    assert "set_speed:2" not in queue and queue.count("set_speed:8") <= 1
