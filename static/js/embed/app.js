@@ -18,6 +18,7 @@ import { HostChannel } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { Follower, selectionFits, watchUrl } from "../classroom.js";
+import { gradebook } from "./lti.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
@@ -105,7 +106,7 @@ function readOptions(search, server) {
     if (!hostOrigins.length) hostOrigins = serverOrigins.length ? serverOrigins : own;
   }
   const speed = Number(q.get("speed") ?? ui.speed ?? 5);
-  const watch = /^[A-Za-z0-9_-]{1,64}$/.test(q.get("watch") || "") ? q.get("watch") : null;
+  const watch = /^[A-Za-z0-9_.-]{1,80}$/.test(q.get("watch") || "") ? q.get("watch") : null;
   return {
     watch,
     config, preset: ui.preset || null,
@@ -114,7 +115,7 @@ function readOptions(search, server) {
     theme: ["light", "dark", "auto"].includes(q.get("theme")) ? q.get("theme") : "light",
     autoplay: flag("autoplay"),
     quiz: flag("quiz"),
-    lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"),
+    lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"), lti: q.get("lti"),
     speed: Number.isFinite(speed) ? Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed)) : 5,
     hostOrigins,
     title: q.get("title"),
@@ -542,12 +543,19 @@ async function runExercise(ex) {
       release: () => { gate.holding = false; const q = gate.queue.splice(0); q.forEach(showFrame); },
     });
     host.post("exercise", result);
+    if (player) toGradebook?.(player.index, result);
     return result;
   } finally {
     if (gate.holding) { gate.holding = false; gate.queue.splice(0).forEach(showFrame); }
     state.busy = false;
   }
 }
+
+// a lesson launched from a graded LTI link: each exercise's result becomes a score in the course's gradebook
+const toGradebook = gradebook(opts.lti, {
+  onScore: (s) => showToast(`Saved to your course: ${s.scoreGiven} of ${s.scoreMaximum} exercises correct.`),
+  onError: (err) => { showToast("Your answer could not be saved to the course's gradebook."); host.post("error", { code: err.code || "gradebook_failed", message: err.message }); },
+});
 
 // ---------- the host API ----------
 
