@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -93,7 +94,10 @@ def test_every_session_is_reached_on_its_instance_by_websocket(cluster):
                     return hello, seen, frame
 
     for s in sessions.values():
-        hello, seen, frame = asyncio.run(drive(s))
+        # in a full run the browser tests' Playwright (sync API) keeps an event loop running in this thread: the
+        # clients run in a thread of their own
+        with ThreadPoolExecutor(1) as pool:
+            hello, seen, frame = pool.submit(asyncio.run, drive(s)).result()
         assert hello["role"] == "controller" and hello["state"]["id"] == s["id"]
         assert seen["role"] == "viewer" and seen["state"]["id"] is None
         assert frame["step"] == 2
