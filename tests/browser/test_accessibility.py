@@ -54,6 +54,10 @@ def test_axe_finds_nothing_on_the_page_its_inspector_and_dialogs(browser, live_s
         page.click("#lessons-button")
         page.wait_for_selector("dialog.lessons-dialog[open]")
         scan(page, f"the Lessons dialog ({scheme})")
+        page.keyboard.press("Escape")
+        page.click("#btn-help")
+        page.wait_for_selector("dialog#help[open]")
+        scan(page, f"the keyboard help ({scheme})")
     finally:
         ctx.close()
     assert not problems.items, problems.items
