@@ -269,6 +269,7 @@ function showEditedWeights(session) {
   network.dirty = true;
   state.lastInspect = 0;
   if (network.selection) editor.refresh(valueOf(network.selection));
+  presenter?.forget(); // the server forgot the class's presentation with the edit: the selection is sent again
 }
 
 function setPoints(d) {

@@ -115,19 +115,23 @@ def test_backoff_grows_and_stops_for_good_on_the_codes_that_mean_it(page, live_s
     assert "ended" in got["ended"]
 
 
-def test_a_late_joiner_of_a_diverged_run_sees_the_banner(make_page, live_server):
-    s = httpx.post(f"{live_server}/api/sessions", json={"dataset": "plane", "learning_rate": 10, "output_activation": "linear",
-                                                      "loss": "mse", "noise": 0.5}).json()
+def test_a_page_that_comes_back_to_its_diverged_run_says_so(page, live_server, open_app):
+    # the teacher's tab reloads onto its run (kept by the tab), which diverged meanwhile (a viewer joining one is
+    # tests/browser/test_watch.py)
+    open_app(page, live_server, "?d=plane&lr=10&n=0.5")
+    sid = page.evaluate("() => window.__backpropLive.session.id")
     for _ in range(20):
-        httpx.post(f"{live_server}/api/sessions/{s['id']}/step", json={"phase": "full", "count": 50, "detail": "summary"})
-        if httpx.get(f"{live_server}/api/sessions/{s['id']}").json()["diverged"]:
+        frame = httpx.post(f"{live_server}/api/sessions/{sid}/step", json={"phase": "full", "count": 50}).json()
+        if frame["diverged"]:
             break
-    assert httpx.get(f"{live_server}/api/sessions/{s['id']}").json()["diverged"], "the run did not diverge"
-    page = make_page(1280, 800)
-    page.goto(f"{live_server}/watch/{s['view_id']}")
+    assert frame["diverged"], "the run did not diverge"
+    page.reload()
     page.wait_for_function("() => !document.getElementById('banner').hidden")
+    assert page.evaluate("() => window.__backpropLive.session.id") == sid
     assert "diverged" in page.locator("#banner-text").inner_text()
-    assert page.locator("#banner").is_visible()
+    assert page.locator("#banner-reset").is_visible() and page.locator("#banner-lower-lr").is_visible()
+    page.click("#btn-play")  # refused while diverged, and the banner says why
+    assert not page.evaluate("() => window.__backpropLive.playing") and page.locator("#banner").is_visible()
 
 
 def test_the_diagram_stays_put_while_slow_motion_plays(page, live_server, open_app):

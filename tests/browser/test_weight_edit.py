@@ -80,3 +80,23 @@ def test_a_watching_page_cannot_edit(page, live_server):
     assert page.locator("#weight-edit").is_visible()
     assert page.locator("#weight-value").is_disabled()
     assert "only the teacher" in page.locator("#weight-edit .msg").inner_text()
+
+
+def test_a_class_keeps_following_the_selection_through_an_edit(make_page, live_server, open_app):
+    teacher = make_page(1280, 900)
+    open_app(teacher, live_server, "?d=xor&h=4:tanh&s=2")
+    view = teacher.evaluate("() => window.__backpropLive.session.view_id")
+    student = make_page(1280, 900)
+    student.goto(f"{live_server}/watch/{view}")
+    student.wait_for_function("() => window.__backpropLive && window.__backpropLive.lastFrame && "
+                              "document.getElementById('conn-status').classList.contains('ok')")
+    click_edge(teacher, 1, 0, 0)
+    followed = "() => JSON.stringify(window.__backpropLive.selection) === '{\"kind\":\"edge\",\"l\":1,\"j\":0,\"k\":0}'"
+    student.wait_for_function(followed)
+    teacher.fill("#weight-value", "1.5")
+    teacher.click("#weight-edit button")
+    teacher.wait_for_function("() => /now 1.5/.test(document.querySelector('#weight-edit .msg').textContent)")
+    # the student sees the new weight, still on the teacher's selection
+    student.wait_for_function("() => window.__backpropLive.lastFrame.layers[0].W[0][0] === 1.5")
+    student.wait_for_function(followed)
+    assert student.locator("#inspector h3").inner_text().startswith("Weight w")
