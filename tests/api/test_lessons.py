@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from app.lessons import DATA_DIR, LessonError, builtin_lessons, check_lesson, get_lesson, load_lesson_file, validate_lesson
-from app.lessons.runner import EXERCISE_MODE, answer_exercise, apply_action, full_frame, make_session
+from app.lessons.runner import EXERCISE_MODE, LessonRun, apply_action, full_frame, make_session
 
 LESSONS = builtin_lessons()
 TOPICS = {"one-neuron", "xor-hidden-layer", "chain-rule", "learning-rate", "vanishing-gradients", "dead-relu",
@@ -24,15 +24,15 @@ TOPICS = {"one-neuron", "xor-hidden-layer", "chain-rule", "learning-rate", "vani
 def walk(lesson_id: str, through: int | None = None):
     """A session after the actions (and exercises) of steps 0..through of a lesson; returns (session, truths)."""
     lesson = get_lesson(lesson_id)
-    session = make_session(lesson["config"])
+    run = LessonRun(lesson["config"])
     truths = []
     steps = lesson["steps"] if through is None else lesson["steps"][:through + 1]
     for step in steps:
         for action in step.get("actions", []):
-            apply_action(session, action)
+            run.apply(action)
         if "exercise" in step:
-            truths.append(answer_exercise(session, step["exercise"]))
-    return session, truths
+            truths.append(run.answer(step["exercise"]))
+    return run.session, truths
 
 
 def step_index(lesson_id: str, title: str) -> int:
@@ -128,19 +128,19 @@ F = {"sigmoid": lambda z: 1 / (1 + math.exp(-z)), "tanh": math.tanh, "relu": lam
 def test_exercise_truths_follow_from_their_givens(lesson_id):
     """Recompute each exercise's answer from the other numbers of its frame, by the formula the student uses."""
     lesson = get_lesson(lesson_id)
-    session = make_session(lesson["config"])
+    run = LessonRun(lesson["config"])
+    session = run.session
     for step in lesson["steps"]:
         for action in step.get("actions", []):
-            apply_action(session, action)
+            run.apply(action)
         ex = step.get("exercise")
         if not ex:
             continue
-        truth = answer_exercise(session, ex)
+        truth = run.answer(ex)
         fr = full_frame(session)
         i = ex.get("sample", fr["focus_index"])
         ask, t = ex["ask"], ex.get("target", {})
         if ask == "loss":
-            assert fr["phase"] == "loss"
             assert truth == pytest.approx(np.mean(fr["loss_per_sample"]), rel=1e-12)
             continue
         L = fr["layers"][t["layer"] - 1]
@@ -183,15 +183,23 @@ def test_exercise_truths_follow_from_their_givens(lesson_id):
 
 
 def test_exercise_modes_ask_before_or_hold_the_phase():
-    # "held" exercises are asked right after their phase ran; "before" ones just before it
-    session = make_session(get_lesson("chain-rule")["config"])
-    answer_exercise(session, {"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    # "held" exercises are asked right after their phase ran; "before" ones just before it; a chain stays on its step
+    run = LessonRun(get_lesson("chain-rule")["config"])
+    session = run.session
+    run.answer({"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
     assert (session.step, session.trainer.phase) == (0, "forwarded")
-    answer_exercise(session, {"ask": "a", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (1, "forwarded")  # the next step: step 1's a was shown
-    answer_exercise(session, {"ask": "loss", "prompt": "?"})
-    assert session.trainer.phase == "loss_computed"
+    run.answer({"ask": "a", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (0, "forwarded")  # the same step: its a was held back
+    run.answer({"ask": "loss", "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (0, "loss_computed")
     assert EXERCISE_MODE["loss"] == "before"
+    run.answer({"ask": "new_W", "target": {"layer": 1, "from": 0, "to": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (1, "updated")
+    run.answer({"ask": "delta", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (1, "updated")  # step 1's delta, from its kept numbers
+    run.apply({"do": "step", "count": 1})  # a step the lesson did not run phase by phase: the next card moves on
+    run.answer({"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (2, "forwarded")
 
 
 # -- the claims of each lesson ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { fmt } from "../palette.js";
 import { isFull } from "../frame.js";
 import { HostChannel } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
+import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { Follower, selectionFits, watchUrl } from "../classroom.js";
 
@@ -36,6 +37,9 @@ const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
   latest: null, lastState: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
   boundary: null, inputImages: [], imagesDirty: false, pictures: false, catchUp: false, ended: false,
+  // the step whose phases the widget ran itself (lesson step_phase, exercises): {frames: {phase: full frame},
+  // latest, before: the frame shown before its first phase}; a chain of exercises stays on it
+  owned: null, cardAt: null,
 };
 // ?watch={view id}: a class watching a teacher's run, read only, following the teacher's selection
 const follower = opts.watch ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
@@ -63,8 +67,17 @@ const steps = new StepViews({
     boundary?.setBoundary(b);
     state.imagesDirty = true;
   },
-  batch: (frame) => { if (boundary) boundary.highlight = frame.batch_indices && !timeline.live ? frame.batch_indices : null; },
+  batch: (frame) => { if (!state.cardAt) markBatch(timeline.live ? null : frame); },
 });
+
+/** The batch of a frame on the data plot, its focus sample (or `sample`) ringed. */
+function markBatch(frame, sample = null) {
+  if (!boundary) return;
+  const rows = frame?.batch_indices || null;
+  boundary.highlight = rows;
+  boundary.focus = rows ? rows[Math.min(sample ?? frame.focus_index ?? 0, rows.length - 1)] : null;
+  boundary.draw();
+}
 
 window.__backpropEmbed = {
   get session() { return state.session; },
@@ -77,6 +90,8 @@ window.__backpropEmbed = {
   get boundary() { return state.boundary; },
   get chartSteps() { return charts ? { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep } : null; },
   get batchHighlight() { return boundary ? boundary.highlight : null; },
+  get focusHighlight() { return boundary ? boundary.focus : null; },
+  get cardAt() { return state.cardAt; },
   get neuronPictures() { return network ? network.pictured : []; },
   get neuronPlots() { return network ? network.plotted : []; },
   get layout() { return network ? network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))) : []; },
@@ -160,6 +175,7 @@ function applySession(session) {
   state.diverged = !!session.diverged;
   state.lastState = session.state;
   state.latestFull = null;
+  state.owned = null;
   const feats = session.config.features || ["x1", "x2"];
   const labels = session.input_dim === 2 && session.sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f) : session.sizes[0] === 1 ? ["x"] : [];
   network?.setShape(session.sizes, labels);
@@ -275,6 +291,7 @@ function showFrame(frame) {
   if (isFull(frame)) state.latestFull = frame;
   // the same step and phase again at another detail (a subscription changed it): no new animation, no event
   if (timeline.refresh(frame)) { if (state.latest?.step === frame.step) state.latest = frame; return; }
+  if (state.latest && state.latest.step !== frame.step) state.prevStepLast = state.latest;
   state.latest = frame;
   state.lastState = frame.state;
   const dur = state.playing ? 1000 / state.speed : Math.min(2500, Math.max(900, 1000 / state.speed));
@@ -390,9 +407,10 @@ function showEnded() {
  */
 let shown = {};
 function updateCounters(view, settled) {
-  const step = view.phase === "live" ? view.frame?.step ?? 0 : Math.max(0, settled);
+  const card = state.cardAt; // an open exercise card: the step and phase it talks about
+  const step = card ? card.step : view.phase === "live" ? view.frame?.step ?? 0 : Math.max(0, settled);
   const m = steps.metrics.at(settled);
-  const phase = view.phase === "live" ? "live" : view.frame?.phase == null ? "ready" : view.phase;
+  const phase = card ? `${card.phase}${card.held ? " (answer hidden)" : " next"}` : view.phase === "live" ? "live" : view.frame?.phase == null ? "ready" : view.phase;
   if (step === shown.step && m === shown.m && phase === shown.phase) return;
   shown = { step, m, phase };
   $("step-count").textContent = step;
@@ -467,6 +485,7 @@ const controller = {
   },
   async step(count = 1) {
     await pauseAndSettle();
+    state.owned = null;
     const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase: "full", count, detail: "summary" });
     state.session.step = frame.step;
     refreshBoundary();
@@ -476,14 +495,14 @@ const controller = {
     await pauseAndSettle();
     const next = until || nextPhase();
     const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase: next, count: 1, detail: "full" });
-    state.latestFull = frame;
-    state.lastState = frame.state;
+    own(frame);
     return frame;
   },
-  async play() { setSpeed(state.speed); setPlaying(true); },
+  async play() { state.owned = null; setSpeed(state.speed); setPlaying(true); },
   async pause() { await pauseAndSettle(); },
   setSpeed(sps) { setSpeed(sps); },
   async playUntil(target, sps = null) {
+    state.owned = null;
     const s0 = await api("GET", `/api/sessions/${state.session.id}`);
     if (s0.step >= target || s0.diverged) return;
     if (sps) setSpeed(sps);
@@ -521,29 +540,70 @@ function highlight(target) {
 
 // ---------- exercises ----------
 
+/** A full frame of a step the widget ran itself (REST): the run's latest, and a link of a chain of exercises. */
+function own(frame) {
+  state.latestFull = frame;
+  state.lastState = frame.state;
+  if (state.owned?.latest.step !== frame.step) state.owned = { frames: {}, before: frameBefore(frame.step), latest: frame };
+  state.owned.frames[frame.phase] = frame;
+  state.owned.latest = frame;
+}
+
+/** The last frame shown of an earlier step than `step` (what the views showed before it began). */
+function frameBefore(step) {
+  return [timeline.frame, state.latest, state.prevStepLast].find((f) => f && f.step < step) || null;
+}
+
+/** Whether the session's current step is the one the widget holds every number of (see positionPlan). */
+function keptStep(sess) {
+  const o = state.owned?.latest;
+  return !!o && o.state === sess.state && o.step === stepInProgress(sess.state, sess.step);
+}
+
 async function runExercise(ex) {
   state.busy = true;
+  const release = () => {
+    if (!gate.holding) return;
+    gate.holding = false;
+    const q = gate.queue.splice(0);
+    if (q.length) q.forEach(showFrame);
+    else if (state.owned) timeline.show(state.owned.latest);
+    if (network) network.dirty = true;
+  };
   try {
     await pauseAndSettle();
     const sess = await controller.getState();
     state.lastState = sess.state;
     const result = await card.run(ex, {
       state: sess.state,
+      kept: keptStep(sess),
       config: sess.config,
       stepTo: async (phase, hold) => {
         if (hold) { gate.holding = true; gate.queue = []; }
         const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase, count: 1, detail: "full" });
-        state.lastState = frame.state;
-        if (!hold) state.latestFull = frame;
+        own(frame);
         return frame;
       },
-      latestFull: () => state.latestFull,
-      release: () => { gate.holding = false; const q = gate.queue.splice(0); q.forEach(showFrame); },
+      latestFull: () => state.owned?.latest || state.latestFull,
+      rewind: (phase) => {
+        // the views go back to the step as it was before the phase the question is about
+        const o = state.owned;
+        const earlier = PHASES.slice(0, PHASES.indexOf(phase)).reverse().map((p) => o.frames[p]).find(Boolean);
+        gate.holding = true; gate.queue = [];
+        timeline.show(earlier || o.before || timeline.frame);
+        if (network) network.dirty = true;
+      },
+      release,
+      showAt: ({ step, phase, held, frame, sample }) => {
+        state.cardAt = { step, phase, held };
+        markBatch(frame, sample);
+      },
     });
     host.post("exercise", result);
     return result;
   } finally {
-    if (gate.holding) { gate.holding = false; gate.queue.splice(0).forEach(showFrame); }
+    release();
+    state.cardAt = null;
     state.busy = false;
   }
 }
