@@ -66,8 +66,10 @@ export class Charts {
 
   _build() {
     for (const c of [this.lossChart, this.accChart, this.gradChart]) if (c) c.destroy();
+    const previous = this.previous ? [{ label: "previous train", color: COLORS.muted, dash: [2, 3] },
+      { label: "previous test", color: COLORS.muted, dash: [8, 3] }] : [];
     this.lossChart = makeChart(this.els.loss, "Loss", [
-      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { log: this.log });
+      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }, ...previous], { log: this.log });
     this.els.acc.hidden = !this.classification;
     this.accChart = makeChart(this.els.acc, "Accuracy", [
       { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { yRange: [0, 1] });
@@ -94,6 +96,13 @@ export class Charts {
 
   setLog(log) { this.log = log; this._build(); }
 
+  /** The loss curves of an earlier run ([steps, ..., train loss, test loss] columns of `metrics`), or null. */
+  setPrevious(cols) {
+    if ((cols || null) === (this.previous || null)) return;
+    this.previous = cols ? [cols[0], cols[1], cols[2]] : null;
+    this._build();
+  }
+
   addMetrics(m) {
     this.metrics.push(m.step, [m.train_loss, m.test_loss, m.train_accuracy, m.test_accuracy]);
     this.dirty = true;
@@ -110,7 +119,7 @@ export class Charts {
     if (!this.dirty) return;
     this.dirty = false;
     const m = this.metrics.cols;
-    this.lossChart.setData([m[0], m[1], m[2]]);
+    this.lossChart.setData(this.previous ? window.uPlot.join([[m[0], m[1], m[2]], this.previous]) : [m[0], m[1], m[2]]);
     if (this.classification) this.accChart.setData([m[0], m[3], m[4]]);
     if (this.grads.cols[0].length) this.gradChart.setData(this.grads.cols);
   }

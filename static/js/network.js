@@ -7,7 +7,7 @@
 
 import { fitCanvas } from "./canvas.js";
 import { COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
-import { PHASES, isFull, focusOf, activation, delta } from "./frame.js";
+import { PHASES, isFull, focusOf, focusLoss, activation, delta } from "./frame.js";
 import { CURSOR_KEYS, moveCursor, startCursor, selectionOf, validCursor } from "./diagram-keys.js";
 import { describeHit, valuesText } from "./describe.js";
 
@@ -415,7 +415,9 @@ export class NetworkView {
       }
       const emph = view.phase === "loss";
       const ly = out.nodes.length > 3 ? top - 14 : bottom + 18;
-      const label = `loss ${fmt(frame.loss, 4)}`;
+      const own = focusLoss(frame);
+      const label = own != null && frame.loss_per_sample.length > 1
+        ? `sample ${focus}: loss ${fmt(own, 4)} · batch mean ${fmt(frame.loss, 4)}` : `loss ${fmt(frame.loss, 4)}`;
       ctx.font = `${emph ? "bold 14px" : "12px"} system-ui, sans-serif`;
       const tw = ctx.measureText(label).width;
       const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);

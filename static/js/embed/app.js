@@ -13,12 +13,13 @@ import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
 import { DEFAULTS, parseUrl, toQuery, FEATURE_LABEL } from "../config.js";
 import { fmt } from "../palette.js";
-import { isFull } from "../frame.js";
-import { HostChannel } from "./protocol.js";
+import { isFull, focusOf } from "../frame.js";
+import { HostChannel, studentMessage } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
 import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { Follower, selectionFits, watchUrl } from "../classroom.js";
+import { describeHit, valuesText } from "../describe.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
@@ -35,11 +36,13 @@ const timeline = new Timeline();
 const neuronImages = new NeuronImages();
 const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
-  latest: null, lastState: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
+  latest: null, lastState: null, data: null, digitsRow: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
   boundary: null, inputImages: [], imagesDirty: false, pictures: false, catchUp: false, ended: false,
   // the step whose phases the widget ran itself (lesson step_phase, exercises): {frames: {phase: full frame},
   // latest, before: the frame shown before its first phase}; a chain of exercises stays on it
   owned: null, cardAt: null,
+  // a lesson's panels, and what its current step shows besides them (docs/LESSONS.md, "show")
+  lessonPanels: null, views: new Set(), previousRun: null,
 };
 // ?watch={view id}: a class watching a teacher's run, read only, following the teacher's selection
 const follower = opts.watch ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
@@ -50,6 +53,7 @@ applyTheme(opts);
 showPanels(opts);
 const network = opts.panels.has("network") ? new NetworkView($("network"), {
   onSelect: (sel) => { follower?.explore(); if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } },
+  onHover: (hit, e) => showTooltip(hit, e),
   pictureMin: PICTURE_MIN,
 }) : null;
 const boundary = opts.panels.has("data") ? new BoundaryView($("boundary")) : null;
@@ -123,7 +127,9 @@ function readOptions(search, server) {
   return {
     watch,
     config, preset: ui.preset || null,
-    panels: list("panels", ["network", "data", "loss", "inspector"], ["network", "data", "loss"]),
+    // a lesson shows the panels its file declares (all views are made, then hidden as it says)
+    panels: list("panels", ["network", "data", "loss", "inspector"], q.has("lesson") || q.has("lesson_url") ? ["network", "data", "loss", "inspector"] : ["network", "data", "loss"]),
+    panelsGiven: q.has("panels"),
     controls: watch ? new Set() : list("controls", ["play", "step", "step_phase", "reset", "speed"], ["play", "step", "step_phase", "reset"]),
     theme: ["light", "dark", "auto"].includes(q.get("theme")) ? q.get("theme") : "light",
     autoplay: flag("autoplay"),
@@ -142,6 +148,7 @@ function applyTheme(o) {
 
 function showPanels(o) {
   for (const name of ["network", "data", "loss", "inspector"]) $(`panel-${name}`).hidden = !o.panels.has(name);
+  if (o.lessonPanels) showViews([...state.views]);
   for (const name of ["play", "step", "step_phase", "reset", "speed"]) {
     const el = root.querySelector(`[data-control="${name}"]`);
     if (el) el.hidden = !o.controls.has(name);
@@ -180,7 +187,10 @@ function applySession(session) {
   const labels = session.input_dim === 2 && session.sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f) : session.sizes[0] === 1 ? ["x"] : [];
   network?.setShape(session.sizes, labels);
   inspector?.setConfig(session.config, session.sizes, labels);
+  // a step that compares with the previous run keeps that run's loss curves beside the new ones
+  if (charts && state.views.has("previous_run") && charts.metrics.cols[0].length) state.previousRun = charts.metrics.cols.map((c) => c.slice());
   charts?.reset(session.sizes.length - 1, session.task === "classification");
+  charts?.setPrevious(state.views.has("previous_run") ? state.previousRun : null);
   timeline.frame = null; timeline.queue = []; timeline.lastAnimated = null;
   const acts = session.activations;
   timeline.push({ type: "frame", step: session.step || 0, phase: null, state: session.state, detail: "summary", loss: null,
@@ -196,6 +206,7 @@ function applySession(session) {
 }
 
 function setPoints(d) {
+  if (d?.train) state.data = d;
   if (!d || !d.train || !boundary) return;
   state.points = d;
   boundary.setData(d, state.info?.task || "classification", state.info?.classes || 2);
@@ -209,6 +220,7 @@ function refreshBoundary() {
 /** Whether the hidden neurons are drawn large enough for their pictures (1-D or 2-D data only). */
 function picturesReadable() {
   if (!network || !state.session || state.session.input_dim > 2) return false;
+  if (state.views.has("tooltips")) return true; // the tooltip shows a neuron's picture however small it is drawn
   return network.cols.slice(1, -1).some((c) => c.s >= PICTURE_MIN);
 }
 
@@ -271,17 +283,19 @@ conn.on("state", (s) => {
 });
 conn.on("error", (msg) => {
   if (msg.code === "diverged") showDiverged(msg.message);
-  host.post("error", { code: msg.code || "error", message: msg.message || "", field: msg.field ?? null });
-  showToast(msg.message || msg.code);
+  hostError(msg.code || "internal_error", msg.message || "", { field: msg.field ?? null });
 });
 conn.on("session_lost", () => {
-  host.post("error", { code: "session_lost", message: "the session expired or was deleted" });
-  if (opts.watch) showEnded();
+  if (opts.watch) { host.post("error", { code: "session_lost", message: "the session expired or was deleted" }); showEnded(); } else hostError("session_lost", "the session expired or was deleted");
 });
-conn.on("refused", () => {
-  host.post("error", { code: "too_many_clients", message: "the run has as many clients as the server allows" });
-  showToast("This run already has as many watchers as the server allows. Reload in a while to try again.");
-});
+conn.on("refused", () => hostError("too_many_clients", "the run has as many clients as the server allows"));
+
+/** An error: every detail to the host page (`error` event), a plain sentence to the student when it concerns them. */
+function hostError(code, message, fields = {}) {
+  host.post("error", { code, message, field: null, ...fields });
+  const text = studentMessage(code);
+  if (text) showToast(text);
+}
 conn.on("present", (m) => follower?.receive(m));
 const stateWaiters = [];
 const frameWaiters = [];
@@ -415,6 +429,7 @@ function updateCounters(view, settled) {
   shown = { step, m, phase };
   $("step-count").textContent = step;
   $("loss-value").textContent = m && m.train_loss != null ? fmt(m.train_loss, 4) : "–";
+  $("acc-value").textContent = m && m.test_accuracy != null ? `${(100 * m.test_accuracy).toFixed(1)} %` : "–";
   $("phase-label").textContent = phase;
 }
 
@@ -425,6 +440,43 @@ function showDiverged(what) {
   if (state.playing) setPlaying(false, false);
   el.hidden = false;
   $("diverged-text").textContent = `The run diverged (${what}): the learning rate is too large for this network.`;
+}
+
+/** What a lesson step shows besides the lesson's panels: the panels those views live in, and the views. */
+function showViews(views) {
+  state.views = new Set(views);
+  const panels = new Set(opts.lessonPanels || opts.panels);
+  if (state.views.has("inspector")) panels.add("inspector");
+  if (["accuracy", "grad_norms", "previous_run"].some((v) => state.views.has(v))) panels.add("loss");
+  if (state.views.has("tooltips")) panels.add("network");
+  for (const name of ["network", "data", "loss", "inspector"]) $(`panel-${name}`).hidden = !panels.has(name);
+  root.dataset.panels = [...panels].filter((p) => $(`panel-${p}`)).join(" ");
+  root.dataset.show = views.join(" ");
+  $("acc-box").hidden = !state.views.has("accuracy");
+  if (!state.views.has("previous_run")) { state.previousRun = null; charts?.setPrevious(null); }
+  if (state.session) subscribe();
+}
+
+/** A neuron's or a weight's numbers where the pointer is, with the neuron's picture drawn large. */
+function showTooltip(hit, e) {
+  const tip = $("net-tooltip");
+  const f = timeline.frame;
+  if (!hit || !e || !f || !f.layers?.length) { tip.hidden = true; return; }
+  const d = describeHit(hit, f, state.sizes, network.inputLabels);
+  const numbers = valuesText(d.values);
+  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}`;
+  const img = hit.kind === "neuron" ? network.images.get(`${hit.l}:${hit.k}`) : null;
+  if (img instanceof HTMLCanvasElement) {
+    const big = document.createElement("canvas");
+    big.width = img.width; big.height = img.height;
+    big.getContext("2d").drawImage(img, 0, 0);
+    tip.appendChild(big);
+  }
+  tip.hidden = false;
+  const r = $("panel-network").getBoundingClientRect();
+  const x = e.clientX - r.left, y = e.clientY - r.top;
+  tip.style.left = `${Math.max(0, Math.min(x + 14, r.width - tip.offsetWidth))}px`;
+  tip.style.top = `${Math.max(0, Math.min(y + 14, r.height - tip.offsetHeight))}px`;
 }
 
 let toastTimer = null;
@@ -520,6 +572,7 @@ const controller = {
     refreshBoundary();
   },
   highlight,
+  showViews,
   async exercise(ex) { return runExercise(ex); },
   async getState() { return api("GET", `/api/sessions/${state.session.id}`); },
 };
@@ -633,7 +686,8 @@ async function onHostCommand(cmd) {
       default: break;
     }
   } catch (err) {
-    host.post("error", { code: err.code || "command_failed", message: err.message, request: cmd.type, field: err.body?.detail?.[0]?.loc?.slice(1).join(".") || err.body?.detail?.field || null });
+    const code = err.code || (err.status === 422 ? "invalid_config" : "command_failed");
+    hostError(code, err.message, { request: cmd.type, field: err.body?.detail?.[0]?.loc?.slice(1).join(".") || err.body?.detail?.field || null });
   }
 }
 
@@ -664,11 +718,32 @@ function loop(now) {
   }
   lastView = view;
   charts?.render();
-  if (digits && state.session?.input_dim > 2 && view.frame && isFull(view.frame)) digits.draw(view.frame);
+  if (digits && state.session?.input_dim > 2 && view.frame) {
+    if (isFull(view.frame)) { digits.draw(view.frame); state.digitsRow = view.frame.batch_indices?.[focusOf(view.frame)] ?? state.digitsRow; } else digitsNow(view.frame, now);
+  }
   if (inspector?.selection) inspector.render(view.frame);
   updateCounters(view, settled);
   steps.forget(settled); // kept: the counters' and the chart's to come
   requestAnimationFrame(loop);
+}
+
+/**
+ * A frame without per-sample numbers (before the first step, or trained too fast to animate): the digits view
+ * shows the latest focus sample (the first training image before any) with what the network predicts for it now.
+ */
+let digitsAsked = { key: null, at: 0 };
+function digitsNow(frame, now) {
+  const row = state.digitsRow ?? 0;
+  const x = state.data?.train?.x?.[row];
+  const key = `${state.session.id}|${frame.step}|${frame.phase}|${row}`;
+  if (!x || key === digitsAsked.key || now - digitsAsked.at < 250) return;
+  digitsAsked = { key, at: now };
+  const label = state.data.train.y[row];
+  api("POST", `/api/sessions/${state.session.id}/predict`, { x: [x] }).then((p) => {
+    if (digitsAsked.key !== key) return;
+    const out = p.output[0];
+    digits.draw({ detail: "full", focus_index: 0, a0: [x], y: [out.map((_, c) => (c === label ? 1 : 0))], layers: [{ a: [out] }] });
+  }).catch(() => {});
 }
 
 // ---------- start ----------
@@ -688,17 +763,23 @@ async function main() {
       $("lesson").hidden = false;
       $("lesson").innerHTML = `<p class="lesson-error" role="alert"></p>`;
       $("lesson").firstChild.textContent = err.message;
-      host.post("error", { code: "lesson_invalid", message: err.message });
+      hostError("lesson_invalid", err.message);
     }
   }
   const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
   if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
   if (lesson?.view?.steps_per_second) state.speed = lesson.view.steps_per_second;
+  if (lesson) {
+    // the lesson's panels (with the embedder's own ?panels= added); its controls unless it leaves them out
+    const declared = lesson.view?.panels || ["network", "data", "loss", "inspector", "controls"];
+    opts.lessonPanels = new Set([...declared.filter((p) => ["network", "data", "loss", "inspector"].includes(p)), ...(opts.panelsGiven ? opts.panels : [])]);
+    if (!declared.includes("controls")) { opts.controls = new Set(); }
+    showPanels(opts);
+  }
   let session;
   try { session = await startSession(request); } catch (err) {
-    host.post("error", { code: "config_refused", message: err.message });
-    showToast(`That setup was refused: ${err.message}`);
+    hostError("config_refused", err.message);
     session = await startSession({});
   }
   setSpeed(state.speed);
@@ -726,7 +807,4 @@ async function quiz() {
   $("btn-quiz").disabled = false;
 }
 
-main().catch((err) => {
-  showToast(`The widget could not start: ${err.message}`);
-  host.post("error", { code: "start_failed", message: err.message });
-});
+main().catch((err) => hostError("start_failed", err.message));
