@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import orjson
 
 from app.engine.trainer import PHASES
 
-from .validate import EXERCISE_PHASE, LIVE_FIELDS
+from .validate import CLAIM_MEASURES, EXERCISE_PHASE, LIVE_FIELDS
 
 # "held": the phase runs first and its answer is withheld from the views until the student answers (the inputs
 # it needs come from the same step); "before": the widget stops just before the phase, and runs it on the answer.
@@ -185,3 +186,64 @@ class LessonRun:
             self.session.run_to_phase(plan["after"])
             self._own()
         return exercise_truth(full_frame(self.session), exercise)
+
+
+# -- claims: what a step's text says the run does, measured on the run ---------------------------------------------
+
+def _grad_norm_ratio(session) -> float:
+    norms = [float(np.linalg.norm(layer.grad_W)) for layer in session.record.layers]
+    return norms[0] / norms[-1] if norms[-1] else math.inf
+
+
+def _dead_fraction(session) -> float:
+    """The share of the first hidden layer's neurons that are 0 for every training sample."""
+    zs, _ = session.network.forward(session.x_train)
+    return float(np.mean(~(zs[0] > 0).any(axis=0)))
+
+
+def _lowest(key: str):
+    def measure(session, first_entry: int, start_loss: float) -> float:
+        seen = [e[key] for e in list(session.history)[first_entry:] if e[key] is not None]
+        return min(seen + [session.metrics()[key]])
+    return measure
+
+
+def _end(key: str):
+    return lambda session, first_entry, start_loss: session.metrics()[key]
+
+
+# measure -> f(session, the first history entry of the lesson step, the train loss at the run's step 0)
+MEASURES = {
+    "train_loss": _end("train_loss"), "test_loss": _end("test_loss"),
+    "train_accuracy": _end("train_accuracy"), "test_accuracy": _end("test_accuracy"),
+    "train_loss_ratio": lambda s, step0, loss0: s.metrics()["train_loss"] / loss0,
+    "lowest_train_accuracy": _lowest("train_accuracy"), "lowest_test_accuracy": _lowest("test_accuracy"),
+    "grad_norm_ratio": lambda s, step0, loss0: _grad_norm_ratio(s),
+    "dead_fraction": lambda s, step0, loss0: _dead_fraction(s),
+    "diverged": lambda s, step0, loss0: float(s.trainer.diverged),
+}
+
+assert tuple(MEASURES) == CLAIM_MEASURES
+
+
+def check_claims(lesson: dict) -> list[dict]:
+    """Plays a whole lesson as the widget does and measures every claim of its steps: a list of
+    {step, says, measure, value, min, max, holds}."""
+    run = LessonRun(lesson["config"])
+    start_loss = run.session.metrics()["train_loss"]
+    out = []
+    for i, step in enumerate(lesson["steps"]):
+        first_entry = len(run.session.history)
+        for action in step.get("actions", []):
+            run.apply(action)
+            if run.session.step == 0:  # a new run: its history starts again
+                start_loss = run.session.metrics()["train_loss"]
+                first_entry = 0
+        if "exercise" in step:
+            run.answer(step["exercise"])
+        for claim in step.get("claims", []):
+            value = float(MEASURES[claim["measure"]](run.session, first_entry, start_loss))
+            lo, hi = claim.get("min", -math.inf), claim.get("max", math.inf)
+            out.append({"step": i, "says": claim["says"], "measure": claim["measure"], "value": value,
+                        "min": claim.get("min"), "max": claim.get("max"), "holds": lo <= value <= hi})
+    return out

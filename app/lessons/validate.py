@@ -49,6 +49,12 @@ TEXT_NEEDS = (
     (re.compile(r"confusion", re.I), "confusion"),
 )
 
+# what a claim of a step's text can be measured by (app/lessons/runner.py MEASURES says how)
+CLAIM_MEASURES = (
+    "train_loss", "test_loss", "train_accuracy", "test_accuracy", "train_loss_ratio", "lowest_train_accuracy",
+    "lowest_test_accuracy", "grad_norm_ratio", "dead_fraction", "diverged",
+)
+
 # defaults of SessionConfig (docs/API.md); used to follow the network's shape through a lesson
 CONFIG_DEFAULTS: dict[str, Any] = {
     "dataset": "xor", "n_samples": 400, "noise": 0.1, "train_fraction": 0.8, "data_seed": 1, "custom_data": None,
@@ -472,6 +478,34 @@ def _check_views(c: _Checker, step: dict, path: str, panels: set[str], config: d
         c.err(f"{path}.show", "the inspector and the tooltips need the network panel in view.panels")
 
 
+def _check_claims(c: _Checker, step: dict, path: str) -> None:
+    """A claim quotes the words of the step's text it checks, names a measure and the range the run must be in."""
+    claims = step.get("claims", [])
+    if not isinstance(claims, list):
+        c.err(f"{path}.claims", f"must be a list of claims, not {_kind(claims)}")
+        return
+    text = step.get("text") if isinstance(step.get("text"), str) else ""
+    for i, claim in enumerate(claims):
+        p = f"{path}.claims[{i}]"
+        if not c.obj(claim, p):
+            continue
+        c.keys(claim, p, ("says", "measure", "min", "max"), ("says", "measure"))
+        says = claim.get("says")
+        if "says" in claim:
+            c.text(says, f"{p}.says", 400)
+            if isinstance(says, str) and says.strip() and says not in text:
+                c.err(f"{p}.says", "must be words of the step's text, as written there")
+        if "measure" in claim:
+            c.choice(claim["measure"], f"{p}.measure", CLAIM_MEASURES)
+        if "min" not in claim and "max" not in claim:
+            c.err(p, 'give "min", "max" or both: the range the measure must be in')
+        for k in ("min", "max"):
+            if k in claim and not _is_num(claim[k]):
+                c.err(f"{p}.{k}", f"must be a number, not {claim[k]!r}")
+        if _is_num(claim.get("min")) and _is_num(claim.get("max")) and claim["min"] > claim["max"]:
+            c.err(p, f"min {claim['min']} is above max {claim['max']}")
+
+
 def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
     """Every problem of a lesson document, as "path: message" (an empty list: the lesson is valid)."""
     c = _Checker()
@@ -531,7 +565,7 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
                 p = f"steps[{i}]"
                 if not c.obj(step, p):
                     continue
-                c.keys(step, p, ("title", "text", "show", "actions", "exercise"), ("text",))
+                c.keys(step, p, ("title", "text", "show", "claims", "actions", "exercise"), ("text",))
                 if "title" in step:
                     c.text(step["title"], f"{p}.title", 120)
                 c.text(step.get("text"), f"{p}.text", MAX_TEXT)
@@ -544,6 +578,7 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
                 if "exercise" in step:
                     _check_exercise(c, step["exercise"], f"{p}.exercise", config)
                 _check_views(c, step, p, panels, config)
+                _check_claims(c, step, p)
     return c.errors
 
 
