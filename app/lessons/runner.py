@@ -82,7 +82,8 @@ def degenerate(exercise: dict, frame: dict, tolerance: dict | None = None) -> st
     lr = frame["learning_rate"]
     tol = tolerance or DEFAULT_TOLERANCE
     change = abs(lr * g)
-    reach = max(tol.get("abs") or 0.0, (tol.get("rel") or 0.0) * abs(w - lr * g), shown_precision(w))
+    reach = max(tol.get("abs") or 0.0, (tol.get("rel") or 0.0) * abs(w - lr * g),
+                2 * (shown_precision(w) + lr * shown_precision(g)))
     return f"the change {change:.1e} is below what the card can show" if change <= reach else None
 
 

@@ -136,6 +136,7 @@ function readOptions(search, server) {
     quiz: flag("quiz"),
     lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"),
     speed: Number.isFinite(speed) ? Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed)) : 5,
+    speedGiven: q.has("speed") || q.has("sp"), // the embedder's speed wins over a lesson's
     hostOrigins,
     title: q.get("title"),
   };
@@ -453,6 +454,7 @@ function showViews(views) {
   root.dataset.panels = [...panels].filter((p) => $(`panel-${p}`)).join(" ");
   root.dataset.show = views.join(" ");
   $("acc-box").hidden = !state.views.has("accuracy");
+  $("chart-grad").hidden = !state.views.has("grad_norms");
   if (!state.views.has("previous_run")) { state.previousRun = null; charts?.setPrevious(null); }
   if (state.session) subscribe();
 }
@@ -557,7 +559,7 @@ const controller = {
     state.owned = null;
     const s0 = await api("GET", `/api/sessions/${state.session.id}`);
     if (s0.step >= target || s0.diverged) return;
-    if (sps) setSpeed(sps);
+    if (sps && !opts.speedGiven) setSpeed(sps);
     const margin = Math.max(2, Math.ceil(state.speed * 0.4));
     if (target - s0.step > margin) {
       const reached = waitFor(frameWaiters, (f) => f.diverged || (f.phase === "update" && f.step >= target - margin), 600000);
@@ -613,16 +615,18 @@ function keptStep(sess) {
   return !!o && o.state === sess.state && o.step === stepInProgress(sess.state, sess.step);
 }
 
+/** The views show again what the server sent while an exercise held them back. */
+function release() {
+  if (!gate.holding) return;
+  gate.holding = false;
+  const q = gate.queue.splice(0);
+  if (q.length) q.forEach(showFrame);
+  else if (state.owned) timeline.show(state.owned.latest);
+  if (network) network.dirty = true;
+}
+
 async function runExercise(ex) {
   state.busy = true;
-  const release = () => {
-    if (!gate.holding) return;
-    gate.holding = false;
-    const q = gate.queue.splice(0);
-    if (q.length) q.forEach(showFrame);
-    else if (state.owned) timeline.show(state.owned.latest);
-    if (network) network.dirty = true;
-  };
   try {
     await pauseAndSettle();
     const sess = await controller.getState();
@@ -769,7 +773,7 @@ async function main() {
   const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
   if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
-  if (lesson?.view?.steps_per_second) state.speed = lesson.view.steps_per_second;
+  if (lesson?.view?.steps_per_second && !opts.speedGiven) state.speed = lesson.view.steps_per_second;
   if (lesson) {
     // the lesson's panels (with the embedder's own ?panels= added); its controls unless it leaves them out
     const declared = lesson.view?.panels || ["network", "data", "loss", "inspector", "controls"];
@@ -800,10 +804,20 @@ async function main() {
   if (opts.autoplay && !lesson) setPlaying(true);
 }
 
+/** A question about a new step, run to its backward pass out of sight: any kind can be asked about its focus sample. */
 async function quiz() {
-  const { randomExercise } = await import("./exercise.js");
+  const { quizExercise } = await import("./exercise.js");
   $("btn-quiz").disabled = true;
-  try { await runExercise(randomExercise(state.sizes)); } catch (err) { showToast(err.message); }
+  try {
+    await pauseAndSettle();
+    gate.holding = true; gate.queue = [];
+    const sess = await controller.getState();
+    if (!["ready", "updated"].includes(sess.state)) await controller.stepPhase("update");
+    const frame = await controller.stepPhase("backward");
+    const ex = quizExercise(state.sizes, frame);
+    if (ex) await runExercise(ex);
+    else showToast("This step has no question worth asking: try again.");
+  } catch (err) { showToast(err.message); } finally { release(); }
   $("btn-quiz").disabled = false;
 }
 

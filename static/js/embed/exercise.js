@@ -178,10 +178,11 @@ export function degenerate(ex, frame, tolerance = DEFAULT_TOLERANCE) {
   const g = isB ? L.grad_b[t.neuron] : L.grad_W[t.from][t.to] + (L.regularization_grad_W?.[t.from]?.[t.to] || 0);
   if (ex.ask === "dW_sign") return Math.abs(g) <= 1e-12 ? "the gradient is 0: the weight stays" : null;
   const w = isB ? L.b[t.neuron] : L.W[t.from][t.to];
-  const change = Math.abs(frame.learning_rate * g);
+  const change = updateChange(ex, frame);
   const tol = tolerance || DEFAULT_TOLERANCE;
-  // copying the weight unchanged must be wrong, and the change must show in the digits of the weight
-  const reach = Math.max(tol.abs ?? 0, (tol.rel ?? 0) * Math.abs(w - frame.learning_rate * g), shownPrecision(w));
+  // copying the weight unchanged must be wrong, and the change must stand out of the digits the card prints
+  const reach = Math.max(tol.abs ?? 0, (tol.rel ?? 0) * Math.abs(w - frame.learning_rate * g),
+    2 * (shownPrecision(w) + frame.learning_rate * shownPrecision(g)));
   return change <= reach ? `the change ${change.toExponential(1)} is below what the card can show` : null;
 }
 
@@ -202,11 +203,23 @@ export function randomExercise(sizes, rand = Math.random, ask = null) {
   return { ask, target: { layer, from, to }, prompt: `What is the ${describe(ask)} W[${layer}][${from}][${to}]?` };
 }
 
-/** A fair random question on a frame that ran its backward pass: drawn again while the draw is degenerate. */
+/** |η·g|: how far plain gradient descent moves a weight or bias (the regularization gradient included). */
+function updateChange(ex, frame) {
+  const t = ex.target;
+  const L = frame.layers[t.layer - 1];
+  const g = ex.ask === "new_b" ? L.grad_b[t.neuron] : L.grad_W[t.from][t.to] + (L.regularization_grad_W?.[t.from]?.[t.to] || 0);
+  return Math.abs(frame.learning_rate * g);
+}
+
+/**
+ * A fair random question on a frame that ran its backward pass: drawn again while the draw is degenerate. A new
+ * weight or bias is graded within a quarter of its change, so that copying the old value is never right.
+ */
 export function quizExercise(sizes, frame, rand = Math.random, ask = null) {
   for (let tries = 0; tries < 200; tries++) {
     const ex = randomExercise(sizes, rand, ask);
-    if (!degenerate(ex, frame)) return ex;
+    if (["new_W", "new_b"].includes(ex.ask)) ex.tolerance = { abs: updateChange(ex, frame) / 4 };
+    if (!degenerate(ex, frame, ex.tolerance)) return ex;
   }
   return null;
 }
