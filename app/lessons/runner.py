@@ -15,7 +15,7 @@ import orjson
 
 from app.engine.trainer import PHASES
 
-from .validate import CLAIM_MEASURES, EXERCISE_PHASE, LIVE_FIELDS
+from .validate import CLAIM_MEASURES, EXERCISE_PHASE, LIVE_FIELDS, MAX_LOSS_ROWS
 
 # "held": the phase runs first and its answer is withheld from the views until the student answers (the inputs
 # it needs come from the same step); "before": the widget stops just before the phase, and runs it on the answer.
@@ -25,7 +25,6 @@ EXERCISE_MODE = {
 }
 # how many phases of the current step have run, by the trainer's state
 RAN = {"ready": 0, "forwarded": 1, "loss_computed": 2, "backpropagated": 3, "updated": 4}
-MAX_LOSS_ROWS = 16  # the batch loss is asked only when every sample's a and y fit on the card
 DEFAULT_TOLERANCE = {"abs": 1e-3, "rel": 0.01}
 
 

@@ -79,6 +79,7 @@ EXERCISE_TARGET = {
     "grad_W": "weight", "dW_sign": "weight", "new_W": "weight",
     "loss": None,
 }
+MAX_LOSS_ROWS = 16  # the batch loss is asked only when every sample's a and y fit on the card
 ACTIONS = ("reset", "set_config", "step", "step_phase", "play", "pause", "play_until", "set_speed", "highlight")
 
 
@@ -363,6 +364,9 @@ def _check_exercise(c: _Checker, ex: Any, path: str, config: dict) -> None:
                                                      else '{"layer": l, "from": j, "to": k}'))
     else:
         _check_target(c, ex["target"], f"{path}.target", need, network_sizes(config))
+    if ask == "loss" and effective_config(config)["batch_size"] > MAX_LOSS_ROWS:
+        c.err(f"{path}.ask", f"the batch loss needs every sample's a and y on the card: use a batch of at most "
+                             f"{MAX_LOSS_ROWS}, not {effective_config(config)['batch_size']}")
     if "sample" in ex:
         batch = effective_config(config)["batch_size"]
         c.int_in(ex["sample"], f"{path}.sample", 0, max(batch - 1, 0))

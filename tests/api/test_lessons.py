@@ -14,8 +14,8 @@ import re
 import numpy as np
 import pytest
 
-from app.lessons import DATA_DIR, LessonError, builtin_lessons, check_lesson, get_lesson, load_lesson_file, validate_lesson
-from app.lessons.runner import EXERCISE_MODE, LessonRun, apply_action, check_claims, degenerate, full_frame, make_session
+from app.lessons import DATA_DIR, EXERCISE_PHASE, LessonError, builtin_lessons, check_lesson, get_lesson, load_lesson_file, validate_lesson
+from app.lessons.runner import EXERCISE_MODE, MAX_LOSS_ROWS, LessonRun, apply_action, check_claims, degenerate, full_frame, make_session
 
 LESSONS = builtin_lessons()
 TOPICS = {"one-neuron", "xor-hidden-layer", "chain-rule", "learning-rate", "vanishing-gradients", "dead-relu",
@@ -513,3 +513,43 @@ def test_no_lesson_exercise_is_degenerate(lesson_id):
     steps = [s for s in lesson["steps"] if "exercise" in s]
     for step, (title, _, _, _, fr) in zip(steps, _cards(lesson)):
         assert degenerate(step["exercise"], fr, step["exercise"].get("tolerance")) is None, (lesson_id, title)
+
+
+# -- views: what a step's text relies on is declared, and the widget can show it ------------------------------------
+
+def test_a_step_declares_the_views_its_text_relies_on():
+    lesson = copy.deepcopy(get_lesson("vanishing-gradients"))
+    del lesson["steps"][1]["show"]  # "compare ... ‖grad_W‖" without the gradient chart
+    lesson["steps"][0]["show"] = ["confusion"]
+    lesson["steps"][0]["text"] += " Hover the neurons."
+    errors = check_lesson(lesson)
+    assert 'steps[1].show: the text speaks of "‖grad_W‖": add "grad_norms" ' \
+           "(the chart of each layer's gradient norm ‖grad_W‖)" in errors
+    assert "steps[0].show[0]: 'confusion' cannot be shown: the confusion matrix is only on the full page, " \
+           "not in the widget" in errors
+    assert any(e.startswith('steps[0].show: the text speaks of "Hover": add "tooltips"') for e in errors)
+    # a highlight is for the inspector: without it in the panels, the step must show it
+    lesson = copy.deepcopy(get_lesson("xor-hidden-layer"))
+    lesson["steps"][3]["show"] = ["tooltips"]
+    assert check_lesson(lesson) == ['steps[3].show: a highlight selects a neuron or weight for the inspector: add '
+                                    '"inspector" (or put it in view.panels)']
+    # accuracy on a regression is not a view the widget has
+    lesson = copy.deepcopy(get_lesson("learning-rate"))
+    lesson["steps"][0]["show"] = ["accuracy"]
+    assert check_lesson(lesson) == ["steps[0].show: accuracy is shown for classification only; this step's data set "
+                                    "is a regression"]
+
+
+def test_a_loss_question_needs_a_batch_that_fits_on_the_card():
+    lesson = copy.deepcopy(get_lesson("chain-rule"))
+    lesson["config"]["batch_size"] = 32
+    assert check_lesson(lesson) == ["steps[3].exercise.ask: the batch loss needs every sample's a and y on the card: "
+                                    "use a batch of at most 16, not 32"]
+
+
+def test_the_widget_and_the_runner_share_the_exercise_rules():
+    js = (DATA_DIR.parents[2] / "static/js/embed/exercise.js").read_text(encoding="utf-8")
+    assert re.search(r"MAX_LOSS_ROWS = (\d+);", js).group(1) == str(MAX_LOSS_ROWS)
+    kinds = dict(re.findall(r'(\w+): \["(\w+)", "(?:held|before)"\]', js))
+    modes = dict(re.findall(r'(\w+): \["\w+", "(held|before)"\]', js))
+    assert kinds == EXERCISE_PHASE and modes == EXERCISE_MODE
