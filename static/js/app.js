@@ -636,7 +636,7 @@ function updatePhaseUi(view) {
   let extra = "";
   if (phase === "loss" && view.frame.loss != null) {
     const own = focusLoss(view.frame);
-    extra = `${own != null ? ` (focus sample's loss ${fmt(own, 4)})` : ""}: batch mean loss = ${fmt(view.frame.loss, 4)}`;
+    extra = `: ${own != null ? `focus sample's loss ${fmt(own, 4)}, ` : ""}batch mean loss = ${fmt(view.frame.loss, 4)}`;
   }
   if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
   if (phase === "live") extra = ` (${Math.round(state.speed)} steps/s)`;

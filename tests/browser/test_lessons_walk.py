@@ -118,3 +118,18 @@ def test_digits_show_the_focus_sample_at_load_and_after_fast_play(make_page, emb
     title = page.evaluate("() => document.querySelector('#digit-bars .bar').title")
     assert title.startswith("class 0:")
     assert state["step"] > 200
+
+
+def test_the_loss_phase_names_the_samples_loss_and_the_batch_mean(page, live_server, open_app):
+    open_app(page, live_server, "?d=xor&sp=1")
+    page.click("#btn-step-phase")
+    page.click("#btn-step-phase")
+    page.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'loss' && "
+                           "document.getElementById('phase-detail').textContent.includes('batch mean loss')")
+    text = page.locator("#phase-detail").inner_text()
+    frame = page.evaluate("() => window.__backpropLive.lastFrame")
+    own = float(re.search(r"focus sample's loss ([\d.]+)", text).group(1))
+    mean = float(re.search(r"batch mean loss = ([\d.]+)", text).group(1))
+    assert own == pytest.approx(frame["loss_per_sample"][frame["focus_index"]], abs=5e-4)
+    assert mean == pytest.approx(frame["loss"], abs=5e-4)
+    assert own != mean  # a batch of 10: the sample's own loss is not the mean
