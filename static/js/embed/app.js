@@ -634,6 +634,7 @@ async function runExercise(ex) {
     const result = await card.run(ex, {
       state: sess.state,
       kept: keptStep(sess),
+      sampleNote: !boundary || $("panel-data").hidden ? "" : state.session.input_dim > 2 ? "its image is in the data panel" : "ringed on the data plot",
       config: sess.config,
       stepTo: async (phase, hold) => {
         if (hold) { gate.holding = true; gate.queue = []; }

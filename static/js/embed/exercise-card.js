@@ -28,6 +28,7 @@ export class ExerciseCard {
     const givens = givensOf(ex, frame, { loss: ctx.config.loss, optimizer: ctx.config.optimizer });
     if (ex.target) this.onHighlight(ex.target);
     const tolerance = ex.tolerance || DEFAULT_TOLERANCE;
+    this.sampleNote = ctx.sampleNote || "";
     const answer = await this._ask(ex, frame, givens, held);
     const truthFrame = plan.after ? await ctx.stepTo(plan.after, false) : frame;
     ctx.release();
@@ -47,7 +48,7 @@ export class ExerciseCard {
   _ask(ex, frame, givens, held) {
     const sign = ex.ask === "dW_sign";
     const sample = Number.isInteger(ex.sample) ? ex.sample : frame.focus_index || 0;
-    const who = ex.ask === "loss" ? "the whole batch" : `sample ${sample} of the batch (highlighted on the data)`;
+    const who = ex.ask === "loss" ? "the whole batch" : `sample ${sample} of the batch${this.sampleNote ? ` (${this.sampleNote})` : ""}`;
     const when = held ? `Step ${frame.step}, ${who}: the ${phaseOf(ex.ask)} phase has run; its answer is hidden.`
       : `Step ${frame.step}, ${who}: stopped before the ${phaseOf(ex.ask)} phase.`;
     this.el.hidden = false;
