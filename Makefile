@@ -5,9 +5,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
+NGINX  ?= /usr/sbin/nginx
+N      ?= 2
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test chromium bench clean
+.PHONY: run cluster test chromium nginx bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,13 +37,23 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/backprop-live --host $(HOST) --port $(PORT)
 
+# N instances behind nginx on one machine, in the foreground (docs/DEPLOY.md): make cluster N=4
+cluster: $(VENV)/.runtime nginx
+	$(BIN)/python deploy/cluster.py --instances $(N) --host $(HOST) --port $(PORT)
+
+nginx:
+	@if [ ! -x $(NGINX) ]; then \
+		echo "Installing Debian's nginx for the cluster"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nginx; \
+	fi
+
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "Installing Debian's Chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 
-test: $(VENV)/.test chromium
+test: $(VENV)/.test chromium nginx
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test chromium

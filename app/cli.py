@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reload", action="store_true", help="restart when the code changes (development)")
     parser.add_argument("--log-level", default="info",
                         choices=["critical", "error", "warning", "info", "debug", "trace"])
+    parser.add_argument("--uds", default=None, metavar="PATH",
+                        help="listen on this Unix socket instead of host:port, in one process (an instance behind "
+                             "nginx: deploy/cluster.py)")
     parser.add_argument("--workers", type=_integer(1, 64), default=None,
                         help="worker processes, each owning a share of the sessions (default BACKPROP_WORKERS: one "
                              "per CPU core, at most 4); --reload always runs one")
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:  # the message names the variable and its limits: no traceback
         parser.exit(2, f"{parser.prog}: {e}\n")
 
-    workers = 1 if args.reload else (args.workers or settings.workers)
+    workers = 1 if args.reload or args.uds else (args.workers or settings.workers)
     if workers > 1:
         from . import workers as worker_processes
 
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, reload=args.reload,
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, uds=args.uds, reload=args.reload,
                 log_level=args.log_level, ws_max_size=settings.max_body_bytes + 1024,
                 ws_per_message_deflate=settings.ws_compression,
                 ws="websockets-sansio")  # uvicorn's sans-I/O websockets: about 15% more frames/s (bench/stream.py)

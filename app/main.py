@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .api import embed, live, pages, rest
 from .api.deps import OrjsonResponse
+from .lti import routes as lti
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .settings import Settings, load_settings
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(live.router)
     app.include_router(pages.router)
     embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)
+    lti.setup(app)  # /lti/...: LTI 1.3 when BACKPROP_LTI_PLATFORMS names the platforms (app/lti)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

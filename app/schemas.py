@@ -136,6 +136,7 @@ class Health(BaseModel):
     sessions: int = Field(description="sessions held by the server (every worker process)")
     worker: int = Field(0, description="the index of the worker process that answered (0 with one process)")
     workers: int = Field(1, description="worker processes of the server (BACKPROP_WORKERS)")
+    instance: Optional[str] = Field(None, description="this instance's tag behind nginx (BACKPROP_INSTANCE), if any")
 
 
 class DatasetOut(BaseModel):

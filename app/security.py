@@ -11,6 +11,13 @@ Read from environment variables (docs/EMBEDDING.md "Security settings"):
   `*` allows any origin. No credentials are ever allowed: the API needs none (sessions are capability ids).
   The public documents (/oembed, /api/lessons and its lesson checker) are readable from any origin whatever
   this setting, since they hold nothing private and change nothing.
+- Sandboxed frames: a page that embeds the widget in `<iframe sandbox="allow-scripts">` (WordPress does for
+  providers it does not know, LMS iframe tools too) runs it with the opaque origin `null`. The widget's module
+  scripts then load cross-origin and its API calls are cross-origin requests from `null`. So the static files carry
+  `Access-Control-Allow-Origin: *` (they are public), and the API answers `null` as it answers a page of its own
+  origin, whenever any site may frame the widget (BACKPROP_FRAME_ANCESTORS `*`, the default): a sandboxed widget
+  can then do exactly what the same widget in an ordinary frame does, no more. With a list of frame ancestors,
+  `null` is refused like any origin not on BACKPROP_CORS_ORIGINS (a sandboxed frame's host cannot be known).
 - BACKPROP_EMBED_ORIGINS: the host pages (origins) whose postMessage commands the embedded widget obeys, and the
   only origins it posts its events to. Default: empty, meaning any host page may drive its own widget and events
   are posted to the embedding page whatever its origin (they carry only the run's public numbers).
@@ -29,6 +36,7 @@ ORIGIN = re.compile(r"^(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?
 # wildcard sub-domains, as CSP allows them: https://*.example.org
 WILDCARD_ORIGIN = re.compile(r"^(https?)://\*\.([A-Za-z0-9.-]+)(:\d{1,5})?$")
 PUBLIC_PREFIXES = ("/oembed", "/api/lessons")
+STATIC_PREFIX = "/static/"
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 PUBLIC_METHODS = b"GET, HEAD, POST, OPTIONS"
 CORS_MAX_AGE = "600"
@@ -92,7 +100,13 @@ class SecuritySettings:
         return None
 
     def cors_allows(self, origin: str) -> bool:
+        if origin == "null":
+            return self.sandboxed_frames_allowed()
         return origin_allowed(origin, self.cors_origins)
+
+    def sandboxed_frames_allowed(self) -> bool:
+        """Whether a widget in a sandboxed frame (origin `null`) may call the API: when any site may frame it."""
+        return self.frame_ancestors == ("*",)
 
 
 def origin_allowed(origin: str, allowed: tuple[str, ...]) -> bool:
@@ -151,11 +165,13 @@ class SecurityHeaders:
         public = path.startswith(PUBLIC_PREFIXES)
         is_api = path.startswith("/api/") or path.startswith("/oembed")
         cors_origin = None
-        if origin and is_api:
+        if path.startswith(STATIC_PREFIX):
+            cors_origin = "*"  # public files: module scripts of a widget in a sandboxed frame load them cross-origin
+        elif origin and is_api:
             if public:
                 cors_origin = "*"
             elif self.settings.cors_allows(origin):
-                cors_origin = "*" if self.settings.cors_origins == ("*",) else origin
+                cors_origin = "*" if origin == "null" or self.settings.cors_origins == ("*",) else origin
         if scope["method"] == "OPTIONS" and origin and is_api and _header(scope, b"access-control-request-method"):
             return await self._preflight(scope, send, cors_origin)
 

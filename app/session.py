@@ -33,10 +33,13 @@ from .sharding import Shard, owner_of
 ID_BYTES = 24  # 192 random bits per id
 
 
-def new_id(shard: Shard | None = None) -> str:
-    """An unguessable id; with several workers, one that hashes to this worker (a few draws on average)."""
+def new_id(shard: Shard | None = None, instance: str | None = None) -> str:
+    """An unguessable id; with several workers, one that hashes to this worker (a few draws on average); behind
+    nginx, prefixed with this instance's tag and a dot (the dot is not in the random part's alphabet)."""
     while True:
         key = secrets.token_urlsafe(ID_BYTES)
+        if instance:
+            key = f"{instance}.{key}"
         if shard is None or owner_of(key, shard.count) == shard.index:
             return key
 
@@ -129,8 +132,8 @@ def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> S
 class Session:
     def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0,
                  features_given: bool = True):
-        self.id = new_id(settings.shard)
-        self.view_id = new_id(settings.shard)
+        self.id = new_id(settings.shard, settings.instance)
+        self.view_id = new_id(settings.shard, settings.instance)
         self.settings = settings
         self.lock = asyncio.Lock()
         self.created = time.time()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,9 @@ class Settings:
     # (app/workers.py); the default is one per CPU core, at most 4. 1 serves from a single process.
     workers: int = 1
     shard: Shard | None = None  # set in each worker process (never from the environment)
+    # BACKPROP_INSTANCE: this server's tag among several behind nginx (deploy/), written into every id it makes
+    # ("i3.Zk3..."), so nginx sends a session's requests to the instance that holds it
+    instance: str | None = None
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -106,7 +110,21 @@ def load_settings() -> Settings:
         control_queue=_int("BACKPROP_CONTROL_QUEUE", 32, 4, 10_000),
         ws_compression=_bool("BACKPROP_WS_COMPRESSION", False),
         workers=_int("BACKPROP_WORKERS", default_workers(), 1, 64),
+        instance=_instance(),
     )
+
+
+INSTANCE_TAG = re.compile(r"^[a-z0-9]{1,16}$")
+
+
+def _instance() -> str | None:
+    raw = _raw("BACKPROP_INSTANCE")
+    if raw is None:
+        return None
+    if not INSTANCE_TAG.match(raw.strip()):
+        raise ValueError(f"BACKPROP_INSTANCE must be 1 to 16 lower-case letters or digits (a tag such as i3), "
+                         f"not {raw!r}")
+    return raw.strip()
 
 
 def default_workers() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 # the id in /api/sessions/{id}..., /ws/sessions/{id} and /watch/{view id}; "import" is POST /api/sessions/import,
 # which creates
-SESSION_PATH = re.compile(r"^/(?:(?:api|ws)/sessions|watch)/([A-Za-z0-9_-]+)")
+SESSION_PATH = re.compile(r"^/(?:(?:api|ws)/sessions|watch)/([A-Za-z0-9_.-]+)")
 NOT_AN_ID = frozenset({"import"})
 
 
@@ -68,6 +68,9 @@ def session_key(path: str) -> str | None:
 
 
 def owner_of_path(path: str, count: int) -> int | None:
-    """The worker that owns the session a request path names; None if it names none."""
+    """The worker that owns the session a request path names; None if it names none. LTI's steps (a login, then
+    its launch; a launch, then its scores) share state in memory: they all go to the first worker."""
+    if path.startswith("/lti/"):
+        return 0
     key = session_key(path)
     return None if key is None else owner_of(key, count)

@@ -1,6 +1,6 @@
 """Stream benchmark: the real server (uvicorn, 127.0.0.1, a free port) in a subprocess, WebSocket clients here.
 
-    .venv/bin/python bench/stream.py            (about 70 s; prints a table, records nothing by itself)
+    .venv/bin/python bench/stream.py            (about 90 s; prints a table, records nothing by itself)
 
 The server is started as `backprop-live` starts it (app.cli), so its settings apply: for example
 BACKPROP_WS_COMPRESSION=1 .venv/bin/python bench/stream.py measures with permessage-deflate on.
@@ -9,9 +9,10 @@ Measures
   1. the size of a 2-8-8-1 summary frame;
   2. frames per second to one client: playing at set_speed 1000 (frames coalesce to BACKPROP_MAX_FRAME_RATE),
      and "as fast as possible": `step` messages pipelined (16 in flight), one frame per step;
-  3. many clients at 20 frames/s each (set_speed 20): 50 and 200 clients with a session each, and 200 viewers
-     spread over 10 sessions; the median and p99 interval between frames per client, server CPU (from
-     /proc/<pid>/stat) and RSS (from /proc/<pid>/status), both summed over the worker processes;
+  3. many clients at 20 frames/s each (set_speed 20): 50 and 200 clients with a session each, 200 viewers
+     spread over 10 sessions, and a class: one session (its controller playing) watched by 500 and by 1,000
+     viewers; how many clients received frames, the median and p99 interval between frames per client, server CPU
+     (from /proc/<pid>/stat) and RSS (from /proc/<pid>/status), both summed over the worker processes;
   4. the reference: 200 clients with a session each on a server of one process (BACKPROP_WORKERS=1).
 The many-clients runs use LeanClient, a minimal WebSocket client that costs the shared CPU little; the 200 x 200
 run is repeated with the `websockets` package's client for comparison.
@@ -297,7 +298,7 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
     flat = sorted(x for per in intervals for x in per)
     p99 = flat[int(0.99 * (len(flat) - 1))] if flat else float("nan")
     return {
-        "clients": n_clients, "sessions": n_sessions,
+        "clients": n_clients, "sessions": n_sessions, "served": sum(1 for f in frames if f),
         "frames_per_s_per_client": statistics.median(frames) / (t1 - t0),
         "median_interval_ms": 1000 * statistics.median(flat) if flat else float("nan"),
         "p99_interval_ms": 1000 * p99,
@@ -309,14 +310,15 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
 
 
 def row(label: str, r: dict) -> str:
-    return (f"{label:18s}  {r['clients']:7d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
+    return (f"{label:18s}  {r['clients']:7d}  {r['served']:6d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
             f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
             f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}")
 
 
 async def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    srv = LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000"}).start()
+    # a lecture hall: one session watched by up to 1,000 viewers (the default allows 500 clients a session)
+    srv = LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_MAX_CLIENTS_PER_SESSION": "1001"}).start()
     started = time.perf_counter()
     try:
         workers = json.loads(http(srv.base, "GET", "/api/health")[1])["workers"]
@@ -332,10 +334,11 @@ async def main() -> None:
         r = await one_client_fast(srv, 5)
         print(f"one client, pipelined step messages: {r['frames_per_s']:.0f} summary frames/s "
               f"({r['frame_bytes']} bytes each on the socket, server CPU {r['server_cpu_percent']:.0f} %)")
-        print("workers, client     clients  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  "
+        print("workers, client     clients  served  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  "
               "bench CPU %  load")
-        for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10)):
-            print(row(f"{workers}, lean", await many_clients(srv, n_clients, n_sessions, seconds=8)))
+        for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10), (501, 1), (1001, 1)):
+            print(row(f"{workers}, lean", await many_clients(srv, n_clients, n_sessions, seconds=8,
+                                                           warmup=2.0 if n_clients < 500 else 4.0)))
         print(row(f"{workers}, websockets", await many_clients(srv, 200, 200, seconds=8, lean=False)))
     finally:
         srv.stop()

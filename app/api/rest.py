@@ -37,7 +37,8 @@ BOUNDARY_ROWS_IN_THREAD = 64 * 64
 async def health(request: Request):
     shard = get_settings(request).shard
     return {"status": "ok", "version": __version__, "sessions": get_store(request).held(),
-            "worker": shard.index if shard else 0, "workers": shard.count if shard else 1}
+            "worker": shard.index if shard else 0, "workers": shard.count if shard else 1,
+            "instance": get_settings(request).instance}
 
 
 @router.get("/limits")

@@ -256,22 +256,38 @@ function updateUrl() {
 /**
  * A structural change (data, layers, init, seed...) rebuilds the run in place, so its ids stay and a class watching
  * it follows; the rebuilt run arrives as the WebSocket's hello. A refused change leaves the run as it was.
+ * Changes made while one is on its way wait, and only the latest is sent: requests on separate connections could
+ * otherwise arrive out of order and leave an older setup in place.
  */
-async function rebuild(request) {
+const rebuilds = { running: null, next: null, sent: [] }; // sent: the last setups asked for
+function rebuild(request) {
+  rebuilds.next = request;
+  if (!rebuilds.running) rebuilds.running = rebuildLatest().finally(() => { rebuilds.running = null; });
+  return rebuilds.running;
+}
+
+async function rebuildLatest() {
   const wasPlaying = state.playing;
   setPlaying(false);
-  const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
-  try {
-    await conn.patch(body, true);
-    updateUrl();
-    if (wasPlaying) setPlaying(true);
-  } catch (err) {
-    showToast(`That change was refused: ${err.message}`);
-    const cfg = { ...state.session.config };
-    if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
-    panel.set(cfg);
+  let ok = true;
+  while (rebuilds.next) {
+    const request = rebuilds.next;
+    rebuilds.next = null;
+    const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
+    rebuilds.sent = [...rebuilds.sent.slice(-7), body];
+    try {
+      await conn.patch(body, true);
+      ok = true;
+    } catch (err) {
+      ok = false;
+      showToast(`That change was refused: ${err.message}`);
+      const cfg = { ...state.session.config };
+      if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
+      panel.set(cfg);
+    }
     updateUrl();
   }
+  if (ok && wasPlaying) setPlaying(true);
 }
 
 function onConfigChange(partial, structural) {
@@ -314,8 +330,10 @@ conn.on("hello", (msg) => {
     const theirs = { ...msg.state.config };
     if (state.outputAuto) { delete theirs.output_activation; delete theirs.loss; }
     const differs = Object.keys(panel.request()).some((k) => JSON.stringify(theirs[k]) !== JSON.stringify(JSON.parse(mine)[k]));
-    // the first hello repeats what this page asked for; a later one follows a change made elsewhere
-    applySession(msg.state, msg.data, { syncPanel: !state.firstHello && !state.starting && differs });
+    // the first hello repeats what this page asked for, and so does the hello of a rebuild it asked for (the panel
+    // may have moved on since: it keeps what the user chose); another hello follows a change made elsewhere
+    const ours = rebuilds.running || rebuilds.sent.some((req) => Object.keys(req).every((k) => req[k] == null || JSON.stringify(req[k]) === JSON.stringify(msg.state.config[k])));
+    applySession(msg.state, msg.data, { syncPanel: !state.firstHello && !state.starting && differs && !ours });
     state.firstHello = false;
     state.boundaryDirty = true;
   } else if (msg.data && msg.data.train) setPoints(msg.data);

@@ -255,3 +255,30 @@ def test_embed_origins_setting(monkeypatch):
     assert load_security_settings().embed_origins == ("https://course.example.org", "http://localhost:8000")
     monkeypatch.setenv("BACKPROP_EMBED_ORIGINS", "*")
     assert load_security_settings().embed_origins == ()
+
+
+def test_a_widget_in_a_sandboxed_frame_may_load_its_files_and_call_the_api(client):
+    """Origin `null` (iframe sandbox="allow-scripts"): module scripts and fonts load cross-origin, the API answers."""
+    for path in ("/static/js/embed/app.js", "/static/vendor/katex/fonts/KaTeX_Main-Regular.woff2"):
+        r = client.get(path, headers={"Origin": "null"})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*", path
+    pre = client.options("/api/sessions", headers={"Origin": "null", "Access-Control-Request-Method": "POST",
+                                                   "Access-Control-Request-Headers": "content-type"})
+    assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == "*"
+    created = client.post("/api/sessions", json={}, headers={"Origin": "null"})
+    assert created.status_code == 201 and created.headers["access-control-allow-origin"] == "*"
+    sid = created.json()["id"]
+    stepped = client.post(f"/api/sessions/{sid}/step", json={}, headers={"Origin": "null"})
+    assert stepped.status_code == 200 and stepped.headers["access-control-allow-origin"] == "*"
+    # an ordinary other origin is still refused unless BACKPROP_CORS_ORIGINS names it
+    other = client.get(f"/api/sessions/{sid}", headers={"Origin": "https://elsewhere.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_sandboxed_frames_are_refused_when_only_some_sites_may_frame_the_widget(monkeypatch):
+    with make_client(monkeypatch, BACKPROP_FRAME_ANCESTORS="https://course.example.org") as c:
+        pre = c.options("/api/sessions", headers={"Origin": "null", "Access-Control-Request-Method": "POST"})
+        assert pre.status_code == 403 and pre.json()["detail"]["code"] == "cors_origin_not_allowed"
+        r = c.get("/api/health", headers={"Origin": "null"})
+        assert "access-control-allow-origin" not in r.headers
+        assert c.get("/static/js/embed/app.js", headers={"Origin": "null"}).headers["access-control-allow-origin"] == "*"

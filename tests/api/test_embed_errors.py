@@ -13,6 +13,7 @@ def widget_codes() -> dict[str, str]:
     src = (REPO / "static/js/embed/protocol.js").read_text(encoding="utf-8")
     table = src[src.index("export const ERROR_CODES = {"):]
     table = table[:table.index("};")]
+    table = re.sub(r"//[^\n]*", "", table)
     return dict(re.findall(r"\b([a-z_]+): ([A-Za-z_]+|\"[^\"]*\")", table))
 
 

@@ -339,3 +339,12 @@ def test_a_burst_of_connections_is_served_every_one(server):
 
     answers = asyncio.run(burst())
     assert sum(1 for a in answers if a == b"HTTP/1.1 200 OK\r\n") == 800, {repr(a)[:60] for a in answers}
+
+
+def test_lti_steps_all_go_to_the_first_worker():
+    """A login and its launch, a launch and its scores, share memory: every /lti/ request goes to worker 0."""
+    from app.sharding import owner_of_path
+
+    for path in ("/lti/login", "/lti/launch", "/lti/deep-link", "/lti/jwks", "/lti/launches/abc/score"):
+        assert owner_of_path(path, 4) == 0, path
+    assert owner_of_path("/watch/abc", 4) == owner_of("abc", 4)

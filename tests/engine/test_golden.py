@@ -1,4 +1,7 @@
-"""Every case and step of golden_steps.json (PyTorch autograd in float64), every field, to about 1e-12."""
+"""Every case and step of golden_steps.json (PyTorch autograd in float64), every field, to about 1e-12.
+
+The file is made by make_golden.py beside it (`python tests/engine/make_golden.py --check` recomputes it with
+PyTorch and compares; PyTorch is needed for that tool only)."""
 
 import json
 from pathlib import Path

@@ -20,6 +20,7 @@ import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { Follower, selectionFits, watchUrl } from "../classroom.js";
 import { describeHit, valuesText } from "../describe.js";
+import { gradebook } from "./lti.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
@@ -123,7 +124,7 @@ function readOptions(search, server) {
     if (!hostOrigins.length) hostOrigins = serverOrigins.length ? serverOrigins : own;
   }
   const speed = Number(q.get("speed") ?? ui.speed ?? 5);
-  const watch = /^[A-Za-z0-9_-]{1,64}$/.test(q.get("watch") || "") ? q.get("watch") : null;
+  const watch = /^[A-Za-z0-9_.-]{1,80}$/.test(q.get("watch") || "") ? q.get("watch") : null;
   return {
     watch,
     config, preset: ui.preset || null,
@@ -134,7 +135,7 @@ function readOptions(search, server) {
     theme: ["light", "dark", "auto"].includes(q.get("theme")) ? q.get("theme") : "light",
     autoplay: flag("autoplay"),
     quiz: flag("quiz"),
-    lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"),
+    lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"), lti: q.get("lti"),
     speed: Number.isFinite(speed) ? Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed)) : 5,
     speedGiven: q.has("speed") || q.has("sp"), // the embedder's speed wins over a lesson's
     hostOrigins,
@@ -658,6 +659,7 @@ async function runExercise(ex) {
       },
     });
     host.post("exercise", result);
+    if (player) toGradebook?.(player.index, result);
     return result;
   } finally {
     release();
@@ -665,6 +667,12 @@ async function runExercise(ex) {
     state.busy = false;
   }
 }
+
+// a lesson launched from a graded LTI link: each exercise's result becomes a score in the course's gradebook
+const toGradebook = gradebook(opts.lti, {
+  onScore: (s) => showToast(`Saved to your course: ${s.scoreGiven} of ${s.scoreMaximum} exercises correct.`),
+  onError: (err) => hostError(err.code || "gradebook_failed", err.message),
+});
 
 // ---------- the host API ----------
 

@@ -27,6 +27,7 @@ export const EVENTS = ["ready", "step", "phase", "state", "resize", "error", "le
 // widget already says it). The host page always gets the code and the full message.
 const AGAIN = "This run has ended. Reload the page to start a new one.";
 const BUSY = "The server is busy right now. Reload the page in a while.";
+const GRADEBOOK = "Your answer could not be saved to the course's gradebook.";
 export const ERROR_CODES = {
   bad_message: null, invalid_message: null, invalid_config: null, needs_reset: null, phase_order: null,
   mid_step: null, read_only: null, no_boundary: null, too_large: null, body_too_large: null, command_failed: null,
@@ -39,6 +40,9 @@ export const ERROR_CODES = {
   too_many_sessions: BUSY, worker_unavailable: BUSY,
   internal_error: "Something went wrong on the server. If the widget stops responding, reload the page.",
   start_failed: "The widget could not start. Reload the page to try again.",
+  // a lesson launched from a graded LTI link: the score endpoint's own codes (docs/LTI.md) come through as they are
+  gradebook_failed: GRADEBOOK, unknown_launch: GRADEBOOK, not_an_exercise: GRADEBOOK, score_refused: GRADEBOOK,
+  token_refused: GRADEBOOK, platform_unreachable: GRADEBOOK, lti_off: GRADEBOOK,
 };
 
 /** What a student sees for an error code (null: nothing). */

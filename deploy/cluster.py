@@ -1,0 +1,222 @@
+"""Several `backprop-live` instances on one machine behind nginx, in the foreground (make cluster N=4).
+
+    .venv/bin/python deploy/cluster.py --instances 4 --host 127.0.0.1 --port 8000
+
+Each instance is a plain one-process server on a Unix socket of a runtime directory, with its own tag
+(BACKPROP_INSTANCE i0, i1, ...) written into the ids it creates; nginx (Debian's package) listens on host:port and
+routes each session's requests to the instance of its tag (deploy/nginx.conf.template). Ctrl-C or SIGTERM stops
+nginx and every instance. An instance that exits is started again (after a growing pause if it keeps failing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+ROUTED = "/(?:api/sessions|ws/sessions|watch)/"
+
+
+def tags(n: int) -> list[str]:
+    return [f"i{k}" for k in range(n)]
+
+
+def render(servers: dict[str, str], listen: str, runtime: Path, max_body: int = 6_000_000,
+           access_log: str = "off", local: bool = False) -> str:
+    """The nginx configuration for instances {tag: "unix:/path.sock" or "host:port"}."""
+    first = next(iter(servers))
+    text = TEMPLATE.read_text()
+    fields = {
+        "runtime": str(runtime), "listen": listen, "max_body": str(max_body), "first_tag": first,
+        "access_log": access_log,
+        # a local cluster started by root: nginx's workers would switch to an unprivileged user that cannot reach the instances'
+        # sockets in a private runtime directory: they stay root's (started by anyone else, they are that user's)
+        "user": "user root;" if local and os.geteuid() == 0 else "",
+        "tag_routes": "\n".join(f'        "~^{ROUTED}{tag}\\." {tag};' for tag in servers),
+        "all_servers": "\n".join(f"        server {addr} max_fails=1 fail_timeout=5s;" for addr in servers.values()),
+        "tag_upstreams": "\n".join(f"    upstream backprop_{tag} {{\n        server {addr};\n        keepalive 16;\n    }}"
+                                   for tag, addr in servers.items()),
+    }
+    for key, value in fields.items():
+        text = text.replace("{{" + key + "}}", value)
+    return text
+
+
+class Cluster:
+    """N instances on Unix sockets in `runtime`, and nginx on host:port in front of them."""
+
+    def __init__(self, n: int, host: str = "127.0.0.1", port: int = 8000, runtime: Path | None = None,
+                 env: dict[str, str] | None = None, nginx: str | None = None, log_level: str = "warning"):
+        if not 1 <= n <= 64:
+            raise ValueError(f"instances must be 1 to 64, not {n}")
+        self.n, self.host, self.port, self.log_level = n, host, port, log_level
+        self.runtime = Path(runtime or tempfile.mkdtemp(prefix="backprop-cluster-"))
+        self.env = env or {}
+        self.nginx_bin = nginx or shutil.which("nginx") or "/usr/sbin/nginx"
+        self.instances: dict[str, subprocess.Popen] = {}
+        self.nginx: subprocess.Popen | None = None
+        self.base = f"http://{host}:{port}"
+
+    def socket(self, tag: str) -> Path:
+        return self.runtime / f"{tag}.sock"
+
+    def start_instance(self, tag: str) -> subprocess.Popen:
+        sock = self.socket(tag)
+        sock.unlink(missing_ok=True)
+        env = {**os.environ, **self.env, "BACKPROP_INSTANCE": tag, "BACKPROP_WORKERS": "1",
+               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
+        log = open(self.runtime / f"{tag}.log", "a")
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--uds", str(sock), "--log-level", self.log_level],
+                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+        self.instances[tag] = proc
+        return proc
+
+    def wait_instance(self, tag: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        transport = httpx.HTTPTransport(uds=str(self.socket(tag)))
+        with httpx.Client(transport=transport, base_url="http://instance") as client:
+            while True:
+                if self.instances[tag].poll() is not None:
+                    raise RuntimeError(f"instance {tag} exited with code {self.instances[tag].returncode}; see "
+                                       f"{self.runtime / (tag + '.log')}")
+                try:
+                    if client.get("/api/health", timeout=1).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"instance {tag} did not answer within {timeout:g} s")
+                time.sleep(0.05)
+
+    def start(self) -> Cluster:
+        try:
+            for tag in tags(self.n):
+                self.start_instance(tag)
+            for tag in tags(self.n):
+                self.wait_instance(tag)
+            conf = self.runtime / "nginx.conf"
+            servers = {tag: f"unix:{self.socket(tag)}" for tag in tags(self.n)}
+            conf.write_text(render(servers, f"{self.host}:{self.port}", self.runtime, local=True))
+            self.nginx = subprocess.Popen([self.nginx_bin, "-p", str(self.runtime), "-c", str(conf), "-e",
+                                           str(self.runtime / "nginx-error.log"), "-g", "daemon off;"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self._wait_front()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_front(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.nginx.poll() is not None:
+                raise RuntimeError(f"nginx exited: {self.nginx.stderr.read().decode(errors='replace').strip()}")
+            try:
+                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nginx did not answer on {self.base} within {timeout:g} s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        procs = ([self.nginx] if self.nginx else []) + list(self.instances.values())
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+    def watch(self) -> None:
+        """Until a signal: start again an instance that exits (a crash), pausing longer if it keeps failing."""
+        stop = {"now": False}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.update(now=True))
+        failures = {tag: 0 for tag in self.instances}
+        while not stop["now"]:
+            for tag, proc in list(self.instances.items()):
+                if proc.poll() is not None:
+                    failures[tag] += 1
+                    pause = min(30.0, 0.5 * 2 ** (failures[tag] - 1))
+                    print(f"instance {tag} exited ({proc.returncode}); starting it again in {pause:g} s",
+                          file=sys.stderr)
+                    time.sleep(pause)
+                    self.start_instance(tag)
+                    try:
+                        self.wait_instance(tag)
+                        failures[tag] = 0
+                    except RuntimeError as e:
+                        print(str(e), file=sys.stderr)
+            if self.nginx.poll() is not None:
+                print("nginx exited; stopping", file=sys.stderr)
+                break
+            time.sleep(0.2)
+
+    def __enter__(self) -> Cluster:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def server_option(raw: str) -> tuple[str, str]:
+    """--server TAG=ADDRESS (host:port or unix:/path.sock)."""
+    tag, sep, address = raw.partition("=")
+    if not sep or not tag or not address:
+        raise argparse.ArgumentTypeError(f"write TAG=ADDRESS (i1=10.0.0.6:8000), not {raw!r}")
+    return tag, address
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--instances", type=int, default=os.cpu_count() or 2, help="instances (default: one per core)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the nginx configuration for the --server instances (other machines) and exit")
+    parser.add_argument("--server", type=server_option, action="append", default=[], metavar="TAG=ADDRESS",
+                        help="with --print-config: an instance and its address, e.g. i1=10.0.0.6:8000 (repeat)")
+    parser.add_argument("--runtime", default="/var/lib/backprop-live/nginx",
+                        help="with --print-config: nginx's pid, log and temporary files")
+    args = parser.parse_args(argv)
+    if args.print_config:
+        if not args.server:
+            parser.error("--print-config needs at least one --server TAG=ADDRESS")
+        print(render(dict(args.server), f"{args.host}:{args.port}", Path(args.runtime), access_log="off"))
+        return 0
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        parser.exit(2, "cluster.py: nginx is not installed (Debian: apt-get install nginx)\n")
+    cluster = Cluster(args.instances, args.host, args.port)
+    try:
+        cluster.start()
+    except (RuntimeError, ValueError) as e:
+        parser.exit(3, f"cluster.py: {e}\n")
+    print(f"Backprop Live on {cluster.base}: nginx in front of {args.instances} instances "
+          f"(runtime directory {cluster.runtime}; press CTRL+C to quit)", file=sys.stderr)
+    try:
+        cluster.watch()
+    finally:
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
