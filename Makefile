@@ -6,10 +6,11 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 NGINX  ?= /usr/sbin/nginx
+REDIS  ?= /usr/bin/redis-server
 N      ?= 2
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run cluster test chromium nginx bench clean
+.PHONY: run cluster test chromium nginx redis bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,13 +48,20 @@ nginx:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nginx; \
 	fi
 
+# the cluster tests stand for several machines sharing their runs in Redis
+redis:
+	@if [ ! -x $(REDIS) ]; then \
+		echo "Installing Debian's redis-server for the cluster tests"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q redis-server; \
+	fi
+
 chromium:
 	@if [ ! -x $(CHROMIUM) ]; then \
 		echo "Installing Debian's Chromium for the browser tests"; \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 
-test: $(VENV)/.test chromium nginx
+test: $(VENV)/.test chromium nginx redis
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.test chromium

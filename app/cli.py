@@ -1,8 +1,10 @@
-"""The `backprop-live` command: serve the app with uvicorn, in one process or several (app/workers.py)."""
+"""The `backprop-live` command: serve the app with uvicorn, in one process. More processes or machines are
+instances behind nginx (deploy/, docs/DEPLOY.md)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -30,9 +32,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--uds", default=None, metavar="PATH",
                         help="listen on this Unix socket instead of host:port, in one process (an instance behind "
                              "nginx: deploy/cluster.py)")
-    parser.add_argument("--workers", type=_integer(1, 64), default=None,
-                        help="worker processes, each owning a share of the sessions (default BACKPROP_WORKERS: one "
-                             "per CPU core, at most 4); --reload always runs one")
+    workers = os.environ.get("BACKPROP_WORKERS", "").strip()
+    if workers not in ("", "1"):
+        print(f"{parser.prog}: BACKPROP_WORKERS is no longer used: backprop-live serves from one process; run several "
+              "instances behind nginx for more (make cluster, docs/DEPLOY.md)", file=sys.stderr)
     args = parser.parse_args(argv)
 
     from .settings import load_settings
@@ -41,16 +44,6 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings()  # fail early, with a clear message, on a bad environment variable
     except ValueError as e:  # the message names the variable and its limits: no traceback
         parser.exit(2, f"{parser.prog}: {e}\n")
-
-    workers = 1 if args.reload or args.uds else (args.workers or settings.workers)
-    if workers > 1:
-        from . import workers as worker_processes
-
-        if worker_processes.supported():
-            worker_processes.serve(args.host, args.port, workers, args.log_level)
-            return
-        print(f"{parser.prog}: this system cannot pass connections between processes; serving from one process",
-              file=sys.stderr)
 
     import uvicorn
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -15,13 +16,37 @@ from pathlib import Path
 
 import httpx
 
-from .workers import PACKAGE_PARENT, package_env
+PACKAGE_PARENT = Path(__file__).resolve().parents[1]
+
+
+def package_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment (plus `extra`) with this package's parent first on PYTHONPATH, so a child process runs
+    `python -m app...` from this very tree, installed or not."""
+    path = os.pathsep.join(p for p in (str(PACKAGE_PARENT), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, **(extra or {})}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_healthy(get, exited, timeout: float, what: str, pause: float = 0.05) -> None:
+    """Until get() (a GET of /api/health) answers 200; exited() says why the server is gone, or None while it runs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        gone = exited()
+        if gone:
+            raise RuntimeError(gone)
+        try:
+            if get().status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer /api/health within {timeout:g} s")
+        time.sleep(pause)
 
 
 class LocalServer:
@@ -31,7 +56,8 @@ class LocalServer:
                  timeout: float = 30):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = env or {}
+        # runs kept in memory only, unless asked otherwise: servers of tests and benchmarks share no snapshots
+        self.env = {"BACKPROP_STORE": "memory", **(env or {})}
         self.log = log
         self.timeout = timeout
         self.proc: subprocess.Popen | None = None
@@ -54,18 +80,9 @@ class LocalServer:
         return self
 
     def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /api/health within {self.timeout:g} s")
-            time.sleep(0.1)
+        wait_healthy(lambda: httpx.get(f"{self.base}/api/health", timeout=1),
+                     lambda: None if self.proc.poll() is None else f"the server exited with code {self.proc.returncode}",
+                     self.timeout, "the server", pause=0.1)
 
     def stop(self) -> None:
         if self.proc is None:

@@ -22,7 +22,6 @@ from .lti import routes as lti
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .settings import Settings, load_settings
-from .forward import ForwardToOwner
 from .store import Store
 
 log = logging.getLogger("backprop_live")
@@ -96,12 +95,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 except Exception:  # keep sweeping whatever one sweep met
                     log.exception("session sweep failed")
 
-        task = asyncio.get_running_loop().create_task(sweep())
+        async def save_changed():
+            store = app.state.store
+            while True:
+                await asyncio.sleep(settings.snapshot_interval)
+                for session in store.changed():
+                    try:
+                        async with session.lock:  # a consistent state: no step runs while it is read
+                            captured = store.capture(session)
+                        await asyncio.to_thread(store.write, captured)
+                    except Exception:  # keep saving the others
+                        log.exception("a session could not be saved")
+
+        tasks = [asyncio.get_running_loop().create_task(sweep())]
+        if app.state.store.snapshots is not None:
+            tasks.append(asyncio.get_running_loop().create_task(save_changed()))
         try:
             yield
         finally:
-            task.cancel()
-            app.state.store.clear()
+            for task in tasks:
+                task.cancel()
+            app.state.store.clear()  # saves every run first (a graceful stop)
 
     app = FastAPI(
         title="Backprop Live",
@@ -151,6 +165,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    if settings.shard is not None and settings.shard.count > 1:
-        app.add_middleware(ForwardToOwner, shard=settings.shard)  # outermost: a forwarded answer is the owner's
     return app

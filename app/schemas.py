@@ -133,9 +133,7 @@ class ErrorBody(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    sessions: int = Field(description="sessions held by the server (every worker process)")
-    worker: int = Field(0, description="the index of the worker process that answered (0 with one process)")
-    workers: int = Field(1, description="worker processes of the server (BACKPROP_WORKERS)")
+    sessions: int = Field(description="sessions this server holds in memory")
     instance: Optional[str] = Field(None, description="this instance's tag behind nginx (BACKPROP_INSTANCE), if any")
 
 
@@ -317,6 +315,13 @@ class StepRequest(Model):
     phase: Union[PhaseName, Literal["full"]] = "full"
     count: int = Field(1, ge=1, description="whole steps to run (phase full); at most BACKPROP_MAX_STEPS")
     detail: Detail = "summary"
+
+
+class BranchRequest(Model):
+    step: int = Field(ge=1, description="the past step to start from: the new run begins right after its update")
+    changes: Optional[ConfigPatch] = Field(  # type: ignore[valid-type]
+        None, description="hyperparameters for the new run (learning_rate, batch_size, optimizer, regularization, "
+                          "regularization_rate, focus_index)")
 
 
 class ResetRequest(Model):

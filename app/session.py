@@ -28,20 +28,15 @@ from .errors import ConfigError, conflict
 from .frames import dumps, frame_body
 from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
-from .sharding import Shard, owner_of
 
 ID_BYTES = 24  # 192 random bits per id
 
 
-def new_id(shard: Shard | None = None, instance: str | None = None) -> str:
-    """An unguessable id; with several workers, one that hashes to this worker (a few draws on average); behind
-    nginx, prefixed with this instance's tag and a dot (the dot is not in the random part's alphabet)."""
-    while True:
-        key = secrets.token_urlsafe(ID_BYTES)
-        if instance:
-            key = f"{instance}.{key}"
-        if shard is None or owner_of(key, shard.count) == shard.index:
-            return key
+def new_id(instance: str | None = None) -> str:
+    """An unguessable id; behind nginx, prefixed with this instance's tag and a dot (the dot is not in the random
+    part's alphabet), so nginx sends its requests to this instance (deploy/)."""
+    key = secrets.token_urlsafe(ID_BYTES)
+    return f"{instance}.{key}" if instance else key
 
 
 def _field_of(message: str, default: str) -> str:
@@ -129,11 +124,24 @@ def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> S
     return cfg.model_copy(update={"output_activation": out, "loss": loss})
 
 
+class NoJournal:
+    """What a run tells of its steps and changes, for a timeline that can replay them (app/rewind.py): nobody."""
+
+    def begin(self, session) -> None:
+        pass
+
+    def after_step(self, session) -> None:
+        pass
+
+    def note(self, session, kind: str, value: dict) -> None:
+        pass
+
+
 class Session:
     def __init__(self, config: SessionConfig, settings: Settings, W=None, b=None, step: int = 0,
-                 features_given: bool = True):
-        self.id = new_id(settings.shard, settings.instance)
-        self.view_id = new_id(settings.shard, settings.instance)
+                 features_given: bool = True, journal=None, data: Dataset | None = None):
+        self.id = new_id(settings.instance)
+        self.view_id = new_id(settings.instance)
         self.settings = settings
         self.lock = asyncio.Lock()
         self.created = time.time()
@@ -145,7 +153,10 @@ class Session:
         self.playing = False
         self.steps_per_second = 10.0
         self.history: deque = deque(maxlen=settings.history_size)
-        self.build(config, W=W, b=b, step=step, features_given=features_given)
+        self.history_total = 0  # entries recorded since the last build (the history's numbering, for snapshots)
+        self.on_rebuild = None  # called after a rebuild that replaced a built run (app/store.py saves it)
+        self.journal = journal or NoJournal()  # told of every step and change (app/rewind.py Timeline)
+        self.build(config, W=W, b=b, step=step, features_given=features_given, data=data)
 
     # -- building ---------------------------------------------------------------------------------------------
     def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None,
@@ -186,7 +197,11 @@ class Session:
         self._frames: dict = {}
         self._frames_of = None
         self.history.clear()
+        self.history_total = 0
         self._record_history()
+        self.journal.begin(self)
+        if self.on_rebuild is not None:
+            self.on_rebuild(self)
 
     def reset(self, seed: int | None = None, data_seed: int | None = None) -> None:
         update = {}
@@ -234,6 +249,8 @@ class Session:
             tr.set_optimizer(config.optimizer)
         if "focus_index" in changed:
             tr.focus_index = config.focus_index
+        if changed:
+            self.journal.note(self, "patch", changed)
         self.config = self.config.model_copy(update={k: getattr(config, k) for k in HYPERPARAMETERS})
         return False
 
@@ -250,8 +267,8 @@ class Session:
         if self.trainer.diverged:
             raise conflict("diverged", f"the run diverged ({self.trainer.divergence}); reset it to go on")
 
-    def _forward(self):
-        idx = self.sampler.next()
+    def _forward(self, idx=None):
+        idx = self.sampler.next() if idx is None else idx
         x = self.x_train[idx]
         rec = self.trainer.forward(x, self.y_train[idx], idx)
         rec.extra["x_raw"] = x if self.x_train is self.data.x_train else self.data.x_train[idx]
@@ -269,6 +286,7 @@ class Session:
         self.version += 1
         if self.step % self.settings.metrics_every == 0:
             self._record_history()
+        self.journal.after_step(self)
 
     def run_steps(self, count: int) -> int:
         """Run `count` whole steps (finishing a step left mid-phase counts as the first). Returns steps run."""
@@ -292,6 +310,7 @@ class Session:
                 self.version += 1
                 if tr.step_count % every == 0:
                     self._record_history()
+                self.journal.after_step(self)
         return done
 
     def run_to_phase(self, phase: str) -> None:
@@ -306,6 +325,12 @@ class Session:
             self._run_phase(p)
             if tr.diverged:
                 break
+
+    def run_batch_phases(self, idx, phase: str) -> None:
+        """The phases of a new step up to `phase`, on the given batch (a step in progress, brought back)."""
+        self._forward(idx)
+        for p in PHASES[1:PHASES.index(phase) + 1]:
+            self._run_phase(p)
 
     def run_next_phase(self) -> None:
         self._check_not_diverged()
@@ -351,6 +376,7 @@ class Session:
         m = self.metrics()
         rec = self.trainer.record
         last = rec is not None and rec.phase == "updated" and rec.step == self.step
+        self.history_total += 1
         self.history.append({
             "step": self.step,
             "loss": _finite(rec.loss) if last else None,
@@ -451,6 +477,7 @@ class Session:
             net.b[l] = arr
         tr.reset_divergence()
         self.version += 1
+        self.journal.note(self, "weight", {"layer": layer, "kind": kind, "row": row, "col": col, "value": value})
 
     def points_for_hello(self) -> dict | None:
         """The data set's points, for 1-D and 2-D data (what a page plots)."""

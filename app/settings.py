@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .sharding import Shard
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
@@ -82,13 +81,15 @@ class Settings:
     # bytes but costs the server about 70 us of CPU more per frame and client: twice the cost of sending a frame
     # (bench/stream.py, 200 viewers of 10 sessions)
     ws_compression: bool = False
-    # processes: BACKPROP_WORKERS worker processes share the port, each owning the sessions whose ids hash to it
-    # (app/workers.py); the default is one per CPU core, at most 4. 1 serves from a single process.
-    workers: int = 1
-    shard: Shard | None = None  # set in each worker process (never from the environment)
     # BACKPROP_INSTANCE: this server's tag among several behind nginx (deploy/), written into every id it makes
     # ("i3.Zk3..."), so nginx sends a session's requests to the instance that holds it
     instance: str | None = None
+    # BACKPROP_STORE: where runs are kept so that a restart loses none (app/snapshots.py): sqlite:PATH,
+    # redis://host:port/db (instances on several machines) or memory
+    store: str = "memory"
+    snapshot_interval: float = 2.0  # BACKPROP_SNAPSHOT_INTERVAL: seconds between saves of the runs that changed
+    # BACKPROP_CHECKPOINT_EVERY: steps between the checkpoints a past step is replayed from (app/rewind.py)
+    checkpoint_every: int = 100
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -109,9 +110,27 @@ def load_settings() -> Settings:
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),
         control_queue=_int("BACKPROP_CONTROL_QUEUE", 32, 4, 10_000),
         ws_compression=_bool("BACKPROP_WS_COMPRESSION", False),
-        workers=_int("BACKPROP_WORKERS", default_workers(), 1, 64),
         instance=_instance(),
+        store=_store(),
+        snapshot_interval=_float("BACKPROP_SNAPSHOT_INTERVAL", 2.0, 0.1, 3600.0),
+        checkpoint_every=_int("BACKPROP_CHECKPOINT_EVERY", 100, 1, 100_000),
     )
+
+
+def default_store() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:{Path(base) / 'backprop-live' / 'sessions.sqlite3'}"
+
+
+def _store() -> str:
+    raw = _raw("BACKPROP_STORE")
+    if raw is None:
+        return default_store()
+    raw = raw.strip()
+    if raw == "memory" or (raw.startswith("sqlite:") and len(raw) > len("sqlite:")) or \
+            raw.startswith(("redis://", "rediss://")):
+        return raw
+    raise ValueError(f"BACKPROP_STORE must be memory, sqlite:PATH (a file) or redis://host:port/db, not {raw!r}")
 
 
 INSTANCE_TAG = re.compile(r"^[a-z0-9]{1,16}$")
@@ -125,7 +144,3 @@ def _instance() -> str | None:
         raise ValueError(f"BACKPROP_INSTANCE must be 1 to 16 lower-case letters or digits (a tag such as i3), "
                          f"not {raw!r}")
     return raw.strip()
-
-
-def default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 4))

@@ -13,7 +13,8 @@ Measures
      spread over 10 sessions, and a class: one session (its controller playing) watched by 500 and by 1,000
      viewers; how many clients received frames, the median and p99 interval between frames per client, server CPU
      (from /proc/<pid>/stat) and RSS (from /proc/<pid>/status), both summed over the worker processes;
-  4. the reference: 200 clients with a session each on a server of one process (BACKPROP_WORKERS=1).
+  4. the same 200 clients with a session each on two instances behind nginx (deploy/cluster.py), and the server
+     CPU per step (a step with its frame and its send): the server's CPU time over the steps its sessions ran.
 The many-clients runs use LeanClient, a minimal WebSocket client that costs the shared CPU little; the 200 x 200
 run is repeated with the `websockets` package's client for comparison.
 """
@@ -25,6 +26,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -36,7 +38,10 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.local_server import LocalServer  # noqa: E402
+from app.local_server import LocalServer, free_port  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "deploy"))
+from cluster import Cluster  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NET_2881 = {"hidden_layers": [{"neurons": 8, "activation": "tanh"}, {"neurons": 8, "activation": "tanh"}]}
@@ -46,8 +51,13 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def server_pids(pid: int) -> list[int]:
-    """The server and its worker processes (BACKPROP_WORKERS > 1)."""
+def server_pids(root) -> list[int]:
+    """A server's processes: a LocalServer's one, or a cluster's instances and nginx with its workers."""
+    roots = root.pids if hasattr(root, "pids") else [root.proc.pid]
+    return [p for r in roots for p in _family(r)]
+
+
+def _family(pid: int) -> list[int]:
     pids = [pid]
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -59,10 +69,10 @@ def server_pids(pid: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the server and its workers (a worker that exited meanwhile drops out)."""
+def cpu_seconds(server) -> float:
+    """utime + stime of the server's processes (one that exited meanwhile drops out)."""
     total = 0.0
-    for p in server_pids(pid):
+    for p in server_pids(server):
         try:
             fields = _stat(p)
         except OSError:
@@ -71,9 +81,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(server) -> float:
     total = 0.0
-    for p in server_pids(pid):
+    for p in server_pids(server):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -131,7 +141,7 @@ async def one_client_fast(srv: LocalServer, seconds: float, window: int = 16) ->
         for _ in range(window):
             await ws.send(step)
         frames, skipped, size = 0, 0, 0
-        t0, own0, cpu0 = time.perf_counter(), time.process_time(), cpu_seconds(srv.proc.pid)
+        t0, own0, cpu0 = time.perf_counter(), time.process_time(), cpu_seconds(srv)
         end = t0 + seconds
         while time.perf_counter() < end:
             raw = await ws.recv()
@@ -143,7 +153,7 @@ async def one_client_fast(srv: LocalServer, seconds: float, window: int = 16) ->
                 for _ in range(1 + m["skipped"]):  # every step this frame accounts for frees a place in the window
                     await ws.send(step)
         dt = time.perf_counter() - t0
-        server_cpu, bench_cpu = cpu_seconds(srv.proc.pid) - cpu0, time.process_time() - own0
+        server_cpu, bench_cpu = cpu_seconds(srv) - cpu0, time.process_time() - own0
     return {"frames_per_s": frames / dt, "steps_per_s": (frames + skipped) / dt, "frame_bytes": size,
             "server_cpu_percent": 100 * server_cpu / dt, "client_cpu_percent": 100 * bench_cpu / dt}
 
@@ -282,11 +292,11 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
 
     tasks = [asyncio.create_task((lean_client if lean else client)(i)) for i in range(n_clients)]
     await asyncio.sleep(warmup)
-    cpu0, t0, own0 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
+    cpu0, t0, own0 = cpu_seconds(srv), time.perf_counter(), time.process_time()
     start_measure.set()
     await asyncio.sleep(seconds)
-    cpu1, t1, own1 = cpu_seconds(srv.proc.pid), time.perf_counter(), time.process_time()
-    rss = rss_mb(srv.proc.pid)
+    cpu1, t1, own1 = cpu_seconds(srv), time.perf_counter(), time.process_time()
+    rss = rss_mb(srv)
     if lean:
         for ws in sockets:
             ws.close()
@@ -303,6 +313,8 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
         "median_interval_ms": 1000 * statistics.median(flat) if flat else float("nan"),
         "p99_interval_ms": 1000 * p99,
         "server_cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0),
+        # a session of its own per client: each frame received is a step run (at 20 steps/s, frames do not coalesce)
+        "us_per_step": 1e6 * (cpu1 - cpu0) / sum(frames) if n_clients == n_sessions and sum(frames) else None,
         "server_rss_mb": rss,
         "client_cpu_percent": 100 * (own1 - own0) / (t1 - t0),
         "load": os.getloadavg()[0],
@@ -310,9 +322,14 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
 
 
 def row(label: str, r: dict) -> str:
+    per_step = f"{r['us_per_step']:11.0f}" if r["us_per_step"] is not None else f"{'':11s}"
     return (f"{label:18s}  {r['clients']:7d}  {r['served']:6d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
             f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
-            f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}")
+            f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}  {per_step}")
+
+
+HEADER = ("server, client      clients  served  sessions  frames/s/client  median ms  p99 ms  server CPU %  "
+          "server RSS MB  bench CPU %  load  us per step")
 
 
 async def main() -> None:
@@ -321,8 +338,7 @@ async def main() -> None:
     srv = LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_MAX_CLIENTS_PER_SESSION": "1001"}).start()
     started = time.perf_counter()
     try:
-        workers = json.loads(http(srv.base, "GET", "/api/health")[1])["workers"]
-        print(f"server: backprop-live with its defaults ({workers} worker process{'es' if workers > 1 else ''})")
+        print("server: backprop-live with its defaults (one process)")
         s = new_session(srv.base, NET_2881)
         _, body = http(srv.base, "POST", f"/api/sessions/{s['id']}/step", {})
         print(f"2-8-8-1 summary frame: {len(body)} bytes (REST, after the update phase)")
@@ -334,17 +350,21 @@ async def main() -> None:
         r = await one_client_fast(srv, 5)
         print(f"one client, pipelined step messages: {r['frames_per_s']:.0f} summary frames/s "
               f"({r['frame_bytes']} bytes each on the socket, server CPU {r['server_cpu_percent']:.0f} %)")
-        print("workers, client     clients  served  sessions  frames/s/client  median ms  p99 ms  server CPU %  server RSS MB  "
-              "bench CPU %  load")
+        print(HEADER)
         for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10), (501, 1), (1001, 1)):
-            print(row(f"{workers}, lean", await many_clients(srv, n_clients, n_sessions, seconds=8,
-                                                           warmup=2.0 if n_clients < 500 else 4.0)))
-        print(row(f"{workers}, websockets", await many_clients(srv, 200, 200, seconds=8, lean=False)))
+            print(row("1 process, lean", await many_clients(srv, n_clients, n_sessions, seconds=8,
+                                                          warmup=2.0 if n_clients < 500 else 4.0)))
+        print(row("1 process, wsockets", await many_clients(srv, 200, 200, seconds=8, lean=False)))
     finally:
         srv.stop()
-    # the reference, in the same run: one process (BACKPROP_WORKERS=1) under the heaviest load
-    with LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_WORKERS": "1"}) as one:
-        print(row("1, lean", await many_clients(one, 200, 200, seconds=8)))
+    # the same run: two instances behind nginx (deploy/cluster.py), when nginx is installed
+    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+        with Cluster(2, port=free_port(), env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_STORE": "memory"}) as two:
+            for n_clients, n_sessions in ((200, 200), (501, 1)):
+                print(row("2 + nginx, lean", await many_clients(two, n_clients, n_sessions, seconds=8,
+                                                              warmup=2.0 if n_clients < 500 else 4.0)))
+    else:
+        print("nginx is not installed: no row for instances behind nginx (make cluster installs it)")
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from app.local_server import wait_healthy  # noqa: E402
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 ROUTED = "/(?:api/sessions|ws/sessions|watch)/"
 
@@ -56,28 +58,44 @@ class Cluster:
     """N instances on Unix sockets in `runtime`, and nginx on host:port in front of them."""
 
     def __init__(self, n: int, host: str = "127.0.0.1", port: int = 8000, runtime: Path | None = None,
-                 env: dict[str, str] | None = None, nginx: str | None = None, log_level: str = "warning"):
+                 env: dict[str, str] | None = None, nginx: str | None = None, log_level: str = "warning",
+                 addresses: dict[str, str] | None = None):
+        """addresses: {tag: "host:port"} for instances listening on TCP (machines of their own, say) instead of
+        the default N Unix sockets i0, i1, ... in the runtime directory."""
         if not 1 <= n <= 64:
             raise ValueError(f"instances must be 1 to 64, not {n}")
         self.n, self.host, self.port, self.log_level = n, host, port, log_level
         self.runtime = Path(runtime or tempfile.mkdtemp(prefix="backprop-cluster-"))
+        self.runtime.mkdir(parents=True, exist_ok=True)
         self.env = env or {}
         self.nginx_bin = nginx or shutil.which("nginx") or "/usr/sbin/nginx"
         self.instances: dict[str, subprocess.Popen] = {}
+        self.addresses = dict(addresses) if addresses else {t: f"unix:{self.socket(t)}" for t in tags(n)}
         self.nginx: subprocess.Popen | None = None
         self.base = f"http://{host}:{port}"
+
+    @property
+    def pids(self) -> list[int]:
+        """nginx's master and each instance (for measuring what the cluster uses)."""
+        return ([self.nginx.pid] if self.nginx else []) + [p.pid for p in self.instances.values()]
 
     def socket(self, tag: str) -> Path:
         return self.runtime / f"{tag}.sock"
 
     def start_instance(self, tag: str) -> subprocess.Popen:
-        sock = self.socket(tag)
-        sock.unlink(missing_ok=True)
-        env = {**os.environ, **self.env, "BACKPROP_INSTANCE": tag, "BACKPROP_WORKERS": "1",
+        address = self.addresses[tag]
+        if address.startswith("unix:"):
+            sock = Path(address[len("unix:"):])
+            sock.unlink(missing_ok=True)
+            listen = ["--uds", str(sock)]
+        else:
+            host, _, port = address.rpartition(":")
+            listen = ["--host", host, "--port", port]
+        env = {**os.environ, **self.env, "BACKPROP_INSTANCE": tag,
                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
         log = open(self.runtime / f"{tag}.log", "a")
         try:
-            proc = subprocess.Popen([sys.executable, "-m", "app.cli", "--uds", str(sock), "--log-level", self.log_level],
+            proc = subprocess.Popen([sys.executable, "-m", "app.cli", *listen, "--log-level", self.log_level],
                                     cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         finally:
             log.close()
@@ -85,33 +103,25 @@ class Cluster:
         return proc
 
     def wait_instance(self, tag: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        transport = httpx.HTTPTransport(uds=str(self.socket(tag)))
-        with httpx.Client(transport=transport, base_url="http://instance") as client:
-            while True:
-                if self.instances[tag].poll() is not None:
-                    raise RuntimeError(f"instance {tag} exited with code {self.instances[tag].returncode}; see "
-                                       f"{self.runtime / (tag + '.log')}")
-                try:
-                    if client.get("/api/health", timeout=1).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"instance {tag} did not answer within {timeout:g} s")
-                time.sleep(0.05)
+        address, proc = self.addresses[tag], self.instances[tag]
+        if address.startswith("unix:"):
+            transport, base = httpx.HTTPTransport(uds=address[len("unix:"):]), "http://instance"
+        else:
+            transport, base = httpx.HTTPTransport(), f"http://{address}"
+        with httpx.Client(transport=transport, base_url=base) as client:
+            wait_healthy(lambda: client.get("/api/health", timeout=1),
+                         lambda: None if proc.poll() is None else f"instance {tag} exited with code {proc.returncode}; "
+                                                                  f"see {self.runtime / (tag + '.log')}",
+                         timeout, f"instance {tag}")
 
     def start(self) -> Cluster:
         try:
-            for tag in tags(self.n):
+            for tag in self.addresses:
                 self.start_instance(tag)
-            for tag in tags(self.n):
+            for tag in self.addresses:
                 self.wait_instance(tag)
-            conf = self.runtime / "nginx.conf"
-            servers = {tag: f"unix:{self.socket(tag)}" for tag in tags(self.n)}
-            conf.write_text(render(servers, f"{self.host}:{self.port}", self.runtime, local=True))
-            self.nginx = subprocess.Popen([self.nginx_bin, "-p", str(self.runtime), "-c", str(conf), "-e",
-                                           str(self.runtime / "nginx-error.log"), "-g", "daemon off;"],
+            self._write_conf()
+            self.nginx = subprocess.Popen([self.nginx_bin, *self._nginx_args(), "-g", "daemon off;"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self._wait_front()
         except BaseException:
@@ -119,19 +129,40 @@ class Cluster:
             raise
         return self
 
-    def _wait_front(self, timeout: float = 15) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.nginx.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.nginx.stderr.read().decode(errors='replace').strip()}")
-            try:
-                if httpx.get(f"{self.base}/api/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+    def _write_conf(self) -> None:
+        (self.runtime / "nginx.conf").write_text(render(self.addresses, f"{self.host}:{self.port}", self.runtime,
+                                                        local=True))
+
+    def _nginx_args(self) -> list[str]:
+        return ["-p", str(self.runtime), "-c", str(self.runtime / "nginx.conf"), "-e",
+                str(self.runtime / "nginx-error.log")]
+
+    def replace(self, tag: str, address: str) -> None:
+        """A new instance with the same tag at another address (another machine, say): the old one stops
+        gracefully, the new one starts, nginx reloads its configuration."""
+        old = self.instances[tag]
+        old.terminate()
+        old.wait(timeout=15)
+        self.addresses[tag] = address
+        self.start_instance(tag)
+        self.wait_instance(tag)
+        self._write_conf()
+        subprocess.run([self.nginx_bin, *self._nginx_args(), "-s", "reload"], check=True, timeout=15,
+                       capture_output=True)
+        # the reload takes effect as nginx's new workers take over: until then the tag leads to the old address
+        deadline = time.monotonic() + 15
+        while httpx.get(f"{self.base}/api/sessions/{tag}.reloaded", timeout=5).status_code != 404:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not answer on {self.base} within {timeout:g} s")
+                raise RuntimeError(f"nginx did not route {tag} to {address} within 15 s")
             time.sleep(0.05)
+
+    def _wait_front(self, timeout: float = 15) -> None:
+        def exited():
+            if self.nginx.poll() is None:
+                return None
+            return f"nginx exited: {self.nginx.stderr.read().decode(errors='replace').strip()}"
+
+        wait_healthy(lambda: httpx.get(f"{self.base}/api/health", timeout=1), exited, timeout, f"nginx on {self.base}")
 
     def stop(self) -> None:
         procs = ([self.nginx] if self.nginx else []) + list(self.instances.values())
@@ -150,7 +181,7 @@ class Cluster:
         stop = {"now": False}
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.update(now=True))
-        failures = {tag: 0 for tag in self.instances}
+        failures = {tag: 0 for tag in self.addresses}
         while not stop["now"]:
             for tag, proc in list(self.instances.items()):
                 if proc.poll() is not None:

@@ -10,13 +10,14 @@ from fastapi.responses import Response
 from .. import __version__
 from ..engine import limits
 from ..engine.datasets import DATASETS
-from ..errors import ConfigError
+from ..errors import ApiError, ConfigError
 from ..frames import dumps, with_skipped
 from ..presets import PRESETS, preset_list
-from ..schemas import (Boundary, ConfigPatch, CreateSession, DataOut, DatasetOut, ErrorBody, Export, Frame,
+from ..schemas import (HYPERPARAMETERS, Boundary, BranchRequest, ConfigPatch, CreateSession, DataOut, DatasetOut, ErrorBody, Export, Frame,
                        GradcheckOut, Health, HistoryOut, PredictOut, PredictRequest, PresetOut, ResetRequest,
                        SessionConfig, SessionState, StepRequest, WeightEdit)
-from ..session import Session
+from ..rewind import Timeline
+from ..session import Session, new_id
 from ..stream import publish_frame, publish_hello, publish_state, stop_playing
 from .deps import (OrjsonResponse, get_settings, get_store, in_thread, public_limits, raw_json, read_session,
                    write_session)
@@ -35,9 +36,7 @@ BOUNDARY_ROWS_IN_THREAD = 64 * 64
 
 @router.get("/health", response_model=Health)
 async def health(request: Request):
-    shard = get_settings(request).shard
     return {"status": "ok", "version": __version__, "sessions": get_store(request).held(),
-            "worker": shard.index if shard else 0, "workers": shard.count if shard else 1,
             "instance": get_settings(request).instance}
 
 
@@ -229,3 +228,50 @@ async def set_weight(body: WeightEdit, request: Request, session: Session = Depe
         session.set_weight(body.layer, body.kind, body.row, body.col, body.value)
         publish_hello(session, public_limits(get_settings(request)))
         return session.state("controller")
+
+
+# -- past steps and branches (app/rewind.py) ---------------------------------------------------------------------
+
+def _timeline_to(session: Session, n: int, field: str) -> Timeline:
+    """A copy of the session's timeline that holds step n (with the session's lock held)."""
+    tl = session.journal
+    if not isinstance(tl, Timeline) or not tl.first < n <= session.step:
+        first = tl.first + 1 if isinstance(tl, Timeline) else session.step
+        raise ApiError(422, "step_out_of_range", f"{field} must be a completed step of this run, from {first} (its "
+                                                 f"start, or its last reset) to {session.step}, not {n}", field)
+    return tl.copy()
+
+
+@router.get("/sessions/{sid}/steps/{n}", responses={200: {"model": Frame}, **ERRORS})
+async def past_step(request: Request, n: int, detail: Literal["summary", "full"] = "summary",
+                    found: tuple = Depends(read_session)):
+    """The frame of past step n, after its update, as it streamed then: replayed from the nearest checkpoint."""
+    session, _ = found
+    async with session.lock:
+        tl = _timeline_to(session, n, "n")
+    run = await in_thread(tl.replay, n, get_settings(request))
+    return raw_json(with_skipped(run.frame(detail), 0))
+
+
+@router.post("/sessions/{sid}/branch", status_code=201, response_model=SessionState, responses=ERRORS)
+async def branch(body: BranchRequest, request: Request, session: Session = Depends(write_session)):
+    """A new run (new ids) from the exact state right after past step `step`, with the changes applied."""
+    changes = body.changes.model_dump(exclude_unset=True) if body.changes is not None else {}
+    other = [k for k in changes if k not in HYPERPARAMETERS]
+    if other:
+        raise ConfigError(f"changes.{other[0]}", f"a branch changes hyperparameters only ({', '.join(HYPERPARAMETERS)})"
+                                                 f"; {other[0]} needs a new run")
+    settings = get_settings(request)
+    async with session.lock:
+        tl = _timeline_to(session, body.step, "step")
+        history = [dict(e) for e in session.history if e["step"] <= body.step]
+    run = await in_thread(tl.replay, body.step, settings)
+    run.id, run.view_id = new_id(settings.instance), new_id(settings.instance)
+    run.history.clear()
+    run.history.extend(history)
+    run.history_total = len(history)
+    if changes:
+        run.patch(changes, allow_reset=False)
+    get_store(request).add(run)
+    async with run.lock:
+        return run.state("controller")

@@ -5,7 +5,7 @@
 - deep-linking requests: where the teacher's choice goes back to, for the picker's one form;
 - launches of a graded link: the line item and the student, so exercise results become a score.
 
-With several worker processes /lti/... is always served by the first (app/sharding.py), so they share this.
+Behind nginx, /lti/... always goes to the first instance (deploy/nginx.conf.template), so they share this.
 """
 
 from __future__ import annotations

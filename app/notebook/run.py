@@ -24,7 +24,7 @@ def shared_server() -> str:
     global _server
     with _server_lock:
         if _server is None:
-            _server = LocalServer(env={"BACKPROP_WORKERS": "1"}).start()
+            _server = LocalServer().start()
             atexit.register(_server.stop)
         return _server.base
 

@@ -12,7 +12,8 @@ from app.settings import load_settings
 
 
 def make_settings(**overrides):
-    base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5)
+    base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5,
+                               store="memory")
     return dataclasses.replace(base, **overrides)
 
 

@@ -51,21 +51,14 @@ def test_cli_runs_uvicorn_on_the_factory(monkeypatch):
     assert (kwargs["host"], kwargs["port"], kwargs["reload"], kwargs["log_level"]) == ("0.0.0.0", 9001, True, "debug")
 
 
-def test_cli_runs_the_workers_unless_reloading(monkeypatch):
+def test_cli_serves_one_process_on_a_port_or_a_unix_socket(monkeypatch):
     import uvicorn
 
-    from app import cli, workers
+    from app import cli
 
-    served, ran = [], []
-    monkeypatch.setattr(workers, "serve", lambda *a: served.append(a))
+    ran = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: ran.append(k))
-    monkeypatch.setenv("BACKPROP_WORKERS", "3")
     cli.main(["--port", "9002"])
-    assert served == [("127.0.0.1", 9002, 3, "info")] and ran == []
-    cli.main(["--workers", "2", "--log-level", "warning"])
-    assert served[-1] == ("127.0.0.1", 8000, 2, "warning")
-    cli.main(["--reload"])  # uvicorn's reloader runs one process
-    assert len(served) == 2 and ran[-1]["reload"] is True
-    monkeypatch.setattr(workers, "supported", lambda: False)  # no SCM_RIGHTS (Windows): one process, said so
-    cli.main([])
-    assert len(served) == 2 and len(ran) == 2
+    assert (ran[-1]["port"], ran[-1]["uds"]) == (9002, None)
+    cli.main(["--uds", "/run/backprop-live/i3.sock"])  # an instance behind nginx
+    assert ran[-1]["uds"] == "/run/backprop-live/i3.sock" and ran[-1]["factory"] is True

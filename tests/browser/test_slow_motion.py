@@ -233,6 +233,8 @@ def test_batch_highlight_follows_the_step_being_animated(page, live_server, open
     before = page.evaluate(HIGHLIGHT)
     page.click("#btn-step")
     page.wait_for_function("(n) => window.__backpropLive.latestFrame.step > n", arg=before["latest"])
+    # the counter and the phase bar follow on the page's next animation frame
+    page.wait_for_function("() => !document.getElementById('step-state').hidden")
     now = page.evaluate(HIGHLIGHT)
     assert now["running"] and now["phase"] in ("forward", "loss"), now
     assert now["batch"] == page.evaluate("() => Array.from(window.__backpropLive.latestFrame.batch_indices)") != before["batch"]

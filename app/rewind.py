@@ -1,0 +1,91 @@
+"""Any past step of a run, again: checkpoints every K steps and a log of every change, replayed.
+
+A run is deterministic (same config and seeds, same steps to the last bit), so the state after step n is the
+nearest checkpoint at or before it, run forward with the changes made since, each at the moment it was made: a
+hyperparameter (learning rate, batch size, optimizer, regularization, focus sample) before a step or between two
+of its phases, a weight edited by hand between steps. Pauses and speeds change no number and need no entry.
+
+Costs (bench/rewind.py): a checkpoint is a snapshot of the run (app/snapshots.py, a few kilobytes for a small
+network), taken every BACKPROP_CHECKPOINT_EVERY steps; the frame of a past step replays at most that many steps.
+A rebuild (reset, structural change) starts a new timeline: its past steps belong to a run that no longer exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from . import snapshots
+from .engine.trainer import PHASES
+from .session import Session
+
+BETWEEN_STEPS = ("ready", "updated")
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    step: int  # completed steps when it was made
+    phase: str  # the trainer's phase then: between steps (ready, updated) or after one phase of step + 1
+    kind: str  # "patch" (hyperparameters) or "weight"
+    value: dict
+
+
+class Timeline:
+    def __init__(self, every: int):
+        self.every = every
+        self.first = 0  # the step the current build started from
+        self.checkpoints: dict[int, bytes] = {}
+        self.changes: list[Change] = []
+        self.data = None
+
+    def begin(self, session: Session) -> None:
+        self.data = session.data  # the same for the whole timeline: a new data set is a rebuild
+        self.first = session.step
+        self.checkpoints = {session.step: snapshots.capture(session)}
+        self.changes = []
+
+    def after_step(self, session: Session) -> None:
+        if session.step % self.every == 0 and session.step not in self.checkpoints:
+            self.checkpoints[session.step] = snapshots.capture(session)
+
+    def note(self, session: Session, kind: str, value: dict) -> None:
+        self.changes.append(Change(session.step, session.trainer.phase, kind, value))
+
+    def copy(self) -> Timeline:
+        """As it is now (to replay from while the run goes on)."""
+        other = Timeline(self.every)
+        other.first, other.checkpoints, other.changes = self.first, dict(self.checkpoints), list(self.changes)
+        other.data = self.data
+        return other
+
+    def nbytes(self) -> int:
+        return sum(len(c) for c in self.checkpoints.values()) + 200 * len(self.changes)
+
+    def replay(self, n: int, settings) -> Session:
+        """A new session in the state right after step n's update (first < n), as the run was then."""
+        start = max(k for k in self.checkpoints if k < n)
+        run = snapshots.revive(self.checkpoints[start], [], settings, data=self.data)
+        pending = [c for c in self.changes if start <= c.step < n]
+        for step in range(start, n):
+            now = [c for c in pending if c.step == step]
+            for c in now:
+                if c.phase in BETWEEN_STEPS:
+                    apply(run, c)
+            mid = [c for c in now if c.phase not in BETWEEN_STEPS]
+            if not mid:
+                run.run_steps(1)  # the whole step at once, as a run that was not stopped between phases
+            else:
+                for _ in PHASES:
+                    run.run_next_phase()
+                    for c in mid:
+                        if c.phase == run.trainer.phase:
+                            apply(run, c)
+            if run.trainer.diverged:
+                break
+        return run
+
+
+def apply(run: Session, change: Change) -> None:
+    if change.kind == "patch":
+        run.patch(change.value, allow_reset=False)
+    else:
+        run.set_weight(**change.value)

@@ -1,0 +1,76 @@
+"""A server restart, as a class sees it: the teacher's page and a student's reconnect on their own and carry on
+with the same run (app/snapshots.py), whether the server stopped gracefully or was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import time
+
+import httpx
+import pytest
+
+from app.local_server import LocalServer
+from app.snapshots import describe
+
+pytestmark = pytest.mark.browser
+LIVE = "() => window.__backpropLive && window.__backpropLive.lastFrame && document.getElementById('conn-status').classList.contains('ok')"
+
+
+def saved_step(db, session_id: str) -> int | None:
+    """The step of the run's saved snapshot (None before its first save)."""
+    with sqlite3.connect(str(db)) as c:
+        row = c.execute("SELECT state FROM runs WHERE id = ?", (session_id,)).fetchone()
+    return describe(row[0])["step"] if row else None
+
+
+def quiet_page(browser, errors: list):
+    """A page that records its errors but for the refused connections of the restart itself."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(20_000)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "ERR_CONNECTION_REFUSED" not in m.text
+            and "Failed to load resource" not in m.text else None)
+    return page
+
+
+@pytest.mark.parametrize("how", ["graceful", "killed"])
+def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
+    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2"}
+    errors: list = []
+    server = LocalServer(env=env, log=tmp_path / "first.log").start()
+    teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
+    try:
+        teacher.goto(f"{server.base}/?d=moons&h=4:tanh&s=3")
+        teacher.wait_for_function(LIVE)
+        sid = teacher.evaluate("window.__backpropLive.session.id")
+        vid = teacher.evaluate("window.__backpropLive.session.view_id")
+        student.goto(f"{server.base}/watch/{vid}")
+        student.wait_for_function(LIVE)
+        teacher.click("#btn-step")
+        student.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && window.__backpropLive.lastFrame.phase === 'update'")
+        if how == "graceful":
+            server.stop()  # SIGTERM: every run saved on the way out
+        else:
+            deadline = time.monotonic() + 5
+            while saved_step(tmp_path / "runs.sqlite3", sid) != 1:  # the periodic save has the step
+                assert time.monotonic() < deadline, "the run was not saved within 5 s"
+                time.sleep(0.02)
+            os.kill(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+        teacher.wait_for_function("() => !document.getElementById('conn-status').classList.contains('ok')")
+        server = LocalServer(env=env, port=server.port, log=tmp_path / "second.log").start()
+        for page in (teacher, student):
+            page.wait_for_function(LIVE, timeout=30_000)
+        assert teacher.evaluate("window.__backpropLive.session.id") == sid
+        assert not student.evaluate("window.__backpropLive.ended")
+        assert httpx.get(f"{server.base}/api/sessions/{sid}").json()["step"] == 1
+        # the run goes on, for the class too
+        teacher.click("#btn-step")
+        student.wait_for_function("() => window.__backpropLive.lastFrame.step === 2")
+        assert not errors, errors
+    finally:
+        teacher.context.close()
+        student.context.close()
+        server.stop()
