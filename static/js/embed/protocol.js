@@ -31,7 +31,7 @@ const GRADEBOOK = "Your answer could not be saved to the course's gradebook.";
 export const ERROR_CODES = {
   bad_message: null, invalid_message: null, invalid_config: null, needs_reset: null, phase_order: null,
   mid_step: null, read_only: null, no_boundary: null, too_large: null, body_too_large: null, command_failed: null,
-  not_finite: null,
+  not_finite: null, step_out_of_range: null,
   diverged: null, // the widget's banner says it, with a reset button
   lesson_invalid: null, // the lesson area lists the problems
   config_refused: "This widget's setup could not be used, so it shows a standard network instead.",
