@@ -29,6 +29,31 @@ MAX_TEXT = 4000  # characters of one step's text
 MAX_COUNT = 10_000  # the largest `count` of a step action, and the largest `play_until` target
 LEVELS = ("intro", "core", "advanced")
 PANELS = ("network", "data", "loss", "inspector", "controls", "lesson")
+# what a step may show besides the lesson's panels (`"show": [...]`); the widget shows each at the step declaring it
+STEP_VIEWS = {
+    "inspector": "the inspector, on the highlighted neuron or weight",
+    "grad_norms": "the chart of each layer's gradient norm ‖grad_W‖",
+    "accuracy": "the accuracy chart and the test accuracy in the header (classification only)",
+    "tooltips": "a tooltip with a neuron's numbers when the pointer is on it",
+    "previous_run": "the loss curves of the run before the step's reset, dashed, beside the new ones",
+}
+# views a lesson may want that the widget cannot show: a step declaring one is refused with the reason
+NOT_IN_WIDGET = {"confusion": "the confusion matrix is only on the full page, not in the widget"}
+# what a step's text relies on -> the view it needs; a text that says it needs the view declared (or a panel)
+TEXT_NEEDS = (
+    (re.compile(r"\bhover", re.I), "tooltips"),
+    (re.compile(r"accura", re.I), "accuracy"),
+    (re.compile(r"‖grad_W‖|gradient norm", re.I), "grad_norms"),
+    (re.compile(r"previous run", re.I), "previous_run"),
+    (re.compile(r"inspector", re.I), "inspector"),
+    (re.compile(r"confusion", re.I), "confusion"),
+)
+
+# what a claim of a step's text can be measured by (app/lessons/runner.py MEASURES says how)
+CLAIM_MEASURES = (
+    "train_loss", "test_loss", "train_accuracy", "test_accuracy", "train_loss_ratio", "lowest_train_accuracy",
+    "lowest_test_accuracy", "grad_norm_ratio", "dead_fraction", "diverged",
+)
 
 # defaults of SessionConfig (docs/API.md); used to follow the network's shape through a lesson
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -54,6 +79,7 @@ EXERCISE_TARGET = {
     "grad_W": "weight", "dW_sign": "weight", "new_W": "weight",
     "loss": None,
 }
+MAX_LOSS_ROWS = 16  # the batch loss is asked only when every sample's a and y fit on the card
 ACTIONS = ("reset", "set_config", "step", "step_phase", "play", "pause", "play_until", "set_speed", "highlight")
 
 
@@ -338,6 +364,9 @@ def _check_exercise(c: _Checker, ex: Any, path: str, config: dict) -> None:
                                                      else '{"layer": l, "from": j, "to": k}'))
     else:
         _check_target(c, ex["target"], f"{path}.target", need, network_sizes(config))
+    if ask == "loss" and effective_config(config)["batch_size"] > MAX_LOSS_ROWS:
+        c.err(f"{path}.ask", f"the batch loss needs every sample's a and y on the card: use a batch of at most "
+                             f"{MAX_LOSS_ROWS}, not {effective_config(config)['batch_size']}")
     if "sample" in ex:
         batch = effective_config(config)["batch_size"]
         c.int_in(ex["sample"], f"{path}.sample", 0, max(batch - 1, 0))
@@ -424,6 +453,63 @@ def _check_neuron_any_layer(c: _Checker, target: Any, path: str, sizes: list[int
         c.int_in(target["neuron"], f"{path}.neuron", 0, sizes[target["layer"]] - 1)
 
 
+def _check_views(c: _Checker, step: dict, path: str, panels: set[str], config: dict) -> None:
+    """A step shows what its text and actions rely on, and only what the widget can show."""
+    show = step.get("show", [])
+    if not isinstance(show, list):
+        c.err(f"{path}.show", f"must be a list of {', '.join(STEP_VIEWS)}, not {_kind(show)}")
+        show = []
+    for i, v in enumerate(show):
+        if v in NOT_IN_WIDGET:
+            c.err(f"{path}.show[{i}]", f"{v!r} cannot be shown: {NOT_IN_WIDGET[v]}")
+        elif v not in STEP_VIEWS:
+            c.err(f"{path}.show[{i}]", f"must be one of {', '.join(STEP_VIEWS)}; not {v!r}")
+    shown = set(show) | ({"inspector"} & panels)
+    if "accuracy" in shown and (_task_of(effective_config(config)) or ("classification", 2))[0] != "classification":
+        c.err(f"{path}.show", "accuracy is shown for classification only; this step's data set is a regression")
+    text = step.get("text") if isinstance(step.get("text"), str) else ""
+    for pattern, view in TEXT_NEEDS:
+        m = pattern.search(text)
+        if m and view not in shown and view in STEP_VIEWS:
+            c.err(f"{path}.show", f'the text speaks of "{m.group(0)}": add "{view}" ({STEP_VIEWS[view]})')
+        elif m and view in NOT_IN_WIDGET:
+            c.err(f"{path}.text", f'speaks of "{m.group(0)}", which the widget cannot show: {NOT_IN_WIDGET[view]}')
+    actions = step.get("actions") if isinstance(step.get("actions"), list) else []
+    if any(isinstance(a, dict) and a.get("do") == "highlight" for a in actions) and "inspector" not in shown:
+        c.err(f"{path}.show", 'a highlight selects a neuron or weight for the inspector: add "inspector" (or put it in '
+                              'view.panels)')
+    if "network" not in panels and {"inspector", "tooltips"} & set(show):
+        c.err(f"{path}.show", "the inspector and the tooltips need the network panel in view.panels")
+
+
+def _check_claims(c: _Checker, step: dict, path: str) -> None:
+    """A claim quotes the words of the step's text it checks, names a measure and the range the run must be in."""
+    claims = step.get("claims", [])
+    if not isinstance(claims, list):
+        c.err(f"{path}.claims", f"must be a list of claims, not {_kind(claims)}")
+        return
+    text = step.get("text") if isinstance(step.get("text"), str) else ""
+    for i, claim in enumerate(claims):
+        p = f"{path}.claims[{i}]"
+        if not c.obj(claim, p):
+            continue
+        c.keys(claim, p, ("says", "measure", "min", "max"), ("says", "measure"))
+        says = claim.get("says")
+        if "says" in claim:
+            c.text(says, f"{p}.says", 400)
+            if isinstance(says, str) and says.strip() and says not in text:
+                c.err(f"{p}.says", "must be words of the step's text, as written there")
+        if "measure" in claim:
+            c.choice(claim["measure"], f"{p}.measure", CLAIM_MEASURES)
+        if "min" not in claim and "max" not in claim:
+            c.err(p, 'give "min", "max" or both: the range the measure must be in')
+        for k in ("min", "max"):
+            if k in claim and not _is_num(claim[k]):
+                c.err(f"{p}.{k}", f"must be a number, not {claim[k]!r}")
+        if _is_num(claim.get("min")) and _is_num(claim.get("max")) and claim["min"] > claim["max"]:
+            c.err(p, f"min {claim['min']} is above max {claim['max']}")
+
+
 def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
     """Every problem of a lesson document, as "path: message" (an empty list: the lesson is valid)."""
     c = _Checker()
@@ -460,6 +546,9 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
                         c.choice(p, f"view.panels[{i}]", PANELS)
             if "steps_per_second" in view:
                 c.num_in(view["steps_per_second"], "view.steps_per_second", 0.2, 1000.0)
+    panels = set(PANELS)  # no view.panels: the widget's own choice, checked no further
+    if isinstance(data.get("view"), dict) and isinstance(data["view"].get("panels"), list):
+        panels = {p for p in data["view"]["panels"] if isinstance(p, str)}
     config: dict = {}
     if "config" in data:
         before = len(c.errors)
@@ -480,7 +569,7 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
                 p = f"steps[{i}]"
                 if not c.obj(step, p):
                     continue
-                c.keys(step, p, ("title", "text", "actions", "exercise"), ("text",))
+                c.keys(step, p, ("title", "text", "show", "claims", "actions", "exercise"), ("text",))
                 if "title" in step:
                     c.text(step["title"], f"{p}.title", 120)
                 c.text(step.get("text"), f"{p}.text", MAX_TEXT)
@@ -492,6 +581,8 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
                     config = _check_action(c, act, f"{p}.actions[{j}]", config)
                 if "exercise" in step:
                     _check_exercise(c, step["exercise"], f"{p}.exercise", config)
+                _check_views(c, step, p, panels, config)
+                _check_claims(c, step, p)
     return c.errors
 
 

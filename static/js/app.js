@@ -12,7 +12,7 @@ import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, inputLabelsOf, o
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { fmt, speedText, applyTheme } from "./palette.js";
-import { isFull } from "./frame.js";
+import { isFull, focusLoss } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
@@ -717,7 +717,7 @@ function showTooltip(hit, e, { keyboard = false } = {}) {
 const PHASE_TEXT = {
   idle: ["Ready", "Press play, or step through one phase at a time (→)."],
   forward: ["Forward pass", "activations flow from the inputs to the output: z = a·W + b, then a = f(z)"],
-  loss: ["Loss", "the prediction ŷ is compared with the target y"],
+  loss: ["Loss", "each sample's prediction ŷ is compared with its target y; the batch's loss is the mean of the samples' losses"],
   backward: ["Backward pass", "error signals δ flow back from the output; each weight's gradient is a·δ, averaged over the batch"],
   update: ["Update", "every weight moves against its gradient: W ← W + ΔW, a green halo marks |ΔW|"],
   live: ["Live view", "training too fast to animate each phase: weights, activations and gradients as they are now"],
@@ -733,7 +733,10 @@ function updatePhaseUi(view) {
     where = ` — layer ${phase === "forward" ? Math.max(1, reached) : Math.max(1, L - reached + 1)} of ${L}`;
   }
   let extra = "";
-  if (phase === "loss" && view.frame.loss != null) extra = `: loss = ${fmt(view.frame.loss, 4)}`;
+  if (phase === "loss" && view.frame.loss != null) {
+    const own = focusLoss(view.frame);
+    extra = `: ${own != null ? `focus sample's loss ${fmt(own, 4)}, ` : ""}batch mean loss = ${fmt(view.frame.loss, 4)}`;
+  }
   if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
   if (phase === "live") extra = ` (${speedText(state.speed)})`;
   const key = `${phase}|${where}|${extra}|${phase === "live" ? "" : view.frame?.step}`;

@@ -99,8 +99,10 @@ export class Charts {
 
   _build() {
     for (const c of [this.lossChart, this.accChart, this.gradChart]) if (c) c.destroy();
+    const previous = this.previous ? [{ label: "previous train", color: COLORS.muted, dash: [2, 3] },
+      { label: "previous test", color: COLORS.muted, dash: [8, 3] }] : [];
     this.lossChart = makeChart(this.els.loss, "Loss", [
-      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { log: this.log });
+      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }, ...previous], { log: this.log });
     this.els.acc.hidden = !this.classification;
     this.accChart = makeChart(this.els.acc, "Accuracy", [
       { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { yRange: [0, 1] });
@@ -129,6 +131,13 @@ export class Charts {
 
   /** The colours of the axes and grid follow the theme (palette.js): the charts are drawn again with them. */
   restyle() { this._build(); }
+
+  /** The loss curves of an earlier run ([steps, ..., train loss, test loss] columns of `metrics`), or null. */
+  setPrevious(cols) {
+    if ((cols || null) === (this.previous || null)) return;
+    this.previous = cols ? [cols[0], cols[1], cols[2]] : null;
+    this._build();
+  }
 
   addMetrics(m) {
     this.metrics.push(m.step, [m.train_loss, m.test_loss, m.train_accuracy, m.test_accuracy]);
@@ -163,7 +172,8 @@ export class Charts {
     this.dirty = false;
     const m = this.metrics.cols;
     const loss = this.lossChart, acc = this.accChart, grad = this.gradChart;
-    if (!this._safely(() => loss.setData([m[0], m[1], m[2]]), loss)) return;
+    const lossData = this.previous ? window.uPlot.join([[m[0], m[1], m[2]], this.previous]) : [m[0], m[1], m[2]];
+    if (!this._safely(() => loss.setData(lossData), loss)) return;
     if (this.classification && !this._safely(() => acc.setData([m[0], m[3], m[4]]), acc)) return;
     if (this.grads.length) this._safely(() => grad.setData(this.grads.cols), grad);
   }

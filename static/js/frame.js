@@ -11,6 +11,12 @@ export function focusOf(frame) {
   return Math.min(Math.max(frame.focus_index || 0, 0), n - 1);
 }
 
+/** The focus sample's own loss L_i (a full frame from its loss phase on), or null; `frame.loss` is the batch mean. */
+export function focusLoss(frame) {
+  const per = isFull(frame) ? frame.loss_per_sample : null;
+  return per && per.length ? per[focusOf(frame)] : null;
+}
+
 export function sizes(frame) {
   const L = frame.layers;
   return [L[0].W.length, ...L.map((layer) => layer.W[0].length)];

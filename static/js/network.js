@@ -7,7 +7,7 @@
 
 import { fitCanvas } from "./canvas.js";
 import { COLORS, CLASS_COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
-import { PHASES, isFull, focusOf, activation, delta } from "./frame.js";
+import { PHASES, isFull, focusOf, focusLoss, activation, delta } from "./frame.js";
 import { CURSOR_KEYS, moveCursor, startCursor, selectionOf, validCursor } from "./diagram-keys.js";
 import { describeHit, valuesText } from "./describe.js";
 
@@ -454,16 +454,20 @@ export class NetworkView {
       }
       const emph = view.phase === "loss";
       const ly = out.nodes.length > 3 ? top - 14 : bottom + 18;
-      const lossText = `loss ${fmt(frame.loss, 4)}`;
+      // the focus sample's own loss and the batch mean the gradients descend, each named (one line each)
+      const own = focusLoss(frame);
+      const lines = own != null && frame.loss_per_sample.length > 1
+        ? [`sample ${focus}: loss ${fmt(own, 4)}`, `batch mean ${fmt(frame.loss, 4)}`] : [`loss ${fmt(frame.loss, 4)}`];
       ctx.font = `${emph ? "bold 14px" : "12px"} system-ui, sans-serif`;
-      const tw = ctx.measureText(lossText).width;
+      const tw = Math.max(...lines.map((t) => ctx.measureText(t).width));
       const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);
-      // a backing so that the number stays readable over the connections it may cross
+      const y0 = out.nodes.length > 3 ? ly - 18 * (lines.length - 1) : ly;
+      // a backing so that the numbers stay readable over the connections they may cross
       ctx.fillStyle = emph ? COLORS.lossBack : COLORS.labelBack;
-      roundRect(ctx, lx - 6, ly - 11, tw + 12, 22, 6);
+      roundRect(ctx, lx - 6, y0 - 11, tw + 12, 22 + 18 * (lines.length - 1), 6);
       ctx.fill();
       ctx.fillStyle = COLORS.ink;
-      label(lossText, lx, ly);
+      lines.forEach((t, n) => label(t, lx, y0 + 18 * n));
     }
   }
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
-from app.lessons import DATA_DIR, LessonError, builtin_lessons, check_lesson, get_lesson, load_lesson_file, validate_lesson
-from app.lessons.runner import EXERCISE_MODE, answer_exercise, apply_action, full_frame, make_session
+from app.lessons import DATA_DIR, EXERCISE_PHASE, LessonError, builtin_lessons, check_lesson, get_lesson, load_lesson_file, validate_lesson
+from app.lessons.runner import EXERCISE_MODE, MAX_LOSS_ROWS, LessonRun, apply_action, check_claims, degenerate, full_frame, make_session
 
 LESSONS = builtin_lessons()
 TOPICS = {"one-neuron", "xor-hidden-layer", "chain-rule", "learning-rate", "vanishing-gradients", "dead-relu",
@@ -24,15 +25,15 @@ TOPICS = {"one-neuron", "xor-hidden-layer", "chain-rule", "learning-rate", "vani
 def walk(lesson_id: str, through: int | None = None):
     """A session after the actions (and exercises) of steps 0..through of a lesson; returns (session, truths)."""
     lesson = get_lesson(lesson_id)
-    session = make_session(lesson["config"])
+    run = LessonRun(lesson["config"])
     truths = []
     steps = lesson["steps"] if through is None else lesson["steps"][:through + 1]
     for step in steps:
         for action in step.get("actions", []):
-            apply_action(session, action)
+            run.apply(action)
         if "exercise" in step:
-            truths.append(answer_exercise(session, step["exercise"]))
-    return session, truths
+            truths.append(run.answer(step["exercise"]))
+    return run.session, truths
 
 
 def step_index(lesson_id: str, title: str) -> int:
@@ -84,6 +85,7 @@ def test_targets_follow_the_shape_through_set_config():
     lesson["steps"][3]["actions"] = [{"do": "highlight", "neuron": {"layer": 1, "neuron": 7}}]
     assert check_lesson(lesson) == []
     lesson["steps"][4]["actions"].append({"do": "highlight", "neuron": {"layer": 1, "neuron": 7}})
+    lesson["steps"][4]["show"] = ["inspector"]
     assert check_lesson(lesson) == ["steps[4].actions[2].neuron.neuron: must be an integer from 0 to 0, not 7"]
 
 
@@ -128,19 +130,19 @@ F = {"sigmoid": lambda z: 1 / (1 + math.exp(-z)), "tanh": math.tanh, "relu": lam
 def test_exercise_truths_follow_from_their_givens(lesson_id):
     """Recompute each exercise's answer from the other numbers of its frame, by the formula the student uses."""
     lesson = get_lesson(lesson_id)
-    session = make_session(lesson["config"])
+    run = LessonRun(lesson["config"])
+    session = run.session
     for step in lesson["steps"]:
         for action in step.get("actions", []):
-            apply_action(session, action)
+            run.apply(action)
         ex = step.get("exercise")
         if not ex:
             continue
-        truth = answer_exercise(session, ex)
+        truth = run.answer(ex)
         fr = full_frame(session)
         i = ex.get("sample", fr["focus_index"])
         ask, t = ex["ask"], ex.get("target", {})
         if ask == "loss":
-            assert fr["phase"] == "loss"
             assert truth == pytest.approx(np.mean(fr["loss_per_sample"]), rel=1e-12)
             continue
         L = fr["layers"][t["layer"] - 1]
@@ -183,15 +185,23 @@ def test_exercise_truths_follow_from_their_givens(lesson_id):
 
 
 def test_exercise_modes_ask_before_or_hold_the_phase():
-    # "held" exercises are asked right after their phase ran; "before" ones just before it
-    session = make_session(get_lesson("chain-rule")["config"])
-    answer_exercise(session, {"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    # "held" exercises are asked right after their phase ran; "before" ones just before it; a chain stays on its step
+    run = LessonRun(get_lesson("chain-rule")["config"])
+    session = run.session
+    run.answer({"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
     assert (session.step, session.trainer.phase) == (0, "forwarded")
-    answer_exercise(session, {"ask": "a", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (1, "forwarded")  # the next step: step 1's a was shown
-    answer_exercise(session, {"ask": "loss", "prompt": "?"})
-    assert session.trainer.phase == "loss_computed"
+    run.answer({"ask": "a", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (0, "forwarded")  # the same step: its a was held back
+    run.answer({"ask": "loss", "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (0, "loss_computed")
     assert EXERCISE_MODE["loss"] == "before"
+    run.answer({"ask": "new_W", "target": {"layer": 1, "from": 0, "to": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (1, "updated")
+    run.answer({"ask": "delta", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (1, "updated")  # step 1's delta, from its kept numbers
+    run.apply({"do": "step", "count": 1})  # a step the lesson did not run phase by phase: the next card moves on
+    run.answer({"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
+    assert (session.step, session.trainer.phase) == (2, "forwarded")
 
 
 # -- the claims of each lesson ----------------------------------------------------------------------------------
@@ -332,17 +342,19 @@ def test_dead_relus_appear_and_never_recover():
     for step in lesson["steps"][:4]:
         for a in step.get("actions", []):
             apply_action(leaky, a)
-    actions = lesson["steps"][4]["actions"]
-    for a in actions[:-1]:
+    for a in lesson["steps"][4]["actions"]:  # the same accident
         apply_action(leaky, a)
     assert leaky.config.hidden_layers[0].activation == "leaky_relu" and leaky.step == 110
     below = _dead(leaky)
     assert below.sum() >= 3 and leaky.metrics()["train_accuracy"] < 0.7
     W_below = leaky.network.W[0][:, below].copy()
+    recovery = lesson["steps"][5]["actions"]
+    apply_action(leaky, recovery[0])  # back to the small learning rate
     leaky.run_steps(1)
     assert np.all(np.abs(leaky.record.layers[0].grad_W[:, below]).sum(axis=0) > 0)
     assert not np.array_equal(leaky.network.W[0][:, below], W_below)
-    apply_action(leaky, actions[-1])
+    for a in recovery[1:]:
+        apply_action(leaky, a)
     assert leaky.step == 4000 and leaky.metrics()["train_accuracy"] > 0.95
 
 
@@ -418,3 +430,126 @@ def test_softmax_digits():
     assert abs(fr["loss"] - math.log(10)) < 0.5
     s, _ = walk(lid)
     assert s.step == 500 and s.metrics()["test_accuracy"] > 0.9
+
+
+# -- claims: every number or direction a step's text gives is measured on the lesson's own run --------------------
+
+# words that make a claim about the run: a step whose text has one must check it with "claims"
+CLAIM_WORDS = re.compile(r"\d+(\.\d+)?\s*%|≈\s*\d|\bnear\b|\bbarely\b|\bfalls?\b|\bclimbs?\b|\bpasses\b|"
+                         r"\bstays?\b|\bdiverges?\b|\bsolves\b|\bfinds\b|times the", re.I)
+# steps whose flagged words describe the data or the mathematics rather than a figure of the run (or whose figures
+# need a measure of their own: the tests above check them)
+CHECKED_ABOVE = {("overfitting-l2", 0), ("overfitting-l2", 3), ("zero-init-symmetry", 4)}
+
+
+@pytest.mark.parametrize("lesson_id", sorted(LESSONS))
+def test_every_claim_holds_on_the_lessons_own_run(lesson_id):
+    results = check_claims(get_lesson(lesson_id))
+    failed = [f"step {r['step']}: \"{r['says']}\" — {r['measure']} is {r['value']:.4g}, "
+              f"expected {r['min']} to {r['max']}" for r in results if not r["holds"]]
+    assert not failed, "\n".join(failed)
+    claimed = {r["step"] for r in results}
+    missing = []
+    for i, step in enumerate(get_lesson(lesson_id)["steps"]):
+        m = CLAIM_WORDS.search(step["text"])
+        if m and i not in claimed and (lesson_id, i) not in CHECKED_ABOVE:
+            missing.append(f"{lesson_id} step {i} says \"{m.group(0)}\" but checks no claim")
+    assert not missing, "\n".join(missing)
+
+
+def test_a_claim_that_does_not_happen_fails():
+    """The learning-rate lesson's first step used to say the loss "has barely moved" in 100 steps at η = 0.0002;
+    it falls by 41 %. As a claim (at most a 10 % fall) it fails, with the measured figure."""
+    lesson = copy.deepcopy(get_lesson("learning-rate"))
+    lesson["steps"][0]["text"] = "First η = 0.0002: after 100 steps the loss has barely moved."
+    lesson["steps"][0]["claims"] = [{"says": "the loss has barely moved", "measure": "train_loss_ratio", "min": 0.9}]
+    assert check_lesson(lesson) == []
+    (old,) = [r for r in check_claims(lesson) if r["step"] == 0]
+    assert not old["holds"] and old["value"] == pytest.approx(0.59, abs=0.01)
+    lesson["steps"][0]["claims"][0]["says"] = "the loss falls"  # not the step's words
+    assert check_lesson(lesson) == ["steps[0].claims[0].says: must be words of the step's text, as written there"]
+
+
+# -- exercises: a chain follows one sample through one step, and every question is a fair one -----------------------
+
+def _cards(lesson: dict):
+    """(title, step, data row of the sample, truth) of every exercise of a lesson, played as the widget plays it."""
+    run = LessonRun(lesson["config"])
+    out = []
+    for step in lesson["steps"]:
+        for action in step.get("actions", []):
+            run.apply(action)
+        ex = step.get("exercise")
+        if ex:
+            truth = run.answer(ex)
+            fr = full_frame(run.session)
+            i = ex.get("sample", fr["focus_index"])
+            out.append((step.get("title"), fr["step"], fr["batch_indices"][i], truth, fr))
+    return out
+
+
+def test_the_chain_rule_cards_follow_one_sample_through_one_step():
+    cards = _cards(get_lesson("chain-rule"))
+    assert len(cards) == 7
+    assert {(step, row) for _, step, row, _, _ in cards} == {(1, cards[0][2])}, [c[:3] for c in cards]
+    # each answer is the number the next card gives: z -> a's z, delta2 -> delta1's delta2 ...
+    (_, _, _, z1, _), (_, _, _, a1, fr_a), *_ = cards
+    assert fr_a["layers"][0]["z"][0][0] == z1
+    d2, d1 = cards[3][3], cards[4][3]
+    assert cards[4][4]["layers"][1]["delta"][0][0] == d2
+    assert d1 == pytest.approx(d2 * cards[4][4]["layers"][1]["W"][0][0] * a1 * (1 - a1), rel=1e-12)
+    sign_w1 = cards[5][3]
+    assert sign_w1 == -math.copysign(1.0, cards[5][4]["a0"][0][0] * d1) and sign_w1 != 0
+
+
+def test_one_neuron_asks_z_then_a_of_the_same_sample():
+    (_, s1, r1, z, _), (_, s2, r2, a, _) = _cards(get_lesson("one-neuron"))
+    assert (s1, r1) == (s2, r2) and a == pytest.approx(1 / (1 + math.exp(-z)), rel=1e-12)
+
+
+@pytest.mark.parametrize("lesson_id", sorted(k for k, l in LESSONS.items() if any("exercise" in s for s in l["steps"])))
+def test_no_lesson_exercise_is_degenerate(lesson_id):
+    lesson = get_lesson(lesson_id)
+    steps = [s for s in lesson["steps"] if "exercise" in s]
+    for step, (title, _, _, _, fr) in zip(steps, _cards(lesson)):
+        assert degenerate(step["exercise"], fr, step["exercise"].get("tolerance")) is None, (lesson_id, title)
+
+
+# -- views: what a step's text relies on is declared, and the widget can show it ------------------------------------
+
+def test_a_step_declares_the_views_its_text_relies_on():
+    lesson = copy.deepcopy(get_lesson("vanishing-gradients"))
+    del lesson["steps"][1]["show"]  # "compare ... ‖grad_W‖" without the gradient chart
+    lesson["steps"][0]["show"] = ["confusion"]
+    lesson["steps"][0]["text"] += " Hover the neurons."
+    errors = check_lesson(lesson)
+    assert 'steps[1].show: the text speaks of "‖grad_W‖": add "grad_norms" ' \
+           "(the chart of each layer's gradient norm ‖grad_W‖)" in errors
+    assert "steps[0].show[0]: 'confusion' cannot be shown: the confusion matrix is only on the full page, " \
+           "not in the widget" in errors
+    assert any(e.startswith('steps[0].show: the text speaks of "Hover": add "tooltips"') for e in errors)
+    # a highlight is for the inspector: without it in the panels, the step must show it
+    lesson = copy.deepcopy(get_lesson("xor-hidden-layer"))
+    lesson["steps"][3]["show"] = ["tooltips"]
+    assert check_lesson(lesson) == ['steps[3].show: a highlight selects a neuron or weight for the inspector: add '
+                                    '"inspector" (or put it in view.panels)']
+    # accuracy on a regression is not a view the widget has
+    lesson = copy.deepcopy(get_lesson("learning-rate"))
+    lesson["steps"][0]["show"] = ["accuracy"]
+    assert check_lesson(lesson) == ["steps[0].show: accuracy is shown for classification only; this step's data set "
+                                    "is a regression"]
+
+
+def test_a_loss_question_needs_a_batch_that_fits_on_the_card():
+    lesson = copy.deepcopy(get_lesson("chain-rule"))
+    lesson["config"]["batch_size"] = 32
+    assert check_lesson(lesson) == ["steps[3].exercise.ask: the batch loss needs every sample's a and y on the card: "
+                                    "use a batch of at most 16, not 32"]
+
+
+def test_the_widget_and_the_runner_share_the_exercise_rules():
+    js = (DATA_DIR.parents[2] / "static/js/embed/exercise.js").read_text(encoding="utf-8")
+    assert re.search(r"MAX_LOSS_ROWS = (\d+);", js).group(1) == str(MAX_LOSS_ROWS)
+    kinds = dict(re.findall(r'(\w+): \["(\w+)", "(?:held|before)"\]', js))
+    modes = dict(re.findall(r'(\w+): \["\w+", "(held|before)"\]', js))
+    assert kinds == EXERCISE_PHASE and modes == EXERCISE_MODE

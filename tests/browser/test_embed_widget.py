@@ -73,6 +73,8 @@ def test_host_page_drives_the_widget_by_postmessage(make_page, embed_server):
     page.evaluate("() => window.backpropHost.send('set_config', {config: {hidden_layers: []}})")
     err = wait_event(page, "error", "e.code === 'needs_reset'")[0]
     assert "reset" in err["message"] and err["field"] == "hidden_layers"
+    # a message for the host page's developer: the student sees no toast about it
+    assert page.frames[1].locator("#toast").is_hidden()
     page.evaluate("() => window.backpropHost.send('set_config', {config: {hidden_layers: [{neurons: 3, activation: 'relu'}]}, reset: true})")
     page.wait_for_function(f"""async () => {{
         const s = await (await fetch('{api}/api/sessions/{view_id}')).json();

@@ -13,11 +13,13 @@ import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
 import { DEFAULTS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "../config.js";
 import { fmt, speedText, applyTheme as setTheme } from "../palette.js";
-import { isFull } from "../frame.js";
-import { HostChannel } from "./protocol.js";
+import { isFull, focusOf } from "../frame.js";
+import { HostChannel, studentMessage } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
+import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { Follower, selectionFits, watchUrl } from "../classroom.js";
+import { describeHit, valuesText } from "../describe.js";
 import { gradebook } from "./lti.js";
 
 const $ = (id) => document.getElementById(id);
@@ -35,8 +37,13 @@ const timeline = new Timeline();
 const neuronImages = new NeuronImages();
 const state = {
   session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
-  latest: null, lastState: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
+  latest: null, lastState: null, data: null, digitsRow: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
   boundary: null, inputImages: [], imagesDirty: false, pictures: false, catchUp: false, ended: false,
+  // the step whose phases the widget ran itself (lesson step_phase, exercises): {frames: {phase: full frame},
+  // latest, before: the frame shown before its first phase}; a chain of exercises stays on it
+  owned: null, cardAt: null,
+  // a lesson's panels, and what its current step shows besides them (docs/LESSONS.md, "show")
+  lessonPanels: null, views: new Set(), previousRun: null,
 };
 // ?watch={view id}: a class watching a teacher's run, read only, following the teacher's selection
 const follower = opts.watch ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
@@ -47,6 +54,7 @@ applyTheme(opts);
 showPanels(opts);
 const network = opts.panels.has("network") ? new NetworkView($("network"), {
   onSelect: (sel) => { follower?.explore(); if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } },
+  onHover: (hit, e) => showTooltip(hit, e),
   pictureMin: PICTURE_MIN,
 }) : null;
 const boundary = opts.panels.has("data") ? new BoundaryView($("boundary")) : null;
@@ -64,8 +72,17 @@ const steps = new StepViews({
     boundary?.setBoundary(b);
     state.imagesDirty = true;
   },
-  batch: (frame) => { if (boundary) boundary.highlight = frame.batch_indices && !timeline.live ? frame.batch_indices : null; },
+  batch: (frame) => { if (!state.cardAt) markBatch(timeline.live ? null : frame); },
 });
+
+/** The batch of a frame on the data plot, its focus sample (or `sample`) ringed. */
+function markBatch(frame, sample = null) {
+  if (!boundary) return;
+  const rows = frame?.batch_indices || null;
+  boundary.highlight = rows;
+  boundary.focus = rows ? rows[Math.min(sample ?? frame.focus_index ?? 0, rows.length - 1)] : null;
+  boundary.draw();
+}
 
 window.__backpropEmbed = {
   get session() { return state.session; },
@@ -79,6 +96,8 @@ window.__backpropEmbed = {
   get boundary() { return state.boundary; },
   get chartSteps() { return charts ? { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep } : null; },
   get batchHighlight() { return boundary ? boundary.highlight : null; },
+  get focusHighlight() { return boundary ? boundary.focus : null; },
+  get cardAt() { return state.cardAt; },
   get neuronPictures() { return network ? network.pictured : []; },
   get neuronPlots() { return network ? network.plotted : []; },
   get layout() { return network ? network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))) : []; },
@@ -110,13 +129,16 @@ function readOptions(search, server) {
   return {
     watch,
     config, preset: ui.preset || null,
-    panels: list("panels", ["network", "data", "loss", "inspector"], ["network", "data", "loss"]),
+    // a lesson shows the panels its file declares (all views are made, then hidden as it says)
+    panels: list("panels", ["network", "data", "loss", "inspector"], q.has("lesson") || q.has("lesson_url") ? ["network", "data", "loss", "inspector"] : ["network", "data", "loss"]),
+    panelsGiven: q.has("panels"),
     controls: watch ? new Set() : list("controls", ["play", "step", "step_phase", "reset", "speed"], ["play", "step", "step_phase", "reset"]),
     theme: ["light", "dark", "auto"].includes(q.get("theme")) ? q.get("theme") : "light",
     autoplay: flag("autoplay"),
     quiz: flag("quiz"),
     lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"), lti: q.get("lti"),
     speed: Number.isFinite(speed) ? Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed)) : 5,
+    speedGiven: q.has("speed") || q.has("sp"), // the embedder's speed wins over a lesson's
     hostOrigins,
     title: q.get("title"),
   };
@@ -129,6 +151,7 @@ function applyTheme(o) {
 
 function showPanels(o) {
   for (const name of ["network", "data", "loss", "inspector"]) $(`panel-${name}`).hidden = !o.panels.has(name);
+  if (o.lessonPanels) showViews([...state.views]);
   for (const name of ["play", "step", "step_phase", "reset", "speed"]) {
     const el = root.querySelector(`[data-control="${name}"]`);
     if (el) el.hidden = !o.controls.has(name);
@@ -162,10 +185,14 @@ function applySession(session) {
   state.diverged = !!session.diverged;
   state.lastState = session.state;
   state.latestFull = null;
+  state.owned = null;
   const labels = inputLabelsOf(session);
   network?.setShape(session.sizes, labels, outputLabelsOf(session));
   inspector?.setConfig(session.config, session.sizes, labels);
+  // a step that compares with the previous run keeps that run's loss curves beside the new ones
+  if (charts && state.views.has("previous_run") && charts.metrics.cols[0].length) state.previousRun = charts.metrics.cols.map((c) => c.slice());
   charts?.reset(session.sizes.length - 1, session.task === "classification");
+  charts?.setPrevious(state.views.has("previous_run") ? state.previousRun : null);
   timeline.frame = null; timeline.queue = []; timeline.lastAnimated = null;
   const acts = session.activations;
   timeline.push({ type: "frame", step: session.step || 0, phase: null, state: session.state, detail: "summary", loss: null,
@@ -181,6 +208,7 @@ function applySession(session) {
 }
 
 function setPoints(d) {
+  if (d?.train) state.data = d;
   if (!d || !d.train || !boundary) return;
   state.points = d;
   boundary.setData(d, state.info?.task || "classification", state.info?.classes || 2);
@@ -194,6 +222,7 @@ function refreshBoundary() {
 /** Whether the hidden neurons are drawn large enough for their pictures (1-D or 2-D data only). */
 function picturesReadable() {
   if (!network || !state.session || state.session.input_dim > 2) return false;
+  if (state.views.has("tooltips")) return true; // the tooltip shows a neuron's picture however small it is drawn
   return network.cols.slice(1, -1).some((c) => c.s >= PICTURE_MIN);
 }
 
@@ -256,17 +285,19 @@ conn.on("state", (s) => {
 });
 conn.on("error", (msg) => {
   if (msg.code === "diverged") showDiverged(msg.message);
-  host.post("error", { code: msg.code || "error", message: msg.message || "", field: msg.field ?? null });
-  showToast(msg.message || msg.code);
+  hostError(msg.code || "internal_error", msg.message || "", { field: msg.field ?? null });
 });
 conn.on("session_lost", () => {
-  host.post("error", { code: "session_lost", message: "the session expired or was deleted" });
-  if (opts.watch) showEnded();
+  if (opts.watch) { host.post("error", { code: "session_lost", message: "the session expired or was deleted" }); showEnded(); } else hostError("session_lost", "the session expired or was deleted");
 });
-conn.on("refused", () => {
-  host.post("error", { code: "too_many_clients", message: "the run has as many clients as the server allows" });
-  showToast("This run already has as many watchers as the server allows. Reload in a while to try again.");
-});
+conn.on("refused", () => hostError("too_many_clients", "the run has as many clients as the server allows"));
+
+/** An error: every detail to the host page (`error` event), a plain sentence to the student when it concerns them. */
+function hostError(code, message, fields = {}) {
+  host.post("error", { code, message, field: null, ...fields });
+  const text = studentMessage(code);
+  if (text) showToast(text);
+}
 conn.on("present", (m) => follower?.receive(m));
 const stateWaiters = [];
 const frameWaiters = [];
@@ -276,6 +307,7 @@ function showFrame(frame) {
   if (isFull(frame)) state.latestFull = frame;
   // the same step and phase again at another detail (a subscription changed it): no new animation, no event
   if (timeline.refresh(frame)) { if (state.latest?.step === frame.step) state.latest = frame; return; }
+  if (state.latest && state.latest.step !== frame.step) state.prevStepLast = state.latest;
   state.latest = frame;
   state.lastState = frame.state;
   const dur = state.playing ? 1000 / state.speed : Math.min(2500, Math.max(900, 1000 / state.speed));
@@ -392,13 +424,15 @@ function showEnded() {
  */
 let shown = {};
 function updateCounters(view, settled) {
-  const step = view.phase === "live" ? view.frame?.step ?? 0 : Math.max(0, settled);
+  const card = state.cardAt; // an open exercise card: the step and phase it talks about
+  const step = card ? card.step : view.phase === "live" ? view.frame?.step ?? 0 : Math.max(0, settled);
   const m = steps.metrics.at(settled);
-  const phase = view.phase === "live" ? "live" : view.frame?.phase == null ? "ready" : view.phase;
+  const phase = card ? `${card.phase}${card.held ? " (answer hidden)" : " next"}` : view.phase === "live" ? "live" : view.frame?.phase == null ? "ready" : view.phase;
   if (step === shown.step && m === shown.m && phase === shown.phase) return;
   shown = { step, m, phase };
   $("step-count").textContent = step;
   $("loss-value").textContent = m && m.train_loss != null ? fmt(m.train_loss, 4) : "–";
+  $("acc-value").textContent = m && m.test_accuracy != null ? `${(100 * m.test_accuracy).toFixed(1)} %` : "–";
   $("phase-label").textContent = phase;
 }
 
@@ -409,6 +443,44 @@ function showDiverged(what) {
   if (state.playing) setPlaying(false, false);
   el.hidden = false;
   $("diverged-text").textContent = `The run diverged (${what}): the learning rate is too large for this network.`;
+}
+
+/** What a lesson step shows besides the lesson's panels: the panels those views live in, and the views. */
+function showViews(views) {
+  state.views = new Set(views);
+  const panels = new Set(opts.lessonPanels || opts.panels);
+  if (state.views.has("inspector")) panels.add("inspector");
+  if (["accuracy", "grad_norms", "previous_run"].some((v) => state.views.has(v))) panels.add("loss");
+  if (state.views.has("tooltips")) panels.add("network");
+  for (const name of ["network", "data", "loss", "inspector"]) $(`panel-${name}`).hidden = !panels.has(name);
+  root.dataset.panels = [...panels].filter((p) => $(`panel-${p}`)).join(" ");
+  root.dataset.show = views.join(" ");
+  $("acc-box").hidden = !state.views.has("accuracy");
+  $("chart-grad").hidden = !state.views.has("grad_norms");
+  if (!state.views.has("previous_run")) { state.previousRun = null; charts?.setPrevious(null); }
+  if (state.session) subscribe();
+}
+
+/** A neuron's or a weight's numbers where the pointer is, with the neuron's picture drawn large. */
+function showTooltip(hit, e) {
+  const tip = $("net-tooltip");
+  const f = timeline.frame;
+  if (!hit || !e || !f || !f.layers?.length) { tip.hidden = true; return; }
+  const d = describeHit(hit, f, state.sizes, network.inputLabels);
+  const numbers = valuesText(d.values);
+  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}`;
+  const img = hit.kind === "neuron" ? network.images.get(`${hit.l}:${hit.k}`) : null;
+  if (img instanceof HTMLCanvasElement) {
+    const big = document.createElement("canvas");
+    big.width = img.width; big.height = img.height;
+    big.getContext("2d").drawImage(img, 0, 0);
+    tip.appendChild(big);
+  }
+  tip.hidden = false;
+  const r = $("panel-network").getBoundingClientRect();
+  const x = e.clientX - r.left, y = e.clientY - r.top;
+  tip.style.left = `${Math.max(0, Math.min(x + 14, r.width - tip.offsetWidth))}px`;
+  tip.style.top = `${Math.max(0, Math.min(y + 14, r.height - tip.offsetHeight))}px`;
 }
 
 let toastTimer = null;
@@ -469,6 +541,7 @@ const controller = {
   },
   async step(count = 1) {
     await pauseAndSettle();
+    state.owned = null;
     const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase: "full", count, detail: "summary" });
     state.session.step = frame.step;
     refreshBoundary();
@@ -478,17 +551,17 @@ const controller = {
     await pauseAndSettle();
     const next = until || nextPhase();
     const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase: next, count: 1, detail: "full" });
-    state.latestFull = frame;
-    state.lastState = frame.state;
+    own(frame);
     return frame;
   },
-  async play() { setSpeed(state.speed); setPlaying(true); },
+  async play() { state.owned = null; setSpeed(state.speed); setPlaying(true); },
   async pause() { await pauseAndSettle(); },
   setSpeed(sps) { setSpeed(sps); },
   async playUntil(target, sps = null) {
+    state.owned = null;
     const s0 = await api("GET", `/api/sessions/${state.session.id}`);
     if (s0.step >= target || s0.diverged) return;
-    if (sps) setSpeed(sps);
+    if (sps && !opts.speedGiven) setSpeed(sps);
     const margin = Math.max(2, Math.ceil(state.speed * 0.4));
     if (target - s0.step > margin) {
       const reached = waitFor(frameWaiters, (f) => f.diverged || (f.phase === "update" && f.step >= target - margin), 600000);
@@ -503,6 +576,7 @@ const controller = {
     refreshBoundary();
   },
   highlight,
+  showViews,
   async exercise(ex) { return runExercise(ex); },
   async getState() { return api("GET", `/api/sessions/${state.session.id}`); },
 };
@@ -523,6 +597,36 @@ function highlight(target) {
 
 // ---------- exercises ----------
 
+/** A full frame of a step the widget ran itself (REST): the run's latest, and a link of a chain of exercises. */
+function own(frame) {
+  state.latestFull = frame;
+  state.lastState = frame.state;
+  if (state.owned?.latest.step !== frame.step) state.owned = { frames: {}, before: frameBefore(frame.step), latest: frame };
+  state.owned.frames[frame.phase] = frame;
+  state.owned.latest = frame;
+}
+
+/** The last frame shown of an earlier step than `step` (what the views showed before it began). */
+function frameBefore(step) {
+  return [timeline.frame, state.latest, state.prevStepLast].find((f) => f && f.step < step) || null;
+}
+
+/** Whether the session's current step is the one the widget holds every number of (see positionPlan). */
+function keptStep(sess) {
+  const o = state.owned?.latest;
+  return !!o && o.state === sess.state && o.step === stepInProgress(sess.state, sess.step);
+}
+
+/** The views show again what the server sent while an exercise held them back. */
+function release() {
+  if (!gate.holding) return;
+  gate.holding = false;
+  const q = gate.queue.splice(0);
+  if (q.length) q.forEach(showFrame);
+  else if (state.owned) timeline.show(state.owned.latest);
+  if (network) network.dirty = true;
+}
+
 async function runExercise(ex) {
   state.busy = true;
   try {
@@ -531,22 +635,36 @@ async function runExercise(ex) {
     state.lastState = sess.state;
     const result = await card.run(ex, {
       state: sess.state,
+      kept: keptStep(sess),
+      sampleNote: !boundary || $("panel-data").hidden ? "" : state.session.input_dim > 2 ? "its image is in the data panel" : "ringed on the data plot",
       config: sess.config,
       stepTo: async (phase, hold) => {
         if (hold) { gate.holding = true; gate.queue = []; }
         const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase, count: 1, detail: "full" });
-        state.lastState = frame.state;
-        if (!hold) state.latestFull = frame;
+        own(frame);
         return frame;
       },
-      latestFull: () => state.latestFull,
-      release: () => { gate.holding = false; const q = gate.queue.splice(0); q.forEach(showFrame); },
+      latestFull: () => state.owned?.latest || state.latestFull,
+      rewind: (phase) => {
+        // the views go back to the step as it was before the phase the question is about
+        const o = state.owned;
+        const earlier = PHASES.slice(0, PHASES.indexOf(phase)).reverse().map((p) => o.frames[p]).find(Boolean);
+        gate.holding = true; gate.queue = [];
+        timeline.show(earlier || o.before || timeline.frame);
+        if (network) network.dirty = true;
+      },
+      release,
+      showAt: ({ step, phase, held, frame, sample }) => {
+        state.cardAt = { step, phase, held };
+        markBatch(frame, sample);
+      },
     });
     host.post("exercise", result);
     if (player) toGradebook?.(player.index, result);
     return result;
   } finally {
-    if (gate.holding) { gate.holding = false; gate.queue.splice(0).forEach(showFrame); }
+    release();
+    state.cardAt = null;
     state.busy = false;
   }
 }
@@ -554,7 +672,7 @@ async function runExercise(ex) {
 // a lesson launched from a graded LTI link: each exercise's result becomes a score in the course's gradebook
 const toGradebook = gradebook(opts.lti, {
   onScore: (s) => showToast(`Saved to your course: ${s.scoreGiven} of ${s.scoreMaximum} exercises correct.`),
-  onError: (err) => { showToast("Your answer could not be saved to the course's gradebook."); host.post("error", { code: err.code || "gradebook_failed", message: err.message }); },
+  onError: (err) => hostError(err.code || "gradebook_failed", err.message),
 });
 
 // ---------- the host API ----------
@@ -582,7 +700,8 @@ async function onHostCommand(cmd) {
       default: break;
     }
   } catch (err) {
-    host.post("error", { code: err.code || "command_failed", message: err.message, request: cmd.type, field: err.body?.detail?.[0]?.loc?.slice(1).join(".") || err.body?.detail?.field || null });
+    const code = err.code || (err.status === 422 ? "invalid_config" : "command_failed");
+    hostError(code, err.message, { request: cmd.type, field: err.body?.detail?.[0]?.loc?.slice(1).join(".") || err.body?.detail?.field || null });
   }
 }
 
@@ -613,11 +732,32 @@ function loop(now) {
   }
   lastView = view;
   charts?.render();
-  if (digits && state.session?.input_dim > 2 && view.frame && isFull(view.frame)) digits.draw(view.frame);
+  if (digits && state.session?.input_dim > 2 && view.frame) {
+    if (isFull(view.frame)) { digits.draw(view.frame); state.digitsRow = view.frame.batch_indices?.[focusOf(view.frame)] ?? state.digitsRow; } else digitsNow(view.frame, now);
+  }
   if (inspector?.selection) inspector.render(view.frame);
   updateCounters(view, settled);
   steps.forget(settled); // kept: the counters' and the chart's to come
   requestAnimationFrame(loop);
+}
+
+/**
+ * A frame without per-sample numbers (before the first step, or trained too fast to animate): the digits view
+ * shows the latest focus sample (the first training image before any) with what the network predicts for it now.
+ */
+let digitsAsked = { key: null, at: 0 };
+function digitsNow(frame, now) {
+  const row = state.digitsRow ?? 0;
+  const x = state.data?.train?.x?.[row];
+  const key = `${state.session.id}|${frame.step}|${frame.phase}|${row}`;
+  if (!x || key === digitsAsked.key || now - digitsAsked.at < 250) return;
+  digitsAsked = { key, at: now };
+  const label = state.data.train.y[row];
+  api("POST", `/api/sessions/${state.session.id}/predict`, { x: [x] }).then((p) => {
+    if (digitsAsked.key !== key) return;
+    const out = p.output[0];
+    digits.draw({ detail: "full", focus_index: 0, a0: [x], y: [out.map((_, c) => (c === label ? 1 : 0))], layers: [{ a: [out] }] });
+  }).catch(() => {});
 }
 
 // ---------- start ----------
@@ -637,17 +777,23 @@ async function main() {
       $("lesson").hidden = false;
       $("lesson").innerHTML = `<p class="lesson-error" role="alert"></p>`;
       $("lesson").firstChild.textContent = err.message;
-      host.post("error", { code: "lesson_invalid", message: err.message });
+      hostError("lesson_invalid", err.message);
     }
   }
   const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
   if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
-  if (lesson?.view?.steps_per_second) state.speed = lesson.view.steps_per_second;
+  if (lesson?.view?.steps_per_second && !opts.speedGiven) state.speed = lesson.view.steps_per_second;
+  if (lesson) {
+    // the lesson's panels (with the embedder's own ?panels= added); its controls unless it leaves them out
+    const declared = lesson.view?.panels || ["network", "data", "loss", "inspector", "controls"];
+    opts.lessonPanels = new Set([...declared.filter((p) => ["network", "data", "loss", "inspector"].includes(p)), ...(opts.panelsGiven ? opts.panels : [])]);
+    if (!declared.includes("controls")) { opts.controls = new Set(); }
+    showPanels(opts);
+  }
   let session;
   try { session = await startSession(request); } catch (err) {
-    host.post("error", { code: "config_refused", message: err.message });
-    showToast(`That setup was refused: ${err.message}`);
+    hostError("config_refused", err.message);
     session = await startSession({});
   }
   setSpeed(state.speed);
@@ -668,14 +814,21 @@ async function main() {
   if (opts.autoplay && !lesson) setPlaying(true);
 }
 
+/** A question about a new step, run to its backward pass out of sight: any kind can be asked about its focus sample. */
 async function quiz() {
-  const { randomExercise } = await import("./exercise.js");
+  const { quizExercise } = await import("./exercise.js");
   $("btn-quiz").disabled = true;
-  try { await runExercise(randomExercise(state.sizes)); } catch (err) { showToast(err.message); }
+  try {
+    await pauseAndSettle();
+    gate.holding = true; gate.queue = [];
+    const sess = await controller.getState();
+    if (!["ready", "updated"].includes(sess.state)) await controller.stepPhase("update");
+    const frame = await controller.stepPhase("backward");
+    const ex = quizExercise(state.sizes, frame);
+    if (ex) await runExercise(ex);
+    else showToast("This step has no question worth asking: try again.");
+  } catch (err) { showToast(err.message); } finally { release(); }
   $("btn-quiz").disabled = false;
 }
 
-main().catch((err) => {
-  showToast(`The widget could not start: ${err.message}`);
-  host.post("error", { code: "start_failed", message: err.message });
-});
+main().catch((err) => hostError("start_failed", err.message));

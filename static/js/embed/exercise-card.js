@@ -1,7 +1,7 @@
 // The exercise card: asks for a value, takes the student's answer, reveals the server's number and the error.
 // The logic (positions, givens, truth, grading) is in exercise.js; this is its DOM.
 
-import { modeOf, phaseOf, positionPlan, givensOf, truthOf, parseAnswer, grade, describe, DEFAULT_TOLERANCE } from "./exercise.js";
+import { phaseOf, positionPlan, givensOf, truthOf, parseAnswer, grade, describe, DEFAULT_TOLERANCE } from "./exercise.js";
 import { escapeHtml, renderText, showNumber } from "./text.js";
 
 export class ExerciseCard {
@@ -11,26 +11,27 @@ export class ExerciseCard {
   }
 
   /**
-   * Runs one exercise. `ctx`: {state, config, stepTo(phase, hold) -> full frame, latestFull(), release()}.
-   * Resolves with {ask, target, answer, truth, abs_error, rel_error, correct, skipped} once the student continues.
+   * Runs one exercise. `ctx`: {state, kept, config, stepTo(phase, hold) -> full frame, latestFull(),
+   * rewind(phase): the views show the step as it was before that phase until release(), release(),
+   * showAt({step, phase, held})}: what the header says while the card is open.
+   * Resolves with {ask, target, step, answer, truth, abs_error, rel_error, correct, skipped} once the student continues.
    */
   async run(ex, ctx) {
-    const plan = positionPlan(ex.ask, ctx.state);
-    const held = modeOf(ex.ask) === "held";
+    const plan = positionPlan(ex.ask, ctx.state, ctx.kept);
     let frame = null;
-    for (let i = 0; i < plan.length; i++) {
-      const last = i === plan.length - 1;
-      frame = await ctx.stepTo(plan[i], held && last);
-    }
-    if (!held) frame = frame || ctx.latestFull();
+    for (let i = 0; i < plan.calls.length; i++) frame = await ctx.stepTo(plan.calls[i], plan.hold && i === plan.calls.length - 1);
+    if (plan.reuse) ctx.rewind(phaseOf(ex.ask));
+    frame = frame || ctx.latestFull();
     if (!frame || !frame.layers?.[0]?.a) throw new Error("no full frame to ask about: step once, then try again");
+    const held = plan.hold || plan.reuse;
+    ctx.showAt({ step: frame.step, phase: phaseOf(ex.ask), held, frame, sample: Number.isInteger(ex.sample) ? ex.sample : null });
     const givens = givensOf(ex, frame, { loss: ctx.config.loss, optimizer: ctx.config.optimizer });
     if (ex.target) this.onHighlight(ex.target);
     const tolerance = ex.tolerance || DEFAULT_TOLERANCE;
+    this.sampleNote = ctx.sampleNote || "";
     const answer = await this._ask(ex, frame, givens, held);
-    let truthFrame = frame;
-    if (!held) truthFrame = await ctx.stepTo(phaseOf(ex.ask), false);
-    else ctx.release();
+    const truthFrame = plan.after ? await ctx.stepTo(plan.after, false) : frame;
+    ctx.release();
     const truth = truthOf(ex, truthFrame);
     let result = { ask: ex.ask, target: ex.target || null, step: truthFrame.step, answer: null, truth, abs_error: null,
       rel_error: null, correct: false, skipped: true };
@@ -46,8 +47,10 @@ export class ExerciseCard {
 
   _ask(ex, frame, givens, held) {
     const sign = ex.ask === "dW_sign";
-    const when = held ? `The ${phaseOf(ex.ask)} phase of step ${frame.step} has run; its answer is hidden.`
-      : `Step ${frame.step} stops before its ${phaseOf(ex.ask)} phase.`;
+    const sample = Number.isInteger(ex.sample) ? ex.sample : frame.focus_index || 0;
+    const who = ex.ask === "loss" ? "the whole batch" : `sample ${sample} of the batch${this.sampleNote ? ` (${this.sampleNote})` : ""}`;
+    const when = held ? `Step ${frame.step}, ${who}: the ${phaseOf(ex.ask)} phase has run; its answer is hidden.`
+      : `Step ${frame.step}, ${who}: stopped before the ${phaseOf(ex.ask)} phase.`;
     this.el.hidden = false;
     this.el.innerHTML = `
       <div class="ex-head"><span class="ex-kind">Predict: ${escapeHtml(describe(ex.ask))}</span><span class="ex-when">${escapeHtml(when)}</span></div>

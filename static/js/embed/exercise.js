@@ -17,21 +17,35 @@ export const DEFAULT_TOLERANCE = { abs: 1e-3, rel: 0.01 };
 export const phaseOf = (ask) => KINDS[ask][0];
 export const modeOf = (ask) => KINDS[ask][1];
 
+// how many phases of the current step have run, by the trainer's state
+const RAN = { ready: 0, forwarded: 1, loss_computed: 2, backpropagated: 3, updated: 4 };
+
+/** The step a state's latest phase belongs to (`step` counts the steps whose update ran). */
+export const stepInProgress = (state, step) => (state === "updated" || state === "ready" ? step : step + 1);
+
 /**
- * The REST step calls ({phase}) that bring the run where the exercise is asked, given the trainer's state
- * (`ready`, `forwarded`, `loss_computed`, `backpropagated`, `updated`). A step that already ran the phase is
- * finished first and the question is about the next step (its numbers were already on screen).
+ * Where the run must go for an exercise. `state` is the trainer's state; `kept` says the widget ran the current
+ * step's phases itself and holds their full frames (a lesson's step_phase, or an earlier card). Then a question
+ * about a phase this step already ran is asked about this same step and sample: the views go back to how they
+ * were before that phase (`reuse`), so a chain of cards follows one sample through one step. Otherwise the step
+ * is finished and the question is about the next one.
+ * Returns {calls: the REST phases to run now, hold: the last call's frame is withheld from the views,
+ * reuse: the step has run the phase already, after: the phase to run on the answer (or null)}.
  */
-export function positionPlan(ask, state) {
-  const phase = phaseOf(ask);
-  const next = { ready: "forward", updated: "forward", forwarded: "loss", loss_computed: "backward", backpropagated: "update" }[state];
-  if (!next) throw new Error(`the run is ${state}: reset it before an exercise`);
-  let ran = state === "ready" || state === "updated" ? [] : PHASES.slice(0, PHASES.indexOf(next));
+export function positionPlan(ask, state, kept = false) {
+  if (!(state in RAN)) throw new Error(`the run is ${state}: reset it before an exercise`);
+  const p = PHASES.indexOf(phaseOf(ask));
+  const held = modeOf(ask) === "held";
+  let ran = RAN[state];
   const calls = [];
-  if (ran.includes(phase)) { calls.push("update"); ran = []; }
-  const stop = modeOf(ask) === "held" ? phase : phase === "forward" ? null : PHASES[PHASES.indexOf(phase) - 1];
-  if (stop && !ran.includes(stop)) calls.push(stop);
-  return calls;
+  if (!kept && ran > 0) {
+    if (ran < 4) calls.push("update"); // the step's numbers were not the widget's to ask about: finish it
+    ran = 0;
+  }
+  if (p < ran) return { calls, hold: false, reuse: true, after: null };
+  const stop = held ? p : p - 1;
+  if (stop >= ran) calls.push(PHASES[stop]);
+  return { calls, hold: held, reuse: false, after: held ? null : PHASES[p] };
 }
 
 const sampleOf = (ex, frame) => (Number.isInteger(ex.sample) ? ex.sample : frame.focus_index || 0);
@@ -67,12 +81,11 @@ export function givensOf(ex, frame, { loss = "mse", optimizer = "sgd" } = {}) {
   const nL = frame.layers.length;
   if (ex.ask === "loss") {
     const last = frame.layers[nL - 1];
-    const rows = frame.y.length;
-    for (let s = 0; s < Math.min(rows, 8); s++) {
+    for (let s = 0; s < frame.y.length; s++) {
       add(`a[${nL}] (sample ${s})`, last.a[s]);
       add(`y (sample ${s})`, frame.y[s]);
     }
-    if (rows > 8) add("samples in the batch", rows);
+    add("samples in the batch", frame.y.length);
     add("loss", loss);
     return out;
   }
@@ -146,18 +159,67 @@ const NAMES = { z: "weighted input z", a: "activation a", loss: "loss", delta: "
   grad_b: "gradient of the bias", dW_sign: "direction of the weight's change", new_W: "new weight", new_b: "new bias" };
 export const describe = (ask) => NAMES[ask] || ask;
 
-/** A random question about the current network, for the quiz mode (`?quiz=1`). */
-export function randomExercise(sizes, rand = Math.random) {
-  const asks = ["z", "a", "loss", "delta", "grad_W", "dW_sign", "new_W"];
-  const ask = asks[Math.floor(rand() * asks.length)];
+// the batch loss is asked only when every sample's a and y fit on the card
+export const MAX_LOSS_ROWS = 16;
+
+/** The last significant digit of a number shown with showNumber (4 significant digits). */
+export const shownPrecision = (v) => (v === 0 ? 0 : 10 ** (Math.floor(Math.log10(Math.abs(v))) - 3));
+
+/**
+ * Why a question would not test anything on this frame (null: it is a fair question). `frame` holds the step's
+ * numbers up to its backward pass at least. One rule for the quiz and the built-in lessons (app/lessons/runner.py).
+ */
+export function degenerate(ex, frame, tolerance = DEFAULT_TOLERANCE) {
+  if (ex.ask === "loss") return frame.y.length > MAX_LOSS_ROWS ? `a batch of ${frame.y.length} is too long to add up by hand` : null;
+  if (!["dW_sign", "new_W", "new_b"].includes(ex.ask)) return null;
+  const t = ex.target;
+  const L = frame.layers[t.layer - 1];
+  const isB = ex.ask === "new_b";
+  const g = isB ? L.grad_b[t.neuron] : L.grad_W[t.from][t.to] + (L.regularization_grad_W?.[t.from]?.[t.to] || 0);
+  if (ex.ask === "dW_sign") return Math.abs(g) <= 1e-12 ? "the gradient is 0: the weight stays" : null;
+  const w = isB ? L.b[t.neuron] : L.W[t.from][t.to];
+  const change = updateChange(ex, frame);
+  const tol = tolerance || DEFAULT_TOLERANCE;
+  // copying the weight unchanged must be wrong, and the change must stand out of the digits the card prints
+  const reach = Math.max(tol.abs ?? 0, (tol.rel ?? 0) * Math.abs(w - frame.learning_rate * g),
+    2 * (shownPrecision(w) + frame.learning_rate * shownPrecision(g)));
+  return change <= reach ? `the change ${change.toExponential(1)} is below what the card can show` : null;
+}
+
+/** A random question about the current network, for the quiz mode (`?quiz=1`); `ask` forces the kind. */
+export function randomExercise(sizes, rand = Math.random, ask = null) {
+  const asks = ["z", "a", "loss", "delta", "grad_W", "grad_b", "dW_sign", "new_W", "new_b"];
+  ask = ask || asks[Math.floor(rand() * asks.length)];
   const L = sizes.length - 1;
   const layer = 1 + Math.floor(rand() * L);
   const pick = (n) => Math.floor(rand() * n);
-  if (ask === "loss") return { ask, prompt: "What is the loss of this batch?" };
-  if (["z", "a", "delta"].includes(ask)) {
+  if (ask === "loss") return { ask, prompt: "What is the loss of this batch (the mean over its samples)?" };
+  if (["z", "a", "delta", "grad_b", "new_b"].includes(ask)) {
     const neuron = pick(sizes[layer]);
-    return { ask, target: { layer, neuron }, prompt: `What is the ${describe(ask)} of neuron ${neuron} in layer ${layer}?` };
+    const of = ["grad_b", "new_b"].includes(ask) ? ` b[${layer}][${neuron}]` : ` of neuron ${neuron} in layer ${layer} (the focus sample)`;
+    return { ask, target: { layer, neuron }, prompt: `What is the ${describe(ask)}${of}?` };
   }
   const from = pick(sizes[layer - 1]), to = pick(sizes[layer]);
   return { ask, target: { layer, from, to }, prompt: `What is the ${describe(ask)} W[${layer}][${from}][${to}]?` };
+}
+
+/** |η·g|: how far plain gradient descent moves a weight or bias (the regularization gradient included). */
+function updateChange(ex, frame) {
+  const t = ex.target;
+  const L = frame.layers[t.layer - 1];
+  const g = ex.ask === "new_b" ? L.grad_b[t.neuron] : L.grad_W[t.from][t.to] + (L.regularization_grad_W?.[t.from]?.[t.to] || 0);
+  return Math.abs(frame.learning_rate * g);
+}
+
+/**
+ * A fair random question on a frame that ran its backward pass: drawn again while the draw is degenerate. A new
+ * weight or bias is graded within a quarter of its change, so that copying the old value is never right.
+ */
+export function quizExercise(sizes, frame, rand = Math.random, ask = null) {
+  for (let tries = 0; tries < 200; tries++) {
+    const ex = randomExercise(sizes, rand, ask);
+    if (["new_W", "new_b"].includes(ex.ask)) ex.tolerance = { abs: updateChange(ex, frame) / 4 };
+    if (!degenerate(ex, frame, ex.tolerance)) return ex;
+  }
+  return null;
 }

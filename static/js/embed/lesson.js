@@ -7,7 +7,8 @@
 //
 // `controller` performs actions on the run (the embed's, or any object with the same methods):
 //   reset(seed, data_seed), setConfig(config, reset), step(count), stepPhase(until), play(), pause(),
-//   playUntil(step, steps_per_second), setSpeed(sps), highlight(target|null), exercise(ex) -> result.
+//   playUntil(step, steps_per_second), setSpeed(sps), highlight(target|null), exercise(ex) -> result,
+//   and optionally showViews(views): what the step shows besides the lesson's panels (its "show").
 // Each returns a promise; the player waits for one action before the next.
 
 import { renderText, escapeHtml } from "./text.js";
@@ -86,6 +87,7 @@ export class LessonPlayer {
     this.$(".lesson-step-title").hidden = !step.title;
     this.$(".lesson-text").innerHTML = renderText(step.text);
     this.$(".lesson-status").textContent = "";
+    this.ctl.showViews?.(step.show || []);
     this._nav();
     this.onChange({ index: i, steps: this.lesson.steps.length, title: step.title || null, id: this.lesson.id });
     if (!forward) return;

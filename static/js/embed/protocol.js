@@ -22,6 +22,32 @@ export const REQUIRED = { set_config: ["config"], set_speed: ["steps_per_second"
 // widget -> host events
 export const EVENTS = ["ready", "step", "phase", "state", "resize", "error", "lesson", "exercise"];
 
+// Every error code the widget sends the host in an `error` event (docs/EMBEDDING.md lists them), with what a
+// student is told (null: nothing, because the message is for the host page's developer or another part of the
+// widget already says it). The host page always gets the code and the full message.
+const AGAIN = "This run has ended. Reload the page to start a new one.";
+const BUSY = "The server is busy right now. Reload the page in a while.";
+const GRADEBOOK = "Your answer could not be saved to the course's gradebook.";
+export const ERROR_CODES = {
+  bad_message: null, invalid_message: null, invalid_config: null, needs_reset: null, phase_order: null,
+  mid_step: null, read_only: null, no_boundary: null, too_large: null, body_too_large: null, command_failed: null,
+  not_finite: null, step_out_of_range: null,
+  diverged: null, // the widget's banner says it, with a reset button
+  lesson_invalid: null, // the lesson area lists the problems
+  config_refused: "This widget's setup could not be used, so it shows a standard network instead.",
+  session_lost: AGAIN, session_not_found: AGAIN, session_deleted: AGAIN,
+  too_many_clients: "This run already has as many watchers as the server allows. Reload in a while to try again.",
+  too_many_sessions: BUSY, worker_unavailable: BUSY,
+  internal_error: "Something went wrong on the server. If the widget stops responding, reload the page.",
+  start_failed: "The widget could not start. Reload the page to try again.",
+  // a lesson launched from a graded LTI link: the score endpoint's own codes (docs/LTI.md) come through as they are
+  gradebook_failed: GRADEBOOK, unknown_launch: GRADEBOOK, not_an_exercise: GRADEBOOK, score_refused: GRADEBOOK,
+  token_refused: GRADEBOOK, platform_unreachable: GRADEBOOK, lti_off: GRADEBOOK,
+};
+
+/** What a student sees for an error code (null: nothing). */
+export const studentMessage = (code) => (code in ERROR_CODES ? ERROR_CODES[code] : ERROR_CODES.internal_error);
+
 /** A message of the protocol, or null: `{source, version, type}` plus the fields of that type. */
 export function message(type, fields = {}) {
   return { source: SOURCE, version: VERSION, type, ...fields };
