@@ -8,13 +8,14 @@ import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, FEATURE_LABEL } from "./config.js";
+import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
-import { fmt } from "./palette.js";
+import { fmt, speedText, applyTheme } from "./palette.js";
 import { isFull, focusLoss } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
+import { WeightEditor } from "./weight-edit.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
@@ -24,6 +25,12 @@ const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.
 // page: the teacher's (or anyone's) own run; viewer: /watch/{view id}, a class watching a run read-only
 const VIEWER = document.body.dataset.mode === "viewer";
 const WATCH_ID = document.body.dataset.watch || null;
+
+// ---------- theme: the system's, or the one chosen with the button (kept in the address as theme=dark|light) ----------
+const systemDark = matchMedia("(prefers-color-scheme: dark)");
+let chosenTheme = parseUrl(location.search).ui.theme || null;
+const isDark = () => (chosenTheme ? chosenTheme === "dark" : systemDark.matches);
+applyTheme(isDark());
 
 const conn = new Connection();
 const timeline = new Timeline();
@@ -41,6 +48,7 @@ const network = new NetworkView($("network"), {
   onSelect: (sel) => {
     follower?.explore();
     if (sel) inspector.open(sel); else inspector.close();
+    editor.select(sel, valueOf(sel));
     state.lastInspect = 0;
     // on a phone the inspector is far below the diagram: bring it into view
     if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
@@ -54,6 +62,21 @@ const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $(
 const inspector = new Inspector($("inspector"), $("inspector-hint"), {
   idleHint: "Click a neuron or a connection in the network, or Tab to the diagram and walk it with the arrow keys.",
 });
+const editor = new WeightEditor($("weight-edit"), {
+  put: (t, value) => api("PUT", `/api/sessions/${state.session.id}/weights`, { layer: t.layer, kind: t.kind, row: t.row, col: t.col, value }),
+  applied: (session) => applySession(session, null, { syncPanel: false }),
+  status: () => ({ viewer: VIEWER, runState: state.latest?.state }),
+});
+/** The current value of the weight or bias a selection points at (the diagram's latest frame). */
+function valueOf(sel) {
+  const layer = sel && sel.l > 0 ? state.latest?.layers?.[sel.l - 1] : null;
+  if (!layer) return null;
+  const edge = sel.kind === "edge";
+  const v = edge ? layer.W?.[sel.j]?.[sel.k] : layer.b?.[sel.k];
+  // a step's update frame carries the weights it used and the change it applied
+  const d = edge ? layer.dW_applied?.[sel.j]?.[sel.k] : layer.db_applied?.[sel.k];
+  return v == null ? null : state.latest.phase === "update" && d != null ? v + d : v;
+}
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
 // the messages about the network after each step, and the batch of each step, shown as the animation gets to them
@@ -96,6 +119,8 @@ window.__backpropLive = {
   get heatmap() { return boundary.heat; },
   get batchHighlight() { return boundary.highlight; },
   get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
+  get labelBoxes() { return { width: network.cssW, boxes: network.labelBoxes || [] }; },
+  get charts() { return charts; },
 };
 
 // ---------- sessions ----------
@@ -167,9 +192,17 @@ async function keptRun(request) {
   return same ? session : null;
 }
 
-/** Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. */
+/**
+ * Shows a session from its SessionState: a new run, or the same run after a reset or a structural change. The same run
+ * with only weights edited by hand keeps the charts, the selection and the data view: only the diagram's weights change.
+ */
 function applySession(session, points, { syncPanel = true } = {}) {
   const prev = state.session;
+  if (onlyWeightsChanged(prev, session)) {
+    showEditedWeights(session);
+    if (points && points.train) setPoints(points);
+    return;
+  }
   state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
   if (!state.session.id && prev) state.session.id = prev.id;
   const cfg = { ...session.config };
@@ -182,13 +215,12 @@ function applySession(session, points, { syncPanel = true } = {}) {
 
   const sizes = session.sizes;
   state.sizes = sizes;
-  const feats = cfg.features || ["x1", "x2"];
-  state.inputLabels = session.input_dim === 2 && sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f)
-    : sizes[0] === 1 ? ["x"] : [];
-  network.setShape(sizes, state.inputLabels);
+  state.inputLabels = inputLabelsOf(session);
+  network.setShape(sizes, state.inputLabels, outputLabelsOf(session));
   inspector.setConfig(session.config, sizes, state.inputLabels);
   inspector.close();
   network.selection = null;
+  editor.select(null);
   charts.reset(sizes.length - 1, session.task === "classification");
   timeline.frame = null;
   timeline.lastAnimated = null;
@@ -223,6 +255,23 @@ function applySession(session, points, { syncPanel = true } = {}) {
   if (points && points.train) setPoints(points);
 }
 
+function onlyWeightsChanged(prev, session) {
+  return !!prev && prev.id === (session.id || prev.id) && !session.diverged && !state.diverged &&
+    JSON.stringify(prev.sizes) === JSON.stringify(session.sizes) && JSON.stringify(prev.config) === JSON.stringify(session.config) &&
+    (session.step || 0) === (state.latest?.step || 0) && ["ready", "updated"].includes(session.state);
+}
+
+/** The weights as they are now (after an edit): the diagram and the inspector show them until the next step. */
+function showEditedWeights(session) {
+  state.session = { ...state.session, ...session, id: state.session.id };
+  timeline.show(initialFrame(session));
+  state.latest = timeline.frame;
+  network.dirty = true;
+  state.lastInspect = 0;
+  if (network.selection) editor.refresh(valueOf(network.selection));
+  presenter?.forget(); // the server forgot the class's presentation with the edit: the selection is sent again
+}
+
 function setPoints(d) {
   if (!d || !d.train) return;
   state.points = d;
@@ -248,8 +297,14 @@ function subscribe() {
 }
 
 function updateUrl() {
-  if (VIEWER) return; // the address is the live link
-  const q = toQuery(panel.request(), { speed: state.speed });
+  if (VIEWER) { // the address is the live link: only the theme is added to it
+    const q = new URLSearchParams(location.search);
+    if (chosenTheme) q.set("theme", chosenTheme); else q.delete("theme");
+    const search = q.toString() ? `?${q}` : "";
+    if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}`);
+    return;
+  }
+  const q = toQuery(panel.request(), { speed: state.speed, theme: chosenTheme });
   if (q !== location.search) history.replaceState(null, "", q);
 }
 
@@ -446,7 +501,8 @@ function setPlaying(playing, send = true) {
 function showSpeed(sps) {
   state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
   $("speed").value = speedToSlider(state.speed);
-  $("speed-out").textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)} step${state.speed === 1 ? "" : "s"}/s`;
+  $("speed-out").textContent = speedText(state.speed);
+  $("speed").setAttribute("aria-valuetext", speedText(state.speed));
   subscribe();
 }
 
@@ -478,7 +534,7 @@ const actions = {
   escape: () => {
     if ($("help").open) { $("help").close(); return; }
     if (network.selection) follower?.explore();
-    network.selection = null; network.dirty = true; inspector.close();
+    network.selection = null; network.dirty = true; inspector.close(); editor.select(null);
   },
 };
 
@@ -541,6 +597,30 @@ document.addEventListener("backprop-live:end-run", () => {
 });
 bindKeys(actions);
 
+/** Views drawn on canvases take the theme's colours at their next draw; the charts are built again with them. */
+function showTheme() {
+  const dark = isDark();
+  applyTheme(dark);
+  $("btn-theme").setAttribute("aria-pressed", String(dark));
+  $("btn-theme").title = dark ? "Light page" : "Dark page";
+  charts.restyle();
+  network.dirty = true;
+  state.boundaryDirty = true;
+  state.imagesDirty = true;
+}
+systemDark.addEventListener("change", () => { if (!chosenTheme) showTheme(); });
+$("btn-theme").addEventListener("click", () => {
+  chosenTheme = isDark() ? "light" : "dark";
+  showTheme();
+  updateUrl();
+});
+showTheme();
+$("skip-link").addEventListener("click", (e) => {
+  e.preventDefault();
+  $("network").focus({ preventScroll: true });
+  $("network").scrollIntoView({ block: "nearest" });
+});
+
 // ---------- banners ----------
 
 function showBanner(text, diverged) {
@@ -577,6 +657,7 @@ function followTeacher({ selection, reveal }) {
   network.selection = selectionFits(selection, state.sizes) ? selection : null;
   network.dirty = true;
   if (network.selection) inspector.open(network.selection); else inspector.close();
+  editor.select(network.selection, valueOf(network.selection));
   if (reveal) timeline.revealTo(reveal);
   if (state.latest) showBatch(state.latest);
 }
@@ -657,7 +738,7 @@ function updatePhaseUi(view) {
     extra = `: ${own != null ? `focus sample's loss ${fmt(own, 4)}, ` : ""}batch mean loss = ${fmt(view.frame.loss, 4)}`;
   }
   if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
-  if (phase === "live") extra = ` (${Math.round(state.speed)} steps/s)`;
+  if (phase === "live") extra = ` (${speedText(state.speed)})`;
   const key = `${phase}|${where}|${extra}|${phase === "live" ? "" : view.frame?.step}`;
   if (key === phaseKey) return;
   phaseKey = key;
@@ -668,6 +749,23 @@ function updatePhaseUi(view) {
   $("phasebar").dataset.phase = phase;
   $("phase-detail").textContent = `${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${text}${extra}${where}`;
   for (const li of $("phasebar").querySelectorAll("li")) li.classList.toggle("active", li.dataset.phase === phase);
+  announcePhase(`${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${name}${where}${extra}`);
+}
+
+// screen readers hear the phase through a polite live region: at most every ANNOUNCE_MS, the latest phase only
+const ANNOUNCE_MS = 1500;
+const announced = { at: -Infinity, text: "", timer: null, pending: "" };
+function announcePhase(text) {
+  announced.pending = text;
+  if (announced.timer) return;
+  const wait = Math.max(0, announced.at + ANNOUNCE_MS - performance.now());
+  announced.timer = setTimeout(() => {
+    announced.timer = null;
+    if (announced.pending === announced.text) return;
+    announced.text = announced.pending;
+    announced.at = performance.now();
+    $("phase-announce").textContent = announced.text;
+  }, wait);
 }
 
 // ---------- the step counter and the legend ----------
@@ -729,8 +827,9 @@ function drawConfusion() {
   confusionDrawn = m;
   $("confusion-wrap").hidden = false;
   const max = Math.max(1, ...m.flat());
-  $("confusion").innerHTML = `<table class="cm"><tr><th></th>${m.map((_, j) => `<th scope="col">${j}</th>`).join("")}</tr>${m.map((row, i) =>
-    `<tr><th scope="row">${i}</th>${row.map((v) => `<td style="background:rgba(31,41,55,${(0.06 + 0.8 * v / max).toFixed(2)});color:${v / max > 0.5 ? "#fff" : "#1f2937"}">${v}</td>`).join("")}</tr>`).join("")}</table>`;
+  // the shade stops at 35 % of the text colour so that the count stays readable on it, light or dark
+  $("confusion").innerHTML = `<table class="cm"><tr><td></td>${m.map((_, j) => `<th scope="col">${j}</th>`).join("")}</tr>${m.map((row, i) =>
+    `<tr><th scope="row">${i}</th>${row.map((v) => `<td style="background:color-mix(in srgb, var(--ink) ${Math.round(5 + 30 * v / max)}%, transparent)">${v}</td>`).join("")}</tr>`).join("")}</table>`;
 }
 
 // ---------- the animation loop ----------

@@ -3,13 +3,35 @@
 
 import { CLASS_COLORS, COLORS } from "./palette.js";
 
+// points kept per series: past it, the older half of the history is thinned to every other point, so a long
+// run keeps its recent steps in full and its early ones coarser
 const MAX_POINTS = 4000;
 const LAYER_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#7F3C8D", "#000000", "#999999"];
 
-class Series {
-  constructor(n) { this.reset(n); }
-  reset(n) { this.n = n; this.cols = Array.from({ length: n + 1 }, () => []); }
+// the range a chart is given: a log axis cannot show zero, negatives or sub-normal values, and values near the
+// float limit overflow its tick arithmetic (a 600-decade axis froze the page and then threw)
+export const LOG_FLOOR = 1e-12;
+export const VALUE_CEIL = 1e15;
+
+/**
+ * The one place values enter the charts: a finite number the axis can draw, or null (a gap). On a log axis zero and
+ * anything below LOG_FLOOR (a vanished gradient) is drawn at the floor; everything is clipped to ±VALUE_CEIL.
+ */
+export function chartValue(v, log) {
+  if (typeof v !== "number" || Number.isNaN(v)) return null;
+  if (log) {
+    if (v < 0) return null;
+    return Math.min(VALUE_CEIL, Math.max(LOG_FLOOR, v));
+  }
+  return Math.max(-VALUE_CEIL, Math.min(VALUE_CEIL, v));
+}
+
+export class Series {
+  /** `logs[i]`: whether column i + 1 may be drawn on a log axis. */
+  constructor(n, logs = []) { this.reset(n, logs); }
+  reset(n, logs = this.logs || []) { this.n = n; this.logs = logs; this.cols = Array.from({ length: n + 1 }, () => []); }
   push(step, values) {
+    if (!Number.isFinite(step)) return;
     const xs = this.cols[0];
     if (xs.length && step <= xs[xs.length - 1]) {
       // a repeated or earlier step (after a reset) replaces the tail
@@ -18,9 +40,18 @@ class Series {
       for (const c of this.cols) c.length = i;
     }
     xs.push(step);
-    values.forEach((v, i) => this.cols[i + 1].push(v == null || !Number.isFinite(v) ? null : v));
-    if (xs.length > MAX_POINTS) for (const c of this.cols) { const k = c.filter((_, i) => i % 2 === 0); c.length = 0; c.push(...k); }
+    for (let i = 0; i < this.n; i++) this.cols[i + 1].push(chartValue(values[i], !!this.logs[i]));
+    if (xs.length > MAX_POINTS) this._thin();
   }
+  _thin() {
+    const half = this.cols[0].length >> 1;
+    this.cols = this.cols.map((c) => {
+      const older = [];
+      for (let i = 0; i < half; i += 2) older.push(c[i]);
+      return older.concat(c.slice(half));
+    });
+  }
+  get length() { return this.cols[0].length; }
   /** The step of the last point (null before any). */
   get lastStep() {
     const xs = this.cols[0];
@@ -54,11 +85,13 @@ export class Charts {
   constructor({ loss, acc, grad }) {
     this.els = { loss, acc, grad };
     this.log = false;
-    this.metrics = new Series(4);
+    // train and test loss may be drawn on a log axis; accuracy never is
+    this.metrics = new Series(4, [true, true, false, false]);
     this.grads = new Series(0);
     this.layerCount = 0;
     this.classification = true;
     this.dirty = false;
+    this.errors = 0;
     this._build();
     const ro = new ResizeObserver(() => this._resize());
     Object.values(this.els).forEach((el) => ro.observe(el));
@@ -81,7 +114,7 @@ export class Charts {
   _resize() {
     for (const [c, el] of [[this.lossChart, this.els.loss], [this.accChart, this.els.acc], [this.gradChart, this.els.grad]]) {
       const w = Math.max(200, el.clientWidth);
-      if (c && Math.abs(c.width - w) > 2) c.setSize({ width: w, height: 132 });
+      if (c && Math.abs(c.width - w) > 2) this._safely(() => c.setSize({ width: w, height: 132 }));
     }
   }
 
@@ -90,7 +123,7 @@ export class Charts {
     this.layerCount = layerCount;
     this.classification = classification;
     this.metrics.reset(4);
-    this.grads.reset(layerCount);
+    this.grads.reset(layerCount, Array(layerCount).fill(true));
     this._build();
   }
 
@@ -103,15 +136,34 @@ export class Charts {
     this._build();
   }
 
+  /** The colours of the axes and grid follow the theme (palette.js): the charts are drawn again with them. */
+  restyle() { this._build(); }
+
   addMetrics(m) {
     this.metrics.push(m.step, [m.train_loss, m.test_loss, m.train_accuracy, m.test_accuracy]);
     this.dirty = true;
   }
 
   addGradNorms(step, norms) {
-    // a log scale cannot show 0: a vanished gradient is drawn at the bottom of the scale
-    this.grads.push(step, norms.map((v) => (v === 0 ? 1e-12 : v)));
+    this.grads.push(step, norms);
     this.dirty = true;
+  }
+
+  /**
+   * Runs a uPlot call and draws at once (uPlot's batch), so that an error in its drawing is caught here instead of
+   * escaping from a microtask: the chart is built again empty and the page goes on.
+   */
+  _safely(fn, chart) {
+    try {
+      if (chart) chart.batch(fn); else fn();
+      return true;
+    } catch (err) {
+      this.errors++;
+      console.warn("a chart could not be drawn and was reset:", err);
+      try { this._build(); } catch { /* the next render tries again */ }
+      this.dirty = false;
+      return false;
+    }
   }
 
   /** Called from the animation loop: redraws at most once per frame. */
@@ -119,8 +171,10 @@ export class Charts {
     if (!this.dirty) return;
     this.dirty = false;
     const m = this.metrics.cols;
-    this.lossChart.setData(this.previous ? window.uPlot.join([[m[0], m[1], m[2]], this.previous]) : [m[0], m[1], m[2]]);
-    if (this.classification) this.accChart.setData([m[0], m[3], m[4]]);
-    if (this.grads.cols[0].length) this.gradChart.setData(this.grads.cols);
+    const loss = this.lossChart, acc = this.accChart, grad = this.gradChart;
+    const lossData = this.previous ? window.uPlot.join([[m[0], m[1], m[2]], this.previous]) : [m[0], m[1], m[2]];
+    if (!this._safely(() => loss.setData(lossData), loss)) return;
+    if (this.classification && !this._safely(() => acc.setData([m[0], m[3], m[4]]), acc)) return;
+    if (this.grads.length) this._safely(() => grad.setData(this.grads.cols), grad);
   }
 }

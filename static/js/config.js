@@ -22,6 +22,19 @@ export const FEATURES = [
   ["x1", "x₁"], ["x2", "x₂"], ["x1_sq", "x₁²"], ["x2_sq", "x₂²"], ["x1_x2", "x₁x₂"], ["sin_x1", "sin x₁"], ["sin_x2", "sin x₂"],
 ];
 export const FEATURE_LABEL = Object.fromEntries(FEATURES);
+
+/** The names of a run's input neurons (SessionState): its features on a 2-D data set, x for 1-D, none for images. */
+export function inputLabelsOf(session) {
+  const feats = session.config.features || ["x1", "x2"];
+  if (session.input_dim === 2 && session.sizes[0] === feats.length) return feats.map((f) => FEATURE_LABEL[f] || f);
+  return session.sizes[0] === 1 ? ["x"] : [];
+}
+/** The names of a run's output neurons: the classes of a multi-class data set ("0"…"9" for the digits), or none. */
+export function outputLabelsOf(session) {
+  const n = session.task === "classification" ? session.n_classes : 0;
+  if (!(n > 2) || session.sizes[session.sizes.length - 1] !== n) return [];
+  return Array.from({ length: n }, (_, k) => (n > 3 ? `${k}` : `class ${k}`));
+}
 export const ACTIVATIONS = [["tanh", "tanh"], ["relu", "ReLU"], ["leaky_relu", "leaky ReLU"], ["sigmoid", "sigmoid"], ["linear", "linear"]];
 
 const FALLBACK_DATASETS = [
@@ -60,6 +73,7 @@ export function parseUrl(search) {
   const ui = {};
   if (q.has("sp")) ui.speed = Number(q.get("sp"));
   if (q.has("preset")) ui.preset = q.get("preset");
+  if (["dark", "light"].includes(q.get("theme"))) ui.theme = q.get("theme");
   return { config, ui };
 }
 
@@ -75,6 +89,7 @@ export function toQuery(config, ui = {}) {
     parts.push(`${key}=${encodeURIComponent(s).replace(/%2C/g, ",").replace(/%3A/g, ":")}`);
   }
   if (ui.speed != null) parts.push(`sp=${+ui.speed.toPrecision(3)}`);
+  if (ui.theme) parts.push(`theme=${ui.theme}`);
   return `?${parts.join("&")}`;
 }
 

@@ -35,6 +35,23 @@ export async function api(method, path, body) {
 const QUEUE_MAX = 32;
 const LATEST_WINS = { play: "playback", pause: "playback", set_speed: "speed", present: "present" };
 
+/** Why a close ends the connection for good (null: reconnect). `event` is what the page hears. */
+export function stopReason(ev) {
+  if (ev.code === 4404 || ev.code === 1008) {
+    const deleted = /deleted/.test(ev.reason || "");
+    return { event: "session_lost", text: deleted ? "the run was ended by its owner" : "this run no longer exists" };
+  }
+  if (ev.code === 4429) return { event: "refused", text: "this run has as many clients as the server allows" };
+  return null;
+}
+
+/** Milliseconds before reconnect attempt n (0, 1, ...): doubling from 250 ms up to 8 s, with some jitter so that a
+ * class cut off together does not come back in the same instant. */
+export function backoff(n) {
+  const base = Math.min(8000, 250 * 2 ** Math.min(n, 5));
+  return Math.round(base * (0.8 + 0.4 * Math.random()));
+}
+
 export class Connection {
   constructor() {
     this.sessionId = null;
@@ -44,6 +61,10 @@ export class Connection {
     this.subscription = null;
     this.closedOnPurpose = false;
     this.queue = [];
+    this.stopped = null;
+    this.timer = null;
+    // back online after a network loss: no need to wait for the next attempt
+    window.addEventListener("online", () => this.reconnectNow());
   }
 
   on(type, fn) {
@@ -72,6 +93,7 @@ export class Connection {
     this.close();
     this.sessionId = sessionId;
     this.closedOnPurpose = false;
+    this.stopped = null;
     this.retry = 0;
     this._connect();
   }
@@ -94,25 +116,32 @@ export class Connection {
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws || this.closedOnPurpose) return;
-      if (ev.code === 4404 || ev.code === 1008) {
-        this.emit("status", { connected: false, text: "session closed" });
-        this.emit("session_lost", ev);
+      const stop = stopReason(ev);
+      if (stop) {  // trying again would not help: say why and stay closed
+        this.stopped = stop;
+        this.queue = [];
+        this.emit("status", { connected: false, stopped: true, text: `not connected: ${stop.text}` });
+        this.emit(stop.event, ev);
         return;
       }
-      if (ev.code === 4429) {  // the run has all the clients it may have: trying again at once would not help
-        this.emit("status", { connected: false, text: "not connected: this run has too many clients" });
-        this.emit("refused", ev);
-        return;
-      }
-      const delay = Math.min(8000, 250 * 2 ** this.retry++);
-      this.emit("status", { connected: false, text: `reconnecting in ${Math.round(delay / 1000)} s…` });
-      setTimeout(() => { if (ws === this.ws && !this.closedOnPurpose) this._connect(); }, delay);
+      const delay = backoff(this.retry++);
+      this.emit("status", { connected: false, text: `connection lost: reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…` });
+      this.timer = setTimeout(() => this.reconnectNow(), delay);
     };
     ws.onerror = () => {};
   }
 
+  /** After a lost connection: try again now (the browser is back online) instead of waiting out the backoff. */
+  reconnectNow() {
+    if (!this.sessionId || this.closedOnPurpose || this.stopped) return;
+    if (this.ws && this.ws.readyState !== WebSocket.CLOSED) return;
+    clearTimeout(this.timer);
+    this._connect();
+  }
+
   close() {
     this.closedOnPurpose = true;
+    clearTimeout(this.timer);
     const ws = this.ws;
     if (ws) {
       // closing a socket that is still connecting logs an error in some browsers: close it once open instead

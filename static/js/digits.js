@@ -56,7 +56,7 @@ export class DigitsView {
       bar.classList.toggle("pred", c === best);
       bar.title = `class ${c}: ${fmt(out[c], 3)}`;
     });
-    this.targetEl.textContent = target >= 0 ? `: a ${target}, predicted ${best}` : "";
+    this.targetEl.textContent = target >= 0 ? `a ${target}, predicted ${best}` : "";
     this.targetEl.classList.toggle("wrong", target >= 0 && target !== best);
   }
 }

@@ -6,12 +6,14 @@
 // and Enter selects, each position spoken through a live region.
 
 import { fitCanvas } from "./canvas.js";
-import { COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
+import { COLORS, CLASS_COLORS, divergingCss, maxAbs, fmt } from "./palette.js";
 import { PHASES, isFull, focusOf, focusLoss, activation, delta } from "./frame.js";
 import { CURSOR_KEYS, moveCursor, startCursor, selectionOf, validCursor } from "./diagram-keys.js";
 import { describeHit, valuesText } from "./describe.js";
 
 const MAX_NODE = 42;
+const LABEL_FONT = "12px system-ui, sans-serif";
+const LABEL_GAP = 6; // between an input label and its neuron
 
 export const DIAGRAM_KEYS_HELP = "Arrow keys: left and right go from a column of neurons to the connections next to it " +
   "and on to the next column, up and down move inside a column, Home and End go to its ends. Enter opens the " +
@@ -139,9 +141,11 @@ export class NetworkView {
     if (this.onLayout) this.onLayout(this.cols);
   }
 
-  setShape(sizes, inputLabels) {
+  /** outputLabels: the names of the output neurons (the classes of a multi-class data set), or none. */
+  setShape(sizes, inputLabels, outputLabels = []) {
     this.sizes = sizes;
     this.inputLabels = inputLabels || [];
+    this.outputLabels = outputLabels || [];
     this.selection = null;
     this._layout();
     if (this.onLayout) this.onLayout(this.cols);
@@ -151,10 +155,29 @@ export class NetworkView {
 
   setImages(images) { this.images = images; this.dirty = true; }
 
+  /** The width of the widest input label (0 where none is drawn). */
+  _inputLabelWidth() {
+    if (this.sizes[0] > 16) return 0;
+    this.ctx.font = LABEL_FONT;
+    let w = 0;
+    for (let k = 0; k < this.sizes[0]; k++) w = Math.max(w, this.ctx.measureText(this._inputLabel(k)).width);
+    return w;
+  }
+
+  _inputLabel(k) { return this.inputLabels[k] || `x${k + 1}`; }
+
   _layout() {
+    const base = this.sizes[0] > 16 ? 22 : this.cssW < 500 ? 40 : 46;
+    this._place(base);
+    // the input labels sit left of their neurons: room for the widest one ("sin x₁"), measured in the font it is drawn in
+    const room = Math.ceil(this._inputLabelWidth() + LABEL_GAP + this.cols[0].s / 2 + 3);
+    if (room > base) this._place(room);
+  }
+
+  _place(left) {
     const W = this.cssW, H = this.cssH;
     const n = this.sizes.length;
-    const left = this.sizes[0] > 16 ? 22 : W < 500 ? 40 : 46, right = 88, top = 22, bottom = 8;
+    const right = 88, top = 22, bottom = 8;
     const span = (W - left - right) / Math.max(1, n - 1);
     this.span = span;
     const maxS = Math.max(14, Math.min(MAX_NODE, span * 0.42));
@@ -367,13 +390,21 @@ export class NetworkView {
       }
     }
 
-    // labels: inputs, layer warnings, output prediction and loss
-    ctx.font = "12px system-ui, sans-serif";
+    // labels: inputs, layer warnings, output prediction and loss; each text's box is kept (labelBoxes) so that a
+    // test can measure that none is cut by the canvas's edges
+    this.labelBoxes = [];
+    const label = (text, x, y) => {
+      ctx.fillText(text, x, y);
+      const w = ctx.measureText(text).width;
+      const x0 = ctx.textAlign === "right" ? x - w : ctx.textAlign === "center" ? x - w / 2 : x;
+      this.labelBoxes.push({ text, left: x0, right: x0 + w });
+    };
+    ctx.font = LABEL_FONT;
     ctx.fillStyle = COLORS.ink;
     ctx.textBaseline = "middle";
     if (this.sizes[0] <= 16) {
       ctx.textAlign = "right";
-      cols[0].nodes.forEach((nd, k) => ctx.fillText(this.inputLabels[k] || `x${k + 1}`, nd.x - nd.s / 2 - 6, nd.y));
+      cols[0].nodes.forEach((nd, k) => label(this._inputLabel(k), nd.x - nd.s / 2 - LABEL_GAP, nd.y));
     }
     ctx.textAlign = "center";
     for (let l = 1; l <= L; l++) {
@@ -390,27 +421,35 @@ export class NetworkView {
     const out = cols[L];
     const lossShown = frame.loss != null && (view.phase === "live" || phaseIdx > 1 || (view.phase === "loss"));
     ctx.textAlign = "left";
+    const top = out.nodes[0].y - out.s / 2, bottom = out.nodes[out.nodes.length - 1].y + out.s / 2;
+    const x = out.x + out.s / 2 + 10;
+    const many = out.nodes.length > 3;
+    ctx.font = "11px system-ui, sans-serif";
+    if (this.outputLabels.length === out.nodes.length && (!many || out.s >= 10)) {
+      // the class of each output neuron of a multi-class data set, with its colour in the data view
+      out.nodes.forEach((nd, k) => {
+        const y = many ? nd.y : nd.y - 20;
+        ctx.fillStyle = CLASS_COLORS[k % CLASS_COLORS.length];
+        ctx.fillRect(x, y - 4, 8, 8);
+        ctx.fillStyle = COLORS.ink;
+        label(this.outputLabels[k], x + 11, y);
+      });
+    }
     if (lossShown) {
-      const top = out.nodes[0].y - out.s / 2, bottom = out.nodes[out.nodes.length - 1].y + out.s / 2;
-      const x = out.x + out.s / 2 + 10;
-      if (out.nodes.length <= 3 && full && frame.y) {
-        ctx.font = "11px system-ui, sans-serif";
+      if (!many && full && frame.y) {
         out.nodes.forEach((nd, k) => {
           const yv = frame.y[focus][k];
           ctx.fillStyle = COLORS.ink;
-          ctx.fillText(`ŷ ${fmt(frame.layers[L - 1].a[focus][k], 3)}`, x, nd.y - 7);
+          label(`ŷ ${fmt(frame.layers[L - 1].a[focus][k], 3)}`, x, nd.y - 7);
           ctx.fillStyle = COLORS.muted;
-          ctx.fillText(`y ${fmt(yv, 3)}`, x, nd.y + 7);
+          label(`y ${fmt(yv, 3)}`, x, nd.y + 7);
         });
       }
-      if (out.nodes.length > 3 && full && out.s >= 10) {
-        // many classes (digits): each output neuron's class and probability for the focus sample
-        ctx.font = "11px system-ui, sans-serif";
+      if (many && full && out.s >= 10) {
+        // many classes (digits): each output neuron's probability for the focus sample, beside its class
         out.nodes.forEach((nd, k) => {
-          ctx.fillStyle = COLORS.ink;
-          ctx.fillText(`${k}`, x, nd.y);
           ctx.fillStyle = COLORS.muted;
-          ctx.fillText(fmt(frame.layers[L - 1].a[focus][k], 2), x + 11, nd.y);
+          label(fmt(frame.layers[L - 1].a[focus][k], 2), x + 11 + ctx.measureText(this.outputLabels[k] || "").width + 5, nd.y);
         });
       }
       const emph = view.phase === "loss";
@@ -424,11 +463,11 @@ export class NetworkView {
       const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);
       const y0 = out.nodes.length > 3 ? ly - 18 * (lines.length - 1) : ly;
       // a backing so that the numbers stay readable over the connections they may cross
-      ctx.fillStyle = emph ? "#fef3c7" : "rgba(255,255,255,0.85)";
+      ctx.fillStyle = emph ? COLORS.lossBack : COLORS.labelBack;
       roundRect(ctx, lx - 6, y0 - 11, tw + 12, 22 + 18 * (lines.length - 1), 6);
       ctx.fill();
       ctx.fillStyle = COLORS.ink;
-      lines.forEach((t, n) => ctx.fillText(t, lx, y0 + 18 * n));
+      lines.forEach((t, n) => label(t, lx, y0 + 18 * n));
     }
   }
 
@@ -515,7 +554,7 @@ export class NetworkView {
       if (a != null) lines.push([`a ${fmt(a, 2)}`, COLORS.ink]);
       if (dl != null) lines.push([`δ ${fmt(dl, 2)}`, COLORS.backward]);
       const w = Math.max(...lines.map(([t]) => ctx.measureText(t).width));
-      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillStyle = COLORS.labelBack;
       ctx.fillRect(x - 2, nd.y - lines.length * 6 - 1, w + 4, lines.length * 12 + 2);
       lines.forEach(([t, c], i) => { ctx.fillStyle = c; ctx.fillText(t, x, nd.y + (i - (lines.length - 1) / 2) * 12); });
     }

@@ -5,11 +5,22 @@ const NEG = [33, 102, 172];   // blue
 const MID = [247, 247, 247];  // near white
 const POS = [224, 130, 20];   // orange
 
-export const COLORS = {
-  neg: `rgb(${NEG})`, pos: `rgb(${POS})`, mid: `rgb(${MID})`,
-  forward: "#1f2937", backward: "#b0179a", warn: "#b91c1c", ink: "#1f2937", muted: "#6b7280",
-  grid: "#e5e7eb", select: "#111827", cursor: "#111827",
+// the colours of text and lines drawn on canvases: set from the theme (applyTheme), read at every draw
+const LIGHT = {
+  forward: "#1f2937", backward: "#b0179a", warn: "#b91c1c", ink: "#1f2937", muted: "#4b5563",
+  grid: "#e5e7eb", select: "#111827", cursor: "#111827", labelBack: "rgba(255,255,255,0.85)", lossBack: "#fef3c7",
 };
+const DARK = {
+  forward: "#e5e7eb", backward: "#f472d0", warn: "#f87171", ink: "#e5e7eb", muted: "#a3acb9",
+  grid: "#334155", select: "#f9fafb", cursor: "#f9fafb", labelBack: "rgba(27,36,51,0.88)", lossBack: "#4a3b12",
+};
+export const COLORS = { neg: `rgb(${NEG})`, pos: `rgb(${POS})`, mid: `rgb(${MID})`, ...LIGHT };
+
+/** Canvas colours for a light or dark page (the CSS side is html[data-theme]); views redraw with them. */
+export function applyTheme(dark) {
+  Object.assign(COLORS, dark ? DARK : LIGHT);
+  document.documentElement.dataset.theme = dark ? "dark" : "light";
+}
 
 export const CLASS_COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
   "#000000", "#999999", "#7F3C8D"];
@@ -58,4 +69,10 @@ export function fmt(v, digits = 4) {
   if (s.includes("e")) s = s.replace(/\.?0+e/, "e").replace("e+", "e");
   else if (s.includes(".")) s = s.replace(/\.?0+$/, "");
   return s.replace("-", "−");
+}
+
+/** A speed as the page says it: "0.5 steps/s", "1 step/s", "180 steps/s". */
+export function speedText(sps) {
+  const n = sps < 10 ? +sps.toPrecision(2) : Math.round(sps);
+  return `${n} step${n === 1 ? "" : "s"}/s`;
 }

@@ -84,7 +84,10 @@ def test_share_dialog_options_and_lesson_change_the_snippet(page, live_server, o
     assert urlsplit(frame["src"]).path == "/embed"
     params = dict(parse_qsl(urlsplit(frame["src"]).query))
     assert params["lesson"] == lessons[0]["id"] and "d" not in params  # the lesson brings its own run
-    assert frame["height"] == 760
+    # a lesson's widget is 760 px tall, more with the inspector's panel (checked above)
+    assert frame["height"] > 760
+    page.uncheck("#share-opts input[name=panel][value=inspector]")
+    assert iframe_of(page.locator("#share-embed").input_value())["height"] == 760
     assert page.locator("#share-link").input_value() == link  # the page's link does not change
 
     # keys typed in the dialog stay there: space ticks a box instead of starting the run
@@ -172,3 +175,32 @@ def test_header_and_dialog_fit_the_screen(make_page, live_server, open_app, scre
         box = page.locator(sel).bounding_box()
         assert box["x"] >= dialog["x"] and box["x"] + box["width"] <= dialog["x"] + dialog["width"], sel
     page.screenshot(path=str(screenshots / f"share-dialog-{width}x{height}.png"))
+
+
+def test_the_snippet_is_tall_enough_for_the_panels_chosen(make_page, live_server, open_app):
+    page = make_page(1280, 900)
+    open_app(page, live_server, "?d=blobs3&h=4:tanh")
+    _, frame = open_share(page)
+    page.check("#share-opts input[value=inspector]")
+    page.check("#share-opts input[name=quiz]")
+    taller = iframe_of(page.locator("#share-embed").input_value())
+    assert taller["height"] > frame["height"] and "inspector" in taller["src"]
+    # the widget in an iframe of exactly that size, its inspector open and the quiz offered: the footer is in sight
+    host = make_page(1280, taller["height"] + 40)
+    snippet = page.locator("#share-embed").input_value()
+    # a host page of this origin holding nothing but the snippet, as a course author pastes it
+    host.route(f"{live_server}/snippet-host", lambda route: route.fulfill(
+        content_type="text/html", body=f'<!doctype html><body style="margin:0">{snippet}</body>'))
+    host.goto(f"{live_server}/snippet-host")
+    widget = host.frame_locator("iframe")
+    inner = host.frames[1]
+    inner.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session && "
+                            "window.__backpropEmbed.layout.length > 1")
+    widget.locator("#btn-step").click()
+    inner.wait_for_function("() => window.__backpropEmbed.latestFrame && window.__backpropEmbed.latestFrame.step >= 1")
+    node = inner.evaluate("() => window.__backpropEmbed.layout[1][0]")
+    widget.locator("#network").click(position={"x": node["x"], "y": node["y"]})
+    inner.wait_for_selector("#inspector table.nums")
+    inner.wait_for_function("() => document.querySelectorAll('#inspector .katex').length > 0")
+    bottom = inner.evaluate("() => document.getElementById('open-full').getBoundingClientRect().bottom")
+    assert bottom <= taller["height"], (bottom, taller["height"])

@@ -11,8 +11,8 @@ import { NeuronImages, inputImages } from "../neuron-images.js";
 import { Charts } from "../charts.js";
 import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
-import { DEFAULTS, parseUrl, toQuery, FEATURE_LABEL } from "../config.js";
-import { fmt } from "../palette.js";
+import { DEFAULTS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "../config.js";
+import { fmt, speedText, applyTheme as setTheme } from "../palette.js";
 import { isFull, focusOf } from "../frame.js";
 import { HostChannel, studentMessage } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
@@ -86,6 +86,7 @@ function markBatch(frame, sample = null) {
 
 window.__backpropEmbed = {
   get session() { return state.session; },
+  get labelBoxes() { return network ? { width: network.cssW, boxes: network.labelBoxes || [] } : null; },
   get latestFrame() { return state.latest; },
   get latestFull() { return state.latestFull; },
   get playing() { return state.playing; },
@@ -145,7 +146,7 @@ function readOptions(search, server) {
 
 function applyTheme(o) {
   const dark = o.theme === "dark" || (o.theme === "auto" && matchMedia("(prefers-color-scheme: dark)").matches);
-  document.documentElement.dataset.theme = dark ? "dark" : "light";
+  setTheme(dark);
 }
 
 function showPanels(o) {
@@ -185,9 +186,8 @@ function applySession(session) {
   state.lastState = session.state;
   state.latestFull = null;
   state.owned = null;
-  const feats = session.config.features || ["x1", "x2"];
-  const labels = session.input_dim === 2 && session.sizes[0] === feats.length ? feats.map((f) => FEATURE_LABEL[f] || f) : session.sizes[0] === 1 ? ["x"] : [];
-  network?.setShape(session.sizes, labels);
+  const labels = inputLabelsOf(session);
+  network?.setShape(session.sizes, labels, outputLabelsOf(session));
   inspector?.setConfig(session.config, session.sizes, labels);
   // a step that compares with the previous run keeps that run's loss curves beside the new ones
   if (charts && state.views.has("previous_run") && charts.metrics.cols[0].length) state.previousRun = charts.metrics.cols.map((c) => c.slice());
@@ -369,6 +369,7 @@ function showSpeed(sps) {
   const out = $("speed-out");
   if (out) out.textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)}/s`;
   const range = $("speed");
+  range?.setAttribute("aria-valuetext", speedText(state.speed));
   if (range) range.value = String(Math.round((1000 * Math.log(state.speed / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN)));
   subscribe();
 }
@@ -535,7 +536,7 @@ const controller = {
       refreshBoundary();
       subscribe();
     } else state.session = { ...state.session, config: s.config };
-    inspector?.setConfig(s.config, s.sizes, []);
+    inspector?.setConfig(s.config, s.sizes, inputLabelsOf(s));
     updateOpenLink();
   },
   async step(count = 1) {

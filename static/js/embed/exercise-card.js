@@ -100,7 +100,7 @@ export class ExerciseCard {
     box.innerHTML = `
       <div class="ex-result ${r.skipped ? "shown" : r.correct ? "ok" : "off"}">
         <div>The server computed <b class="ex-truth" data-value="${r.truth}">${truth}</b>${r.skipped ? "." : `; you said <b class="ex-yours">${yours}</b>.
-        ${r.correct ? "<span class='ex-verdict'>Within tolerance ✓</span>" : "<span class='ex-verdict'>Not within tolerance ✗</span>"}`}</div>${err}
+        <span class='ex-verdict'>${ex.ask === "dW_sign" ? (r.correct ? "Right ✓" : "Not right ✗") : r.correct ? "Within tolerance ✓" : "Not within tolerance ✗"}</span>`}</div>${err}
       </div>
       ${ex.explain ? `<div class="ex-explain">${renderText(ex.explain)}</div>` : ""}
       <button type="button" class="primary ex-continue">Continue</button>`;

@@ -60,7 +60,7 @@ export class LessonPlayer {
         <span class="lesson-title">${escapeHtml(lesson.title)}</span>
         <span class="lesson-count" aria-live="polite"></span>
       </header>
-      <h3 class="lesson-step-title"></h3>
+      <h2 class="lesson-step-title"></h2>
       <div class="lesson-text"></div>
       <p class="lesson-status" role="status"></p>
       <nav class="lesson-nav">

@@ -39,6 +39,22 @@ function runQuery(state) {
   return toQuery(state.config || {}, state.speed ? { speed: state.speed } : {}).slice(1);
 }
 
+// The widget's height at the snippet's 640 px, row by row (measured on the widget: bar and footer, the network and
+// data row, the loss chart, the inspector at its full height once something is clicked, the quiz button), so that
+// the iframe cuts nothing of the panels chosen. A lesson's text and exercise take LESSON_HEIGHT more or less.
+const ROWS = { chrome: 92, "network+data": 255, network: 226, data: 276, loss: 193, inspector: 266, quiz: 58 };
+const LESSON_HEIGHT = 760;
+const DEFAULT_HEIGHT = 560; // the oEmbed answer's too: a snippet is never shorter
+
+/** The iframe height for the widget's options. */
+export function widgetHeight(panels, { quiz = false, lesson = null } = {}) {
+  const has = (p) => panels.includes(p);
+  const top = has("network") && has("data") ? ROWS["network+data"] : has("network") ? ROWS.network : has("data") ? ROWS.data : 0;
+  const rest = (has("loss") ? ROWS.loss : 0) + (has("inspector") ? ROWS.inspector : 0);
+  if (lesson) return LESSON_HEIGHT + (has("inspector") ? ROWS.inspector : 0);
+  return Math.max(DEFAULT_HEIGHT, ROWS.chrome + top + rest + (quiz ? ROWS.quiz : 0));
+}
+
 export function iframeSnippet(src, { width = 640, height = 560, title = "Backprop Live: a neural network learning" } = {}) {
   return `<iframe src="${escapeHtml(src)}" width="${width}" height="${height}" title="${escapeHtml(title)}" style="border:0;max-width:100%" loading="lazy" allow="fullscreen"></iframe>`;
 }
@@ -46,21 +62,21 @@ export function iframeSnippet(src, { width = 640, height = 560, title = "Backpro
 let dialog = null;
 
 const STYLE = `
-.share-dialog { max-width: min(560px, 94vw); border: 1px solid #d1d5db; border-radius: 12px; padding: 14px 16px; font: 14px/1.4 system-ui, sans-serif; box-shadow: 0 20px 50px rgba(0, 0, 0, 0.25); }
+.share-dialog { max-width: min(560px, 94vw); background: var(--panel, #fff); color: var(--ink, #1f2937); border: 1px solid var(--border, #d1d5db); border-radius: 12px; padding: 14px 16px; font: 14px/1.4 system-ui, sans-serif; box-shadow: 0 20px 50px rgba(0, 0, 0, 0.25); }
 .share-dialog h2 { margin: 0 0 8px; font-size: 16px; color: inherit; text-transform: none; letter-spacing: 0; }
 .share-dialog label { display: block; margin: 8px 0 2px; font-weight: 600; font-size: 12px; }
-.share-dialog textarea, .share-dialog input[type=text] { width: 100%; box-sizing: border-box; font: 12px ui-monospace, monospace; padding: 6px; border: 1px solid #ccc; border-radius: 6px; }
+.share-dialog textarea, .share-dialog input[type=text] { width: 100%; box-sizing: border-box; font: 12px ui-monospace, monospace; padding: 6px; border: 1px solid var(--border, #ccc); border-radius: 6px; background: var(--panel, #fff); color: inherit; }
 .share-dialog .row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; margin-top: 4px; }
 .share-dialog .row input[type=text] { flex: 1; width: auto; }
 .share-dialog .opts { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: 12px; }
 .share-dialog .opts label { display: inline-flex; gap: 4px; font-weight: normal; margin: 0; }
 .share-dialog select { font: inherit; padding: 4px; }
-.share-dialog .live { border: 1px solid #d1d5db; border-radius: 8px; padding: 8px 10px; margin-bottom: 6px; }
+.share-dialog .live { border: 1px solid var(--border, #d1d5db); border-radius: 8px; padding: 8px 10px; margin-bottom: 6px; }
 .share-dialog .live h3 { margin: 0 0 2px; font-size: 14px; }
-.share-dialog .live p { margin: 2px 0 4px; font-size: 12px; color: #4b5563; }
+.share-dialog .live p { margin: 2px 0 4px; font-size: 12px; color: var(--muted, #4b5563); }
 .share-dialog .qr-row { display: flex; gap: 10px; align-items: flex-end; margin-top: 6px; }
 .share-dialog canvas.qr { width: 132px; height: 132px; image-rendering: pixelated; border: 1px solid #e5e7eb; }
-.qr-projector { border: 0; padding: 24px; max-width: 96vw; max-height: 96vh; text-align: center; font: 18px/1.4 system-ui, sans-serif; }
+.qr-projector { background: var(--panel, #fff); color: var(--ink, #1f2937); border: 0; padding: 24px; max-width: 96vw; max-height: 96vh; text-align: center; font: 18px/1.4 system-ui, sans-serif; }
 .qr-projector canvas { width: min(70vh, 86vw); height: min(70vh, 86vw); image-rendering: pixelated; display: block; margin: 0 auto 12px; }
 .qr-projector .url { font: 600 clamp(14px, 2.4vw, 26px) ui-monospace, monospace; word-break: break-all; }`;
 
@@ -161,7 +177,8 @@ function render() {
       drawQr(dialog.querySelector("#share-qr"), url).catch(() => { dialog.querySelector("#share-qr").hidden = true; });
     }
   }
-  dialog.querySelector("#share-embed").value = iframeSnippet(src, { height: lesson ? 760 : 560 });
+  const quiz = opts.querySelector("[name=quiz]").checked;
+  dialog.querySelector("#share-embed").value = iframeSnippet(src, { height: widgetHeight(panels, { quiz, lesson }) });
   dialog.querySelector("#share-preview").href = src;
   dialog.querySelector("#share-copied").textContent = "";
 }
