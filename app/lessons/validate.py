@@ -36,9 +36,10 @@ STEP_VIEWS = {
     "accuracy": "the accuracy chart and the test accuracy in the header (classification only)",
     "tooltips": "a tooltip with a neuron's numbers when the pointer is on it",
     "previous_run": "the loss curves of the run before the step's reset, dashed, beside the new ones",
+    "confusion": "the confusion matrix of the test set, under the data; classification only",
 }
-# views a lesson may want that the widget cannot show: a step declaring one is refused with the reason
-NOT_IN_WIDGET = {"confusion": "the confusion matrix is only on the full page, not in the widget"}
+# views of class labels: a step showing one on a regression data set is refused
+CLASSIFICATION_VIEWS = ("accuracy", "confusion")
 # what a step's text relies on -> the view it needs; a text that says it needs the view declared (or a panel)
 TEXT_NEEDS = (
     (re.compile(r"\bhover", re.I), "tooltips"),
@@ -46,7 +47,7 @@ TEXT_NEEDS = (
     (re.compile(r"‖grad_W‖|gradient norm", re.I), "grad_norms"),
     (re.compile(r"previous run", re.I), "previous_run"),
     (re.compile(r"inspector", re.I), "inspector"),
-    (re.compile(r"confusion", re.I), "confusion"),
+    (re.compile(r"confusion matri(?:x|ces)", re.I), "confusion"),
 )
 
 # what a claim of a step's text can be measured by (app/lessons/runner.py MEASURES says how)
@@ -460,20 +461,17 @@ def _check_views(c: _Checker, step: dict, path: str, panels: set[str], config: d
         c.err(f"{path}.show", f"must be a list of {', '.join(STEP_VIEWS)}, not {_kind(show)}")
         show = []
     for i, v in enumerate(show):
-        if v in NOT_IN_WIDGET:
-            c.err(f"{path}.show[{i}]", f"{v!r} cannot be shown: {NOT_IN_WIDGET[v]}")
-        elif v not in STEP_VIEWS:
+        if v not in STEP_VIEWS:
             c.err(f"{path}.show[{i}]", f"must be one of {', '.join(STEP_VIEWS)}; not {v!r}")
     shown = set(show) | ({"inspector"} & panels)
-    if "accuracy" in shown and (_task_of(effective_config(config)) or ("classification", 2))[0] != "classification":
-        c.err(f"{path}.show", "accuracy is shown for classification only; this step's data set is a regression")
+    if (_task_of(effective_config(config)) or ("classification", 2))[0] != "classification":
+        for view in (v for v in CLASSIFICATION_VIEWS if v in shown):
+            c.err(f"{path}.show", f"{view} is shown for classification only; this step's data set is a regression")
     text = step.get("text") if isinstance(step.get("text"), str) else ""
     for pattern, view in TEXT_NEEDS:
         m = pattern.search(text)
-        if m and view not in shown and view in STEP_VIEWS:
+        if m and view not in shown:
             c.err(f"{path}.show", f'the text speaks of "{m.group(0)}": add "{view}" ({STEP_VIEWS[view]})')
-        elif m and view in NOT_IN_WIDGET:
-            c.err(f"{path}.text", f'speaks of "{m.group(0)}", which the widget cannot show: {NOT_IN_WIDGET[view]}')
     actions = step.get("actions") if isinstance(step.get("actions"), list) else []
     if any(isinstance(a, dict) and a.get("do") == "highlight" for a in actions) and "inspector" not in shown:
         c.err(f"{path}.show", 'a highlight selects a neuron or weight for the inspector: add "inspector" (or put it in '

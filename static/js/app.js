@@ -14,6 +14,7 @@ import { bindKeys } from "./keyboard.js";
 import { fmt, speedText, applyTheme } from "./palette.js";
 import { isFull, focusLoss } from "./frame.js";
 import { describeHit, valuesText } from "./describe.js";
+import { confusionTable } from "./confusion.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
 
@@ -826,10 +827,7 @@ function drawConfusion() {
   if (!m || m === confusionDrawn) return;
   confusionDrawn = m;
   $("confusion-wrap").hidden = false;
-  const max = Math.max(1, ...m.flat());
-  // the shade stops at 35 % of the text colour so that the count stays readable on it, light or dark
-  $("confusion").innerHTML = `<table class="cm"><tr><td></td>${m.map((_, j) => `<th scope="col">${j}</th>`).join("")}</tr>${m.map((row, i) =>
-    `<tr><th scope="row">${i}</th>${row.map((v) => `<td style="background:color-mix(in srgb, var(--ink) ${Math.round(5 + 30 * v / max)}%, transparent)">${v}</td>`).join("")}</tr>`).join("")}</table>`;
+  $("confusion").innerHTML = confusionTable(m);
 }
 
 // ---------- the animation loop ----------

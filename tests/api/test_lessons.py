@@ -520,13 +520,12 @@ def test_no_lesson_exercise_is_degenerate(lesson_id):
 def test_a_step_declares_the_views_its_text_relies_on():
     lesson = copy.deepcopy(get_lesson("vanishing-gradients"))
     del lesson["steps"][1]["show"]  # "compare ... ‖grad_W‖" without the gradient chart
-    lesson["steps"][0]["show"] = ["confusion"]
+    lesson["steps"][0]["show"] = ["heatmap"]
     lesson["steps"][0]["text"] += " Hover the neurons."
     errors = check_lesson(lesson)
     assert 'steps[1].show: the text speaks of "‖grad_W‖": add "grad_norms" ' \
            "(the chart of each layer's gradient norm ‖grad_W‖)" in errors
-    assert "steps[0].show[0]: 'confusion' cannot be shown: the confusion matrix is only on the full page, " \
-           "not in the widget" in errors
+    assert any(e.startswith("steps[0].show[0]: must be one of ") and e.endswith("; not 'heatmap'") for e in errors)
     assert any(e.startswith('steps[0].show: the text speaks of "Hover": add "tooltips"') for e in errors)
     # a highlight is for the inspector: without it in the panels, the step must show it
     lesson = copy.deepcopy(get_lesson("xor-hidden-layer"))
@@ -537,6 +536,20 @@ def test_a_step_declares_the_views_its_text_relies_on():
     lesson = copy.deepcopy(get_lesson("learning-rate"))
     lesson["steps"][0]["show"] = ["accuracy"]
     assert check_lesson(lesson) == ["steps[0].show: accuracy is shown for classification only; this step's data set "
+                                    "is a regression"]
+
+
+def test_the_confusion_matrix_is_a_view_of_classification_steps():
+    lesson = copy.deepcopy(get_lesson("xor-hidden-layer"))
+    lesson["steps"][0]["text"] += " The confusion matrix counts the test points by true and predicted class."
+    assert check_lesson(lesson) == ['steps[0].show: the text speaks of "confusion matrix": add "confusion" '
+                                    "(the confusion matrix of the test set, under the data; classification only)"]
+    lesson["steps"][0]["show"] = [*lesson["steps"][0].get("show", []), "confusion"]
+    assert check_lesson(lesson) == []
+    # a regression has no classes to confuse: refused, naming the step
+    lesson = copy.deepcopy(get_lesson("learning-rate"))
+    lesson["steps"][1]["show"] = ["confusion"]
+    assert check_lesson(lesson) == ["steps[1].show: confusion is shown for classification only; this step's data set "
                                     "is a regression"]
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from axe import axe_violations
-from embed_fixtures import embed_server  # noqa: F401  (fixture)
+from embed_fixtures import confusion_lesson, embed_server, open_confusion_lesson, wait_confusion_of_run  # noqa: F401
 
 
 def open_inspector(page):
@@ -106,6 +106,15 @@ def test_axe_finds_nothing_in_the_widget_its_lessons_and_exercises(make_page, em
         page.click(".ex-skip")
         page.wait_for_selector(".ex-truth")
         scan(page, f"/embed?{query}, answered")
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("dataset", ["blobs3", "digits"])
+def test_axe_finds_nothing_on_a_lesson_step_with_the_confusion_matrix(make_page, embed_server, dataset, theme):  # noqa: F811
+    page = make_page(640, 900)
+    open_confusion_lesson(page, embed_server["allowed"], confusion_lesson(dataset), f"theme={theme}")
+    wait_confusion_of_run(page)
+    scan(page, f"a lesson step with the confusion matrix of {dataset} ({theme})")
 
 
 def test_keyboard_and_screen_reader(page, live_server, open_app):

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from embed_fixtures import embed_server  # noqa: F401  (fixture)
+from embed_fixtures import embed_server, shown_confusion, wait_confusion_of_run  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +40,12 @@ def check_views(page, lesson_id: str, index: int, views: list[str]):
     if "grad_norms" in views:
         assert visible(page, "#chart-grad"), where
         page.wait_for_function(f"() => {EMBED}.chartSteps.grads !== null")
+    if "confusion" in views:  # the test set's matrix after the step the run is at
+        run = wait_confusion_of_run(page)
+        assert shown_confusion(page) == run["metrics"]["confusion"], where
+        assert visible(page, "#confusion-wrap table.cm"), where
+    else:
+        assert not visible(page, "#confusion-wrap"), where
     if "previous_run" in views:
         assert "previous train" in page.locator("#chart-loss").inner_text(), where
     if "tooltips" in views:

@@ -162,7 +162,7 @@ def test_no_label_is_cut_on_the_page_or_in_the_widget(make_page, live_server, wi
     page.wait_for_function("() => window.__backpropLive && window.__backpropLive.lastFrame && "
                            "document.getElementById('conn-status').classList.contains('ok')")
     page.keyboard.press("Shift+ArrowRight")  # a step: the prediction and the loss are labelled too
-    page.wait_for_function("() => window.__backpropLive.labelBoxes.boxes.some((b) => b.text.startsWith('loss'))",
+    page.wait_for_function("() => window.__backpropLive.labelBoxes.boxes.some((b) => b.text.includes('loss '))",
                            timeout=20_000)
     widget = make_page(min(width, 640), 560)
     widget.goto(f"{live_server}/embed?{query}")

@@ -20,6 +20,7 @@ import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { Follower, selectionFits, watchUrl } from "../classroom.js";
 import { describeHit, valuesText } from "../describe.js";
+import { confusionTable } from "../confusion.js";
 import { gradebook } from "./lti.js";
 
 const $ = (id) => document.getElementById(id);
@@ -94,6 +95,7 @@ window.__backpropEmbed = {
   get lesson() { return player; },
   get busy() { return state.busy; },
   get boundary() { return state.boundary; },
+  get confusionStep() { return confusionShown ? confusionShown.step : null; },
   get chartSteps() { return charts ? { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep } : null; },
   get batchHighlight() { return boundary ? boundary.highlight : null; },
   get focusHighlight() { return boundary ? boundary.focus : null; },
@@ -436,6 +438,21 @@ function updateCounters(view, settled) {
   $("phase-label").textContent = phase;
 }
 
+/**
+ * The confusion matrix of the test set, at the steps that show it: like the counters, the one measured after the
+ * last update the diagram has applied.
+ */
+let confusionShown = null; // the metrics whose matrix is on screen
+function updateConfusion(settled) {
+  const m = state.views.has("confusion") ? steps.metrics.at(settled) : null;
+  const shown = m?.confusion ? m : null;
+  if (shown === confusionShown) return;
+  confusionShown = shown;
+  const wrap = $("confusion-wrap");
+  wrap.hidden = !shown;
+  wrap.innerHTML = shown ? confusionTable(shown.confusion, "Confusion matrix of the test set <small>(rows: true class, columns: predicted)</small>") : "";
+}
+
 function showDiverged(what) {
   const el = $("diverged");
   if (!what) { el.hidden = true; state.diverged = false; return; }
@@ -452,6 +469,7 @@ function showViews(views) {
   if (state.views.has("inspector")) panels.add("inspector");
   if (["accuracy", "grad_norms", "previous_run"].some((v) => state.views.has(v))) panels.add("loss");
   if (state.views.has("tooltips")) panels.add("network");
+  if (state.views.has("confusion")) panels.add("data");
   for (const name of ["network", "data", "loss", "inspector"]) $(`panel-${name}`).hidden = !panels.has(name);
   root.dataset.panels = [...panels].filter((p) => $(`panel-${p}`)).join(" ");
   root.dataset.show = views.join(" ");
@@ -737,6 +755,7 @@ function loop(now) {
   }
   if (inspector?.selection) inspector.render(view.frame);
   updateCounters(view, settled);
+  updateConfusion(settled);
   steps.forget(settled); // kept: the counters' and the chart's to come
   requestAnimationFrame(loop);
 }
