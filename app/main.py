@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .api import embed, live, pages, rest
 from .api.deps import OrjsonResponse
+from .budget import Budget, HeavyPool
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .settings import Settings, load_settings
@@ -82,6 +83,18 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods some route answers at this path (HEAD with GET), for a 405's Allow header."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match = getattr(route, "path_regex", None)
+        if match is not None and match.match(path) and getattr(route, "methods", None):
+            methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
@@ -100,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             task.cancel()
+            app.state.pool.stop()  # running step loops end at their next step; queued work is dropped
             app.state.store.clear()
 
     app = FastAPI(
@@ -110,11 +124,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = Store(settings)
+    app.state.budget = Budget(settings.cpu_budget, settings.max_message_values)
+    app.state.pool = HeavyPool(settings.heavy_threads, settings.heavy_share)
+    app.state.store = Store(settings, app.state.pool)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return OrjsonResponse(exc.body(), status_code=exc.status)
+        return OrjsonResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError):
@@ -131,9 +147,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method the path answers, not only the first route's
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
         return OrjsonResponse({"detail": {"code": code, "message": str(exc.detail), "field": None}},
-                              status_code=exc.status_code, headers=getattr(exc, "headers", None))
+                              status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError):
+        return OrjsonResponse({"detail": {"code": "too_deep", "message": "the request nests too deeply to be read",
+                                          "field": None}}, status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

@@ -3,8 +3,11 @@
 Policy (docs/API.md "Settings"):
 - A session expires after BACKPROP_SESSION_TTL seconds without any request, message or step, unless a
   WebSocket client is connected. Expiry is checked lazily on every lookup and by a background sweep.
-- At BACKPROP_MAX_SESSIONS, creating a session first evicts the least recently used session that has no
-  WebSocket client connected; if every session has a client, the answer is 503 `too_many_sessions`.
+- At BACKPROP_MAX_SESSIONS, or when the sessions' estimated memory would pass BACKPROP_MAX_MEMORY_MB, creating a
+  session first evicts the least recently used session that has no WebSocket client and has not been used for
+  BACKPROP_EVICT_AFTER seconds; if there is none, the answer is 503 `too_many_sessions` with Retry-After.
+- Each client address may create BACKPROP_CREATE_RATE sessions a minute (BACKPROP_CREATE_BURST at once): more is
+  429 `too_many_creations` with Retry-After.
 - With several worker processes the cap counts the sessions of every worker (app/sharding.py SessionCounts); a
   worker at the cap evicts among its own sessions.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+from .budget import MB, TokenBucket
 from .errors import ApiError, not_found
 from .session import Session
 from .settings import Settings
@@ -20,15 +24,44 @@ from .sharding import SessionCounts
 
 
 class Store:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, pool=None):
         self.settings = settings
+        self.pool = pool  # the heavy-work threads (app/budget.py HeavyPool) the sessions use
         self.by_id: dict[str, Session] = {}
         self.by_view: dict[str, Session] = {}
         self.evicted = 0
         self.expired = 0
         shard = settings.shard
         self.counts = SessionCounts(shard) if shard is not None and shard.count > 1 else None
+        self.clock = time.monotonic
+        self.buckets: dict[str, TokenBucket] = {}  # client address -> its creation rate
         self._publish()
+
+    def admit(self, address: str) -> None:
+        """Count a creation for this client address: BACKPROP_CREATE_RATE a minute, BACKPROP_CREATE_BURST at once;
+        429 with Retry-After beyond."""
+        s = self.settings
+        bucket = self.buckets.get(address)
+        if bucket is None:
+            if len(self.buckets) > 10_000:  # forget full buckets: they are what a new one is
+                for a in [a for a, b in self.buckets.items() if b.full()]:
+                    del self.buckets[a]
+            bucket = self.buckets[address] = TokenBucket(s.create_rate / 60.0, s.create_burst, self.clock)
+        if not bucket.take():
+            wait = bucket.wait()
+            raise ApiError(429, "too_many_creations",
+                           f"this address may create {s.create_rate:g} sessions a minute, {s.create_burst} at once "
+                           f"(BACKPROP_CREATE_RATE, BACKPROP_CREATE_BURST); try again in {wait:.0f} s",
+                           headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+
+    def memory(self) -> float:
+        """Estimated bytes held by this worker's sessions."""
+        return sum(getattr(x, "memory", 0) for x in self.by_id.values())
+
+    def memory_limit(self) -> float:
+        """This worker's share of BACKPROP_MAX_MEMORY_MB."""
+        workers = self.settings.shard.count if self.settings.shard is not None else 1
+        return self.settings.max_memory_mb * MB / workers
 
     def _publish(self) -> None:
         if self.counts is not None:
@@ -44,18 +77,27 @@ class Store:
     def _idle(self, s: Session, now: float) -> bool:
         return not s.clients and now - s.last_used > self.settings.session_ttl
 
+    def _full(self, adding: Session) -> bool:
+        return self.held() >= self.settings.max_sessions or \
+            self.memory() + getattr(adding, "memory", 0) > self.memory_limit()
+
     def add(self, session: Session) -> None:
-        if self.held() >= self.settings.max_sessions:
+        if self._full(session):
             self.sweep()
-        if self.held() >= self.settings.max_sessions:
-            idle = [s for s in self.by_id.values() if not s.clients]
+        now = time.monotonic()
+        while self._full(session):
+            # only a session nobody watches and nobody used for a while makes room: never one in use
+            idle = [s for s in self.by_id.values() if not s.clients and now - s.last_used >= self.settings.evict_after]
             if not idle:
-                whose = "all in use" if self.counts is None else "all of this worker process's in use"
+                cap = "sessions" if self.held() >= self.settings.max_sessions else "MB of sessions (BACKPROP_MAX_MEMORY_MB)"
+                most = self.settings.max_sessions if cap == "sessions" else f"{self.memory_limit() / MB:.0f}"
                 raise ApiError(503, "too_many_sessions",
-                               f"the server holds its maximum of {self.settings.max_sessions} sessions, {whose}; "
-                               "try again later or delete a session you no longer need")
+                               f"the server holds its maximum of {most} {cap}, all used in the last "
+                               f"{self.settings.evict_after:g} s (BACKPROP_EVICT_AFTER); try again later or delete a "
+                               "session you no longer need", headers={"Retry-After": "60"})
             self.remove(min(idle, key=lambda s: s.last_used))
             self.evicted += 1
+        session.pool = self.pool
         self.by_id[session.id] = session
         self.by_view[session.view_id] = session
         self._publish()

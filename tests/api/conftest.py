@@ -12,7 +12,9 @@ from app.settings import load_settings
 
 
 def make_settings(**overrides):
-    base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5)
+    # tests create many sessions from one address and evict sessions they just made: no creation rate, no idle wait
+    base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5,
+                               create_burst=100_000, evict_after=0.0)
     return dataclasses.replace(base, **overrides)
 
 
