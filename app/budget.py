@@ -109,7 +109,7 @@ class HeavyPool:
     def __init__(self, threads: int, share: int):
         self.threads = threads
         self.share = max(1, min(share, threads))
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="heavy")
+        self.executor = self._executor()
         self.slots: dict[str, asyncio.Semaphore] = {}
         self.users: dict[str, int] = {}  # owner -> jobs holding or waiting for its semaphore
         self.stopping = False
@@ -142,6 +142,15 @@ class HeavyPool:
             else:  # nobody of this owner holds or waits: forget it (owners are many, slots few)
                 del self.users[owner]
                 del self.slots[owner]
+
+    def _executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="heavy")
+
+    def start(self) -> None:
+        """(Again) ready for work: an application may be started after it was stopped (tests do)."""
+        if self.stopping:
+            self.executor = self._executor()
+            self.stopping = False
 
     def stop(self) -> None:
         """The server is stopping: step loops end at their next step; queued jobs are dropped."""

@@ -80,8 +80,8 @@ class ForwardToOwner:
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in HOP_BY_HOP and k.lower() != b"host"]
         client = self._client(owner)
         method = scope["method"]
-        request = client.build_request(method, _target(scope), headers=headers,
-                                       content=None if method in ("GET", "HEAD") else body())
+        # the body goes along whatever the method: a GET or HEAD that declares one must send it (h11 insists)
+        request = client.build_request(method, _target(scope), headers=headers, content=body())
         try:
             response = await client.send(request, stream=True)
         except httpx.HTTPError:

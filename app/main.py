@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,6 +27,23 @@ from .forward import ForwardToOwner
 from .store import Store
 
 log = logging.getLogger("backprop_live")
+ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{4})[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])")
+GRACEFUL_SHUTDOWN = 2.0  # seconds uvicorn waits for requests on SIGTERM; the CPU budget bounds what still runs
+
+
+class RedactIds(logging.Filter):
+    """Session ids (controller ids are capabilities) never reach the access log: only their first 4 characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(ID_TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactIds) for f in access.filters):
+        access.addFilter(RedactIds())
 
 
 def _errors(errors: list, prefix: tuple = ()) -> list[dict]:
@@ -97,6 +115,7 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    redact_access_log()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -108,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 except Exception:  # keep sweeping whatever one sweep met
                     log.exception("session sweep failed")
 
+        app.state.pool.start()
         task = asyncio.get_running_loop().create_task(sweep())
         try:
             yield

@@ -296,7 +296,7 @@ def worker_main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
-    from .main import create_app
+    from .main import GRACEFUL_SHUTDOWN, create_app
     from .settings import load_settings
 
     shard = Shard(args.index, args.count, args.socket_dir)
@@ -304,7 +304,7 @@ def worker_main(argv: list[str] | None = None) -> None:
     settings = dataclasses.replace(settings, shard=shard)
     config = uvicorn.Config(create_app(settings), log_level=args.log_level, ws="websockets-sansio",
                             ws_max_size=settings.max_body_bytes + 1024,
-                            ws_per_message_deflate=settings.ws_compression, timeout_graceful_shutdown=5)
+                            ws_per_message_deflate=settings.ws_compression, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN)
     server = uvicorn.Server(config)
     path = shard.socket_path(args.index)
     path.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -14,7 +14,7 @@ from ..engine.datasets import DATASETS
 from ..errors import ConfigError
 from ..frames import dumps, with_skipped
 from ..presets import PRESETS, preset_list
-from ..schemas import (Boundary, ConfigPatch, CreateSession, DataOut, DatasetOut, ErrorBody, Export, Frame,
+from ..schemas import (NULLABLE, Boundary, ConfigPatch, CreateSession, DataOut, DatasetOut, ErrorBody, Export, FieldErrors, Frame,
                        GradcheckOut, Health, HistoryOut, PredictOut, PredictRequest, PresetOut, ResetRequest,
                        SessionConfig, SessionState, StepRequest, WeightEdit)
 from ..session import Session
@@ -31,10 +31,20 @@ STEP_HEADERS = {
                      "schema": {"type": "string"}},
 }
 ERRORS = {
+    400: {"model": ErrorBody, "description": "the body is not JSON, or nests too deeply to read"},
     403: {"model": ErrorBody, "description": "a view id cannot change the session"},
     404: {"model": ErrorBody, "description": "unknown or expired session"},
     409: {"model": ErrorBody, "description": "conflicting state: phase order, needs reset, diverged"},
     413: {"model": ErrorBody, "description": "body too large"},
+    422: {"model": Union[FieldErrors, ErrorBody],
+          "description": "a field out of its limits (a list naming each field), or work over the CPU or answer "
+                         "budget (code over_budget, naming the setting)"},
+}
+CREATE_ERRORS = {
+    **ERRORS,
+    429: {"model": ErrorBody, "description": "this address created too many sessions lately (Retry-After)"},
+    503: {"model": ErrorBody, "description": "the server holds all the sessions or memory it may, all in recent use "
+                                             "(Retry-After)"},
 }
 
 
@@ -77,10 +87,12 @@ async def presets():
     return preset_list()
 
 
-@router.post("/sessions", status_code=201, response_model=SessionState, responses=ERRORS)
+@router.post("/sessions", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
 async def create_session(request: Request, body: Optional[CreateSession] = None):
     """Start a session from a SessionConfig (all fields optional) or a preset with overrides."""
     given = body.model_dump(exclude_unset=True) if body is not None else {}
+    # null is "the default" (as the schema says every field may be), except where null is itself a setting
+    given = {k: v for k, v in given.items() if v is not None or k in NULLABLE}
     preset = given.pop("preset", None)
     base: dict = {}
     if preset is not None:
@@ -98,7 +110,7 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
         return session.state("controller")
 
 
-@router.post("/sessions/import", status_code=201, response_model=SessionState, responses=ERRORS)
+@router.post("/sessions/import", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
 async def import_session(body: Export, request: Request):
     """A new session starting from exported weights (the optimizer state and the batch order start fresh)."""
     store = get_store(request)

@@ -38,7 +38,7 @@ def children(pid: int) -> list[int]:
 
 @pytest.fixture(scope="module")
 def server():
-    with LocalServer(env={"BACKPROP_WORKERS": "2", "BACKPROP_MAX_SESSIONS": "100"}) as srv:
+    with LocalServer(env={"BACKPROP_WORKERS": "2", "BACKPROP_MAX_SESSIONS": "100", "BACKPROP_CREATE_BURST": "10000"}) as srv:
         yield srv
 
 
@@ -72,7 +72,7 @@ def test_health_names_the_worker_that_answered_and_counts_every_session(server):
 
 
 def test_the_session_cap_counts_every_workers_sessions():
-    with LocalServer(env={"BACKPROP_WORKERS": "2", "BACKPROP_MAX_SESSIONS": "4"}) as srv:
+    with LocalServer(env={"BACKPROP_WORKERS": "2", "BACKPROP_MAX_SESSIONS": "4", "BACKPROP_EVICT_AFTER": "0"}) as srv:
         with httpx.Client(base_url=srv.base) as one:  # a notebook's one connection: every session on one worker
             first = [create(srv.base, one) for _ in range(4)]
             assert {owner_of(s["id"], 2) for s in first} == {owner_of(first[0]["id"], 2)}
