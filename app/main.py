@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from . import __version__
 from .api import embed, live, pages, rest
@@ -102,12 +103,11 @@ class BodyLimit:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """The methods some route answers at this path (HEAD with GET), for a 405's Allow header."""
+    """The methods the OpenAPI document lists at this path (HEAD with GET), for a 405's Allow header."""
     methods: set[str] = set()
-    for route in app.router.routes:
-        match = getattr(route, "path_regex", None)
-        if match is not None and match.match(path) and getattr(route, "methods", None):
-            methods |= route.methods
+    for template, operations in app.openapi()["paths"].items():
+        if compile_path(template)[0].match(path):
+            methods |= {m.upper() for m in operations}
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
