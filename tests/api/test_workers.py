@@ -4,9 +4,11 @@ connection, WebSockets reach the session's owner, a lost worker comes back, and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -339,3 +341,58 @@ def test_a_burst_of_connections_is_served_every_one(server):
 
     answers = asyncio.run(burst())
     assert sum(1 for a in answers if a == b"HTTP/1.1 200 OK\r\n") == 800, {repr(a)[:60] for a in answers}
+
+
+def _read_answer(sock: socket.socket) -> tuple[bytes, bytes]:
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(65536)
+        assert chunk, "the connection closed before an answer"
+        head += chunk
+    head, body = head.split(b"\r\n\r\n", 1)
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def test_a_get_with_a_body_forwarded_to_the_other_worker_is_answered_and_keeps_the_connection(server):
+    sessions = session_of_each_worker(server.base)
+    sock = _connection_to(server, sessions[0])
+    try:
+        for _ in range(2):  # the second request proves the keep-alive connection survived the first
+            sock.sendall(f"GET /api/sessions/{sessions[1]['view_id']} HTTP/1.1\r\nHost: x\r\n"
+                         "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}".encode())
+            head, body = _read_answer(sock)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            assert orjson.loads(body)["view_id"] == sessions[1]["view_id"]
+    finally:
+        sock.close()
+
+
+def test_sigterm_stops_a_single_process_server_in_a_long_step_within_5_seconds():
+    srv = LocalServer(env={"BACKPROP_WORKERS": "1"}).start()
+    try:
+        sid = httpx.post(f"{srv.base}/api/sessions", json={
+            "dataset": "digits", "batch_size": 1000,
+            "hidden_layers": [{"neurons": 64, "activation": "tanh"}] * 8}, timeout=30).json()["id"]
+
+        def long_step():
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(f"{srv.base}/api/sessions/{sid}/step", json={"count": 10_000}, timeout=30)
+
+        threading.Thread(target=long_step, daemon=True).start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the step holds the session's lock: a read of it waits
+            try:
+                httpx.get(f"{srv.base}/api/sessions/{sid}", timeout=0.2)
+            except httpx.TimeoutException:
+                break
+        else:
+            pytest.fail("the long step never started")
+        t0 = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        srv.proc.wait(timeout=10)
+        assert time.monotonic() - t0 <= 5.0
+    finally:
+        srv.stop()
