@@ -14,6 +14,8 @@ WebSocket, a cancelled request) never starts. While the server stops, running st
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
@@ -103,6 +105,18 @@ class Deadline:
         return (self.pool is not None and self.pool.stopping) or self.clock() >= self.end
 
 
+HEAVY_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Heavy-work threads yield the CPU to the event loop's thread (Linux sets a niceness per thread), so a core
+    busy with a long step still runs the loop when it has something to send."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the threads keep the loop's priority
+        pass
+
+
 class HeavyPool:
     """Threads for heavy work, shared fairly between owners (client addresses)."""
 
@@ -144,7 +158,7 @@ class HeavyPool:
                 del self.slots[owner]
 
     def _executor(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="heavy")
+        return ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="heavy", initializer=_lower_priority)
 
     def start(self) -> None:
         """(Again) ready for work: an application may be started after it was stopped (tests do)."""
@@ -168,7 +182,7 @@ def session_bytes(sizes: Sequence[int], n_rows: int, input_dim: int, batch: int,
     return {
         "data": n_rows * (input_dim + sizes[0] + sizes[-1]) * 8 * 3 + n_rows * sum(sizes[1:]) * 8,
         "parameters": p * 8 * 8,
-        "record": batch * sum(sizes) * 8 * 5,
+        "record": batch * sum(sizes) * 8 * 8,  # z, a, f', delta, the step's temporaries (measured: RSS per session)
         "frames": 16 * frame_values(sizes, batch, "summary"),
         "history": history_size * (len(sizes) + 8) * 60,
     }

@@ -78,7 +78,7 @@ class Settings:
     heavy_threads: int = 4  # BACKPROP_HEAVY_THREADS: threads for heavy work, per worker process
     heavy_share: int = 2  # BACKPROP_HEAVY_SHARE: of those, how many one client address may hold at once
     max_session_mb: float = 64.0  # BACKPROP_MAX_SESSION_MB: estimated memory of one session (a config over: 422)
-    max_memory_mb: float = 2048.0  # BACKPROP_MAX_MEMORY_MB: estimated memory of all sessions, shared by the workers
+    max_memory_mb: float = 1024.0  # BACKPROP_MAX_MEMORY_MB: estimated memory of all sessions, shared by the workers
     create_rate: float = 30.0  # BACKPROP_CREATE_RATE: sessions one client address may create per minute
     create_burst: int = 20  # BACKPROP_CREATE_BURST: ... of which this many at once
     evict_after: float = 600.0  # BACKPROP_EVICT_AFTER: a full server evicts only sessions unused this many seconds
@@ -116,7 +116,7 @@ def load_settings() -> Settings:
         heavy_threads=_int("BACKPROP_HEAVY_THREADS", 4, 1, 256),
         heavy_share=_int("BACKPROP_HEAVY_SHARE", 2, 1, 256),
         max_session_mb=_float("BACKPROP_MAX_SESSION_MB", 64.0, 1.0, 1_000_000.0),
-        max_memory_mb=_float("BACKPROP_MAX_MEMORY_MB", 2048.0, 16.0, 10_000_000.0),
+        max_memory_mb=_float("BACKPROP_MAX_MEMORY_MB", 1024.0, 16.0, 10_000_000.0),
         create_rate=_float("BACKPROP_CREATE_RATE", 30.0, 0.1, 1_000_000.0),
         create_burst=_int("BACKPROP_CREATE_BURST", 20, 1, 1_000_000),
         evict_after=_float("BACKPROP_EVICT_AFTER", 600.0, 0.0, 30 * 86400.0),
