@@ -299,10 +299,12 @@ class Session:
         return min(self.config.batch_size, self.data.n_train)
 
     def make_frames(self, details) -> None:
-        """The current record's frames at these details, made now (on a heavy-work thread) and kept for the
-        publishing that follows."""
+        """The current record's frames at these details and the current metrics, made now (on a heavy-work
+        thread) and kept for the publishing that follows (which then costs the event loop nothing)."""
         for detail in details:
             self.frame(detail)
+        if self.clients:
+            self.metrics()
 
     def drop_full_frames(self) -> None:
         """Forget the full-detail frames once the answers that needed them are made (megabytes for a large batch)."""

@@ -249,12 +249,14 @@ def main() -> None:
         print(f"server pid {srv.proc.pid}, RSS at start {rss0:.0f} MB, {seconds:g} s per attack, "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"{'attack':32s} {'victim p50 ms':>13s} {'p99 ms':>7s} {'frames':>6s} {'requests':>8s} {'5xx':>4s} "
-              f"{'503+RA':>6s} {'RSS MB':>7s} {'growth':>6s} {'load':>5s}")
+              f"{'503+RA':>6s} {'RSS MB':>7s} {'growth':>6s} {'since start':>11s} {'load':>5s}")
+        before = rss0
         for name, attack in ATTACKS:
             r = asyncio.run(run_attack(srv, attack, seconds))
             rss = rss_total(srv.proc.pid)
+            growth, before = rss - before, rss
             print(f"{name:32s} {r['p50']:13.1f} {r['p99']:7.1f} {r['frames']:6d} {r['requests']:8d} {r['5xx']:4d} "
-                  f"{r['503']:6d} {rss:7.0f} {rss - rss0:6.0f} {os.getloadavg()[0]:5.1f}", flush=True)
+                  f"{r['503']:6d} {rss:7.0f} {growth:6.0f} {rss - rss0:11.0f} {os.getloadavg()[0]:5.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -173,7 +173,10 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
                                         "boundary needs 1 or 2", "boundary_every")
         async with session.lock:
             if client.detail != detail:
+                price = cost.frame_seconds(session.network.sizes, session.batch, client.detail)
+                await run_priced(app_of(client), client.owner, price, session.make_frames, [client.detail])
                 resend_frame(session, client)
+                session.drop_full_frames()
             client.last_boundary = None
             client.last_metrics_step = None
             publish_extras(session, force=True, only=client)
