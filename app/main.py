@@ -104,10 +104,12 @@ class BodyLimit:
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
     """The methods the OpenAPI document lists at this path (HEAD with GET), for a 405's Allow header."""
-    methods: set[str] = set()
-    for template, operations in app.openapi()["paths"].items():
-        if compile_path(template)[0].match(path):
-            methods |= {m.upper() for m in operations}
+    paths = app.openapi()["paths"]
+    if path in paths:  # a literal path (/api/sessions/import) is its own resource, not an id of /api/sessions/{sid}
+        matching = [paths[path]]
+    else:
+        matching = [ops for template, ops in paths.items() if compile_path(template)[0].match(path)]
+    methods = {m.upper() for operations in matching for m in operations}
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

@@ -175,7 +175,10 @@ class SecurityHeaders:
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 headers.extend(h for h in ALWAYS if h[0] not in names)
                 if ctype.startswith(b"text/html"):
-                    directive = (CONTENT_POLICY + "; " + s.frame_ancestors_directive()).encode()
+                    directive = s.frame_ancestors_directive()
+                    if not path.startswith("/static/"):  # the app's pages; static HTML is examples of host pages
+                        directive = CONTENT_POLICY + "; " + directive
+                    directive = directive.encode()
                     csp_i = next((i for i, (k, _) in enumerate(headers) if k.lower() == b"content-security-policy"),
                                  None)
                     if csp_i is None:

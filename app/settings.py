@@ -82,7 +82,7 @@ class Settings:
     create_rate: float = 30.0  # BACKPROP_CREATE_RATE: sessions one client address may create per minute
     create_burst: int = 20  # BACKPROP_CREATE_BURST: ... of which this many at once
     evict_after: float = 600.0  # BACKPROP_EVICT_AFTER: a full server evicts only sessions unused this many seconds
-    subscribe_rate: float = 2.0  # BACKPROP_SUBSCRIBE_RATE: subscribe messages per second per client (burst 5)
+    subscribe_rate: float = 5.0  # BACKPROP_SUBSCRIBE_RATE: subscribe messages per second per client (burst 20)
     # live stream
     max_clients_per_session: int = 500  # BACKPROP_MAX_CLIENTS_PER_SESSION
     max_frame_rate: float = 60.0  # BACKPROP_MAX_FRAME_RATE: runner ticks (and so frames) per second while playing
@@ -120,7 +120,7 @@ def load_settings() -> Settings:
         create_rate=_float("BACKPROP_CREATE_RATE", 30.0, 0.1, 1_000_000.0),
         create_burst=_int("BACKPROP_CREATE_BURST", 20, 1, 1_000_000),
         evict_after=_float("BACKPROP_EVICT_AFTER", 600.0, 0.0, 30 * 86400.0),
-        subscribe_rate=_float("BACKPROP_SUBSCRIBE_RATE", 2.0, 0.1, 1000.0),
+        subscribe_rate=_float("BACKPROP_SUBSCRIBE_RATE", 5.0, 0.1, 1000.0),
         max_clients_per_session=_int("BACKPROP_MAX_CLIENTS_PER_SESSION", 500, 1, 100_000),
         max_frame_rate=_float("BACKPROP_MAX_FRAME_RATE", 60.0, 1.0, 1000.0),
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),

@@ -28,7 +28,7 @@ from .settings import Settings
 log = logging.getLogger("backprop_live.stream")
 
 SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary", "present", "audience")
-SUBSCRIBE_BURST = 5  # subscribe messages a client may send at once (then BACKPROP_SUBSCRIBE_RATE a second)
+SUBSCRIBE_BURST = 20  # subscribe messages a client may send at once (then BACKPROP_SUBSCRIBE_RATE a second)
 CATCH_UP = 0.25  # seconds of missed ticks that a playing session makes up (see run)
 
 
@@ -280,12 +280,22 @@ def current_boundary(session: Session, resolution: int, neurons: bool, owner: st
         return hit
     seconds = cost.grid_seconds(session.network.sizes, resolution, neurons, session.data.input_dim)
     if session.pool is None or seconds <= cost.INLINE_SECONDS:
-        hit = session.boundaries[bkey] = (made, boundary_message(session, resolution, neurons))
+        hit = (made, boundary_message(session, resolution, neurons))
+        keep_boundary(session, bkey, hit)
         return hit
     if bkey not in session.boundary_jobs:
         session.boundary_jobs.add(bkey)
         asyncio.get_running_loop().create_task(make_boundary(session, resolution, neurons, owner, made))
     return None
+
+
+def keep_boundary(session: Session, bkey: tuple, made: tuple) -> None:
+    """Cache a grid, and only the grids some client of the session is subscribed to (a client that tries many
+    resolutions leaves one grid behind, not one per resolution)."""
+    wanted = {(c.boundary_resolution, c.neurons) for c in session.clients if c.boundary_every}
+    for key in [k for k in session.boundaries if k not in wanted]:
+        del session.boundaries[key]
+    session.boundaries[bkey] = made
 
 
 async def make_boundary(session: Session, resolution: int, neurons: bool, owner: str, made: tuple) -> None:
@@ -303,7 +313,7 @@ async def make_boundary(session: Session, resolution: int, neurons: bool, owner:
         async with session.lock:
             if session.structure != made[2]:
                 return  # the network was rebuilt meanwhile: this grid belongs to no current client
-            session.boundaries[bkey] = (made, body)
+            keep_boundary(session, bkey, (made, body))
             now = time.monotonic()
             for c in session.clients:
                 if (c.boundary_every and (c.boundary_resolution, c.neurons) == bkey
