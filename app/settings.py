@@ -79,6 +79,7 @@ class Settings:
     heavy_share: int = 2  # BACKPROP_HEAVY_SHARE: of those, how many one client address may hold at once
     max_session_mb: float = 64.0  # BACKPROP_MAX_SESSION_MB: estimated memory of one session (a config over: 422)
     max_memory_mb: float = 1024.0  # BACKPROP_MAX_MEMORY_MB: estimated memory of all sessions, shared by the workers
+    max_address_mb: float = 256.0  # BACKPROP_MAX_ADDRESS_MB: estimated memory of the sessions one address created
     create_rate: float = 30.0  # BACKPROP_CREATE_RATE: sessions one client address may create per minute
     create_burst: int = 20  # BACKPROP_CREATE_BURST: ... of which this many at once
     evict_after: float = 600.0  # BACKPROP_EVICT_AFTER: a full server evicts only sessions unused this many seconds
@@ -117,6 +118,7 @@ def load_settings() -> Settings:
         heavy_share=_int("BACKPROP_HEAVY_SHARE", 2, 1, 256),
         max_session_mb=_float("BACKPROP_MAX_SESSION_MB", 64.0, 1.0, 1_000_000.0),
         max_memory_mb=_float("BACKPROP_MAX_MEMORY_MB", 1024.0, 16.0, 10_000_000.0),
+        max_address_mb=_float("BACKPROP_MAX_ADDRESS_MB", 256.0, 1.0, 10_000_000.0),
         create_rate=_float("BACKPROP_CREATE_RATE", 30.0, 0.1, 1_000_000.0),
         create_burst=_int("BACKPROP_CREATE_BURST", 20, 1, 1_000_000),
         evict_after=_float("BACKPROP_EVICT_AFTER", 600.0, 0.0, 30 * 86400.0),

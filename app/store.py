@@ -6,6 +6,7 @@ Policy (docs/API.md "Settings"):
 - At BACKPROP_MAX_SESSIONS, or when the sessions' estimated memory would pass BACKPROP_MAX_MEMORY_MB, creating a
   session first evicts the least recently used session that has no WebSocket client and has not been used for
   BACKPROP_EVICT_AFTER seconds; if there is none, the answer is 503 `too_many_sessions` with Retry-After.
+- The sessions one client address created may hold at most BACKPROP_MAX_ADDRESS_MB of estimated memory (429).
 - Each client address may create BACKPROP_CREATE_RATE sessions a minute (BACKPROP_CREATE_BURST at once): more is
   429 `too_many_creations` with Retry-After.
 - With several worker processes the cap counts the sessions of every worker (app/sharding.py SessionCounts); a
@@ -81,7 +82,19 @@ class Store:
         return self.held() >= self.settings.max_sessions or \
             self.memory() + getattr(adding, "memory", 0) > self.memory_limit()
 
-    def add(self, session: Session) -> None:
+    def add(self, session: Session, address: str | None = None) -> None:
+        """Hold a new session created by `address`: 429 if that address already holds its share of memory, else
+        room is made as the module says."""
+        if address is not None:
+            session.creator = address
+            held = sum(getattr(x, "memory", 0) for x in self.by_id.values() if getattr(x, "creator", None) == address)
+            limit = self.settings.max_address_mb * MB
+            if held + getattr(session, "memory", 0) > limit:
+                raise ApiError(429, "address_memory",
+                               f"the sessions this address created hold about {held / MB:.0f} MB; one address may "
+                               f"hold at most {self.settings.max_address_mb:g} MB (BACKPROP_MAX_ADDRESS_MB): delete "
+                               "a session you no longer need, or wait for one to expire",
+                               headers={"Retry-After": "60"})
         if self._full(session):
             self.sweep()
         now = time.monotonic()

@@ -105,7 +105,7 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
     store.admit(client_address(request))
     session = await run_priced(request.app, client_address(request), BUILD_SECONDS,
                                lambda: Session(config, get_settings(request), features_given="features" in given))
-    store.add(session)
+    store.add(session, client_address(request))
     async with session.lock:
         return session.state("controller")
 
@@ -117,7 +117,7 @@ async def import_session(body: Export, request: Request):
     store.admit(client_address(request))
     session = await run_priced(request.app, client_address(request), BUILD_SECONDS,
                                lambda: Session(body.config, get_settings(request), W=body.W, b=body.b, step=body.step))
-    store.add(session)
+    store.add(session, client_address(request))
     async with session.lock:
         return session.state("controller")
 

@@ -192,3 +192,13 @@ def test_a_token_bucket_refills_at_its_rate():
     assert abs(b.wait() - 0.5) < 1e-9
     now[0] = 0.5
     assert b.take() and not b.take()
+
+
+def test_one_address_may_hold_only_its_share_of_memory(make_app):
+    with TestClient(make_app(max_address_mb=120.0)) as client:
+        heavy = {"dataset": "digits", "batch_size": 1000, "hidden_layers": [{"neurons": 64, "activation": "tanh"}] * 8}
+        statuses = [client.post("/api/sessions", json=heavy).status_code for _ in range(3)]
+        assert statuses[0] == 201 and statuses[-1] == 429
+        r = client.post("/api/sessions", json=heavy)
+        assert r.status_code == 429 and r.json()["detail"]["code"] == "address_memory"
+        assert client.post("/api/sessions", json={}).status_code == 201  # a small one still fits
