@@ -80,8 +80,8 @@ class Settings:
     max_session_mb: float = 64.0  # BACKPROP_MAX_SESSION_MB: estimated memory of one session (a config over: 422)
     max_memory_mb: float = 1024.0  # BACKPROP_MAX_MEMORY_MB: estimated memory of all sessions, shared by the workers
     max_address_mb: float = 256.0  # BACKPROP_MAX_ADDRESS_MB: estimated memory of the sessions one address created
-    create_rate: float = 30.0  # BACKPROP_CREATE_RATE: sessions one client address may create per minute
-    create_burst: int = 20  # BACKPROP_CREATE_BURST: ... of which this many at once
+    create_rate: float = 120.0  # BACKPROP_CREATE_RATE: sessions one client address may create per minute
+    create_burst: int = 60  # BACKPROP_CREATE_BURST: ... of which this many at once
     evict_after: float = 600.0  # BACKPROP_EVICT_AFTER: a full server evicts only sessions unused this many seconds
     subscribe_rate: float = 5.0  # BACKPROP_SUBSCRIBE_RATE: subscribe messages per second per client (burst 20)
     # live stream
@@ -119,8 +119,8 @@ def load_settings() -> Settings:
         max_session_mb=_float("BACKPROP_MAX_SESSION_MB", 64.0, 1.0, 1_000_000.0),
         max_memory_mb=_float("BACKPROP_MAX_MEMORY_MB", 1024.0, 16.0, 10_000_000.0),
         max_address_mb=_float("BACKPROP_MAX_ADDRESS_MB", 256.0, 1.0, 10_000_000.0),
-        create_rate=_float("BACKPROP_CREATE_RATE", 30.0, 0.1, 1_000_000.0),
-        create_burst=_int("BACKPROP_CREATE_BURST", 20, 1, 1_000_000),
+        create_rate=_float("BACKPROP_CREATE_RATE", 120.0, 0.1, 1_000_000.0),
+        create_burst=_int("BACKPROP_CREATE_BURST", 60, 1, 1_000_000),
         evict_after=_float("BACKPROP_EVICT_AFTER", 600.0, 0.0, 30 * 86400.0),
         subscribe_rate=_float("BACKPROP_SUBSCRIBE_RATE", 5.0, 0.1, 1000.0),
         max_clients_per_session=_int("BACKPROP_MAX_CLIENTS_PER_SESSION", 500, 1, 100_000),

@@ -6,7 +6,9 @@ Policy (docs/API.md "Settings"):
 - At BACKPROP_MAX_SESSIONS, or when the sessions' estimated memory would pass BACKPROP_MAX_MEMORY_MB, creating a
   session first evicts the least recently used session that has no WebSocket client and has not been used for
   BACKPROP_EVICT_AFTER seconds; if there is none, the answer is 503 `too_many_sessions` with Retry-After.
-- The sessions one client address created may hold at most BACKPROP_MAX_ADDRESS_MB of estimated memory (429).
+- The sessions one client address created may hold at most BACKPROP_MAX_ADDRESS_MB of estimated memory: past it,
+  a creation evicts that address's own least recently used sessions without a WebSocket client; if all have one,
+  429 `address_memory`.
 - Each client address may create BACKPROP_CREATE_RATE sessions a minute (BACKPROP_CREATE_BURST at once): more is
   429 `too_many_creations` with Retry-After.
 - With several worker processes the cap counts the sessions of every worker (app/sharding.py SessionCounts); a
@@ -87,8 +89,15 @@ class Store:
         room is made as the module says."""
         if address is not None:
             session.creator = address
-            held = sum(getattr(x, "memory", 0) for x in self.by_id.values() if getattr(x, "creator", None) == address)
             limit = self.settings.max_address_mb * MB
+            while True:
+                own = [x for x in self.by_id.values() if getattr(x, "creator", None) == address]
+                held = sum(getattr(x, "memory", 0) for x in own)
+                idle = [x for x in own if not x.clients]
+                if held + getattr(session, "memory", 0) <= limit or not idle:
+                    break
+                self.remove(min(idle, key=lambda x: x.last_used))  # this address's own oldest unwatched session
+                self.evicted += 1
             if held + getattr(session, "memory", 0) > limit:
                 raise ApiError(429, "address_memory",
                                f"the sessions this address created hold about {held / MB:.0f} MB; one address may "

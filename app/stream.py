@@ -29,6 +29,7 @@ log = logging.getLogger("backprop_live.stream")
 
 SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary", "present", "audience")
 SUBSCRIBE_BURST = 20  # subscribe messages a client may send at once (then BACKPROP_SUBSCRIBE_RATE a second)
+BOUNDARY_TASKS: set = set()  # grids being made on heavy-work threads (see current_boundary)
 CATCH_UP = 0.25  # seconds of missed ticks that a playing session makes up (see run)
 
 
@@ -285,7 +286,9 @@ def current_boundary(session: Session, resolution: int, neurons: bool, owner: st
         return hit
     if bkey not in session.boundary_jobs:
         session.boundary_jobs.add(bkey)
-        asyncio.get_running_loop().create_task(make_boundary(session, resolution, neurons, owner, made))
+        task = asyncio.get_running_loop().create_task(make_boundary(session, resolution, neurons, owner, made))
+        BOUNDARY_TASKS.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(BOUNDARY_TASKS.discard)
     return None
 
 

@@ -195,10 +195,34 @@ def test_a_token_bucket_refills_at_its_rate():
 
 
 def test_one_address_may_hold_only_its_share_of_memory(make_app):
+    heavy = {"dataset": "digits", "batch_size": 1000, "hidden_layers": [{"neurons": 64, "activation": "tanh"}] * 8}
     with TestClient(make_app(max_address_mb=120.0)) as client:
-        heavy = {"dataset": "digits", "batch_size": 1000, "hidden_layers": [{"neurons": 64, "activation": "tanh"}] * 8}
-        statuses = [client.post("/api/sessions", json=heavy).status_code for _ in range(3)]
-        assert statuses[0] == 201 and statuses[-1] == 429
-        r = client.post("/api/sessions", json=heavy)
-        assert r.status_code == 429 and r.json()["detail"]["code"] == "address_memory"
-        assert client.post("/api/sessions", json={}).status_code == 201  # a small one still fits
+        first = client.post("/api/sessions", json=heavy).json()
+        second = client.post("/api/sessions", json=heavy).json()
+        # over its share, the address's own oldest unwatched session makes room
+        assert client.post("/api/sessions", json=heavy).status_code == 201
+        assert client.get(f"/api/sessions/{first['id']}").status_code == 404
+        # sessions that are watched are never pushed out: then the answer is 429
+        with client.websocket_connect(f"/ws/sessions/{second['view_id']}"):
+            r = client.post("/api/sessions", json=heavy)
+            assert r.status_code == 201  # the third was unwatched: it went
+            with client.websocket_connect(f"/ws/sessions/{r.json()['view_id']}"):
+                r = client.post("/api/sessions", json=heavy)
+                assert r.status_code == 429 and r.json()["detail"]["code"] == "address_memory"
+
+
+def test_a_heavy_boundary_is_made_off_the_loop_and_reaches_every_subscriber(make_app):
+    with TestClient(make_app()) as client:
+        s = client.post("/api/sessions", json={**SPIRAL_8x64, "batch_size": 50}).json()
+        client.post(f"/api/sessions/{s['id']}/step", json={"count": 2})
+        with client.websocket_connect(f"/ws/sessions/{s['view_id']}") as a, \
+                client.websocket_connect(f"/ws/sessions/{s['view_id']}") as b:
+            grids = []
+            for ws in (a, b):  # priced at about 0.06 s: made on a heavy-work thread, then sent
+                ws.send_json({"type": "subscribe", "boundary_every": 1, "boundary_resolution": 40})
+            for ws in (a, b):
+                while (m := ws.receive_json())["type"] != "boundary":
+                    pass
+                grids.append(m)
+            assert grids[0]["step"] == grids[1]["step"] == 2
+            assert len(grids[0]["output"]) == 40 * 40 and grids[0]["output"] == grids[1]["output"]
