@@ -47,9 +47,11 @@ def main(argv: list[str] | None = None) -> None:
 
     import uvicorn
 
+    from .main import GRACEFUL_SHUTDOWN
+
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, uds=args.uds, reload=args.reload,
                 log_level=args.log_level, ws_max_size=settings.max_body_bytes + 1024,
-                ws_per_message_deflate=settings.ws_compression,
+                ws_per_message_deflate=settings.ws_compression, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
                 ws="websockets-sansio")  # uvicorn's sans-I/O websockets: about 15% more frames/s (bench/stream.py)
 
 

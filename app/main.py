@@ -8,23 +8,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from . import __version__
 from .api import embed, live, pages, rest
 from .api.deps import OrjsonResponse
 from .lti import routes as lti
+from .budget import Budget, HeavyPool
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .settings import Settings, load_settings
 from .store import Store
 
 log = logging.getLogger("backprop_live")
+ID_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{4})[A-Za-z0-9_-]{28}(?![A-Za-z0-9_-])")
+GRACEFUL_SHUTDOWN = 2.0  # seconds uvicorn waits for requests on SIGTERM; the CPU budget bounds what still runs
+
+
+class RedactIds(logging.Filter):
+    """Session ids (controller ids are capabilities) never reach the access log: only their first 4 characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(ID_TOKEN.sub(r"\1…", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactIds) for f in access.filters):
+        access.addFilter(RedactIds())
 
 
 def _errors(errors: list, prefix: tuple = ()) -> list[dict]:
@@ -82,8 +102,22 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the OpenAPI document lists at this path (HEAD with GET), for a 405's Allow header."""
+    paths = app.openapi()["paths"]
+    if path in paths:  # a literal path (/api/sessions/import) is its own resource, not an id of /api/sessions/{sid}
+        matching = [paths[path]]
+    else:
+        matching = [ops for template, ops in paths.items() if compile_path(template)[0].match(path)]
+    methods = {m.upper() for operations in matching for m in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    redact_access_log()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -107,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     except Exception:  # keep saving the others
                         log.exception("a session could not be saved")
 
+        app.state.pool.start()
         tasks = [asyncio.get_running_loop().create_task(sweep())]
         if app.state.store.snapshots is not None:
             tasks.append(asyncio.get_running_loop().create_task(save_changed()))
@@ -115,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in tasks:
                 task.cancel()
+            app.state.pool.stop()  # running step loops end at their next step; queued work is dropped
             app.state.store.clear()  # saves every run first (a graceful stop)
 
     app = FastAPI(
@@ -125,11 +161,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = Store(settings)
+    app.state.budget = Budget(settings.cpu_budget, settings.max_message_values)
+    app.state.pool = HeavyPool(settings.heavy_threads, settings.heavy_share)
+    app.state.store = Store(settings, app.state.pool)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        return OrjsonResponse(exc.body(), status_code=exc.status)
+        return OrjsonResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError):
@@ -146,9 +184,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method the path answers, not only the first route's
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
         return OrjsonResponse({"detail": {"code": code, "message": str(exc.detail), "field": None}},
-                              status_code=exc.status_code, headers=getattr(exc, "headers", None))
+                              status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RecursionError)
+    async def too_deep(request: Request, exc: RecursionError):
+        return OrjsonResponse({"detail": {"code": "too_deep", "message": "the request nests too deeply to be read",
+                                          "field": None}}, status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

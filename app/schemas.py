@@ -5,9 +5,10 @@ The OpenAPI document at /docs is generated from these; the page reads the same s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic import model_validator, BaseModel, ConfigDict, Field, create_model, field_validator
 
 from .engine import limits
 from .engine.datasets import DATASET_NAMES
@@ -28,12 +29,24 @@ PhaseName = Literal["forward", "loss", "backward", "update"]
 StateName = Literal["ready", "forwarded", "loss_computed", "backpropagated", "updated", "diverged"]
 
 Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED)]
+Number = Annotated[float, Field(strict=True)]  # an int or a float, not true/false or a string
 
 
 class Model(BaseModel):
     """Strict about unknown fields (a typo is a 422 naming it) and about NaN/Infinity."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data):
+        """JSON true/false is not a number (pydantic would read it as 1/0)."""
+        if isinstance(data, dict):
+            for name, v in data.items():
+                info = cls.model_fields.get(name) if isinstance(v, bool) else None
+                if info is not None and info.annotation is not bool and bool not in get_args(info.annotation):
+                    raise PydanticCustomError("bool_not_number", f"{name} must be a number, not true or false")
+        return data
 
 
 # -- the configuration ---------------------------------------------------------------------------------------
@@ -46,9 +59,9 @@ class HiddenLayer(Model):
 class CustomData(Model):
     """A user's own data: rows of raw inputs and one target per row (class labels 0..K-1 or numbers)."""
 
-    x: list[Annotated[list[float], Field(min_length=1, max_length=limits.MAX_INPUTS)]] = Field(
+    x: list[Annotated[list[Number], Field(min_length=1, max_length=limits.MAX_INPUTS)]] = Field(
         min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
-    y: list[float] = Field(min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
+    y: list[Number] = Field(min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
     task: Task = "classification"
 
 
@@ -128,6 +141,17 @@ class ErrorInfo(BaseModel):
 
 class ErrorBody(BaseModel):
     detail: ErrorInfo
+
+
+class FieldError(BaseModel):
+    loc: list[Union[str, int]]
+    msg: str
+    type: str
+
+
+class FieldErrors(BaseModel):
+    """A 422 for input out of its limits: one entry per field (loc names it, msg the limit)."""
+    detail: list[FieldError]
 
 
 class Health(BaseModel):

@@ -40,6 +40,12 @@ STATIC_PREFIX = "/static/"
 CORS_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 PUBLIC_METHODS = b"GET, HEAD, POST, OPTIONS"
 CORS_MAX_AGE = "600"
+# the pages load scripts only from this origin (no inline script); styles may be set inline by the views' code
+CONTENT_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                  "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; "
+                  "base-uri 'self'; form-action 'self'")
+# on every answer: no content sniffing, and no Referer (page addresses hold session ids)
+ALWAYS = ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
 
 
 class SecuritySettingsError(ValueError):
@@ -151,7 +157,8 @@ def _header(scope, name: bytes) -> str | None:
 
 
 class SecurityHeaders:
-    """Adds frame-ancestors to every HTML page and answers CORS for the API, per SecuritySettings."""
+    """Adds the content policy (scripts from this origin only, frame-ancestors per SecuritySettings) to every HTML
+    page, nosniff and no-referrer to every answer, and answers CORS for the API."""
 
     def __init__(self, app, settings: SecuritySettings):
         self.app = app
@@ -182,8 +189,12 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                headers.extend(h for h in ALWAYS if h[0] not in names)
                 if ctype.startswith(b"text/html"):
-                    directive = s.frame_ancestors_directive().encode()
+                    directive = s.frame_ancestors_directive()
+                    if not path.startswith("/static/"):  # the app's pages; static HTML is examples of host pages
+                        directive = CONTENT_POLICY + "; " + directive
+                    directive = directive.encode()
                     csp_i = next((i for i, (k, _) in enumerate(headers) if k.lower() == b"content-security-policy"),
                                  None)
                     if csp_i is None:

@@ -9,12 +9,14 @@ WebSocket messages and the play runner all take it, so calls on one session neve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections import deque
 
 import numpy as np
 
+from .budget import MB, Deadline, session_bytes
 from .engine.datasets import Dataset, make_dataset, output_size, targets
 from .engine.evaluate import boundary as engine_boundary
 from .engine.evaluate import curve as engine_curve
@@ -156,52 +158,98 @@ class Session:
         self.history_total = 0  # entries recorded since the last build (the history's numbering, for snapshots)
         self.on_rebuild = None  # called after a rebuild that replaced a built run (app/store.py saves it)
         self.journal = journal or NoJournal()  # told of every step and change (app/rewind.py Timeline)
+        # heavy work (app/budget.py): the pool is set when the store takes the session (None: all inline)
+        self.pool = None
+        self.player = "unknown"  # the address of the client that pressed play: whom the runner's work counts for
+        self.boundaries: dict = {}  # (resolution, neurons) -> ((version, structure, step), message bytes)
+        self.boundary_jobs: set = set()  # (resolution, neurons) being computed on a heavy-work thread
         self.build(config, W=W, b=b, step=step, features_given=features_given, data=data)
 
     # -- building ---------------------------------------------------------------------------------------------
     def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None,
               features_given: bool = True) -> None:
-        """(Re)build data, network, trainer and sampler from a config; the ids and clients stay.
+        """(Re)build data, network, trainer and sampler from a config; the ids and clients stay. Everything new is
+        made aside and swapped in at the end, and anything that fails after puts the old run back (see _kept).
 
         features_given: see resolve()."""
-        data = data or load_data(config)
-        config = resolve(config, data, features_given)
-        features = config.features
-        try:
-            n_in = network_inputs(data.input_dim, features)
-            sizes = [n_in] + [h.neurons for h in config.hidden_layers] + \
-                    [output_size(data.task, data.n_classes, config.output_activation)]
-            if W is not None:
-                check_parameters(W, b, sizes)
-            network = Network(sizes, [h.activation for h in config.hidden_layers], config.output_activation,
-                              init=config.init, seed=config.seed, W=W, b=b)
-        except ValueError as e:
-            raise ConfigError("W" if W is not None else _field_of(str(e), "hidden_layers"), str(e)) from None
-        trainer = Trainer(network, config.loss, optimizer=config.optimizer, learning_rate=config.learning_rate,
-                          regularization=config.regularization, regularization_rate=config.regularization_rate,
-                          focus_index=config.focus_index)
-        trainer.step_count = int(step)
-        self.config = config
-        self.data = data
-        self.x_train = feature_map(data.x_train, features)
-        self.x_test = feature_map(data.x_test, features)
-        self.y_train = targets(data.task, data.n_classes, data.y_train, config.output_activation)
-        self.y_test = targets(data.task, data.n_classes, data.y_test, config.output_activation)
-        self.network = network
-        self.trainer = trainer
-        self.sampler = BatchSampler(data.n_train, config.batch_size, config.seed)
-        self.version = 0  # bumps whenever the parameters change (caches of metrics and boundaries key on it)
-        self.structure = getattr(self, "structure", 0) + 1  # bumps on every rebuild: clients get a new hello
-        self._metrics: tuple | None = None
-        self._evaluation: SetsEvaluation | None = None  # the train and test sets, prepared for metrics()
-        self._frames: dict = {}
-        self._frames_of = None
-        self.history.clear()
-        self.history_total = 0
-        self._record_history()
-        self.journal.begin(self)
+        with self._kept():
+            data = data or load_data(config)
+            config = resolve(config, data, features_given)
+            features = config.features
+            try:
+                n_in = network_inputs(data.input_dim, features)
+                sizes = [n_in] + [h.neurons for h in config.hidden_layers] + \
+                        [output_size(data.task, data.n_classes, config.output_activation)]
+                self.check_memory(sizes, data, config.batch_size)
+                if W is not None:
+                    check_parameters(W, b, sizes)
+                network = Network(sizes, [h.activation for h in config.hidden_layers], config.output_activation,
+                                  init=config.init, seed=config.seed, W=W, b=b)
+            except ValueError as e:
+                raise ConfigError("W" if W is not None else _field_of(str(e), "hidden_layers"), str(e)) from None
+            trainer = Trainer(network, config.loss, optimizer=config.optimizer, learning_rate=config.learning_rate,
+                              regularization=config.regularization, regularization_rate=config.regularization_rate,
+                              focus_index=config.focus_index)
+            trainer.step_count = int(step)
+            x_train, x_test = feature_map(data.x_train, features), feature_map(data.x_test, features)
+            y_train = targets(data.task, data.n_classes, data.y_train, config.output_activation)
+            y_test = targets(data.task, data.n_classes, data.y_test, config.output_activation)
+            sampler = BatchSampler(data.n_train, config.batch_size, config.seed)
+            self.config, self.data, self.network, self.trainer, self.sampler = config, data, network, trainer, sampler
+            self.x_train, self.x_test, self.y_train, self.y_test = x_train, x_test, y_train, y_test
+            self.version = 0  # bumps whenever the parameters change (caches of metrics and boundaries key on it)
+            self.structure = getattr(self, "structure", 0) + 1  # bumps on every rebuild: clients get a new hello
+            self._metrics: tuple | None = None
+            self._evaluation: SetsEvaluation | None = None  # the train and test sets, prepared for metrics()
+            self._frames: dict = {}
+            self._frames_of = None
+            self.history.clear()
+            self.history_total = 0
+            self._record_history()
+        self.journal.begin(self)  # the run as built: a new past begins
         if self.on_rebuild is not None:
             self.on_rebuild(self)
+
+    @contextlib.contextmanager
+    def _kept(self):
+        """A failed change leaves the run exactly as it was: what build(), patch() and reset() may change is put
+        back if anything in the block raises (the trainer's and sampler's fields too: setters replace them)."""
+        if not hasattr(self, "trainer"):  # the first build: nothing to keep
+            yield
+            return
+        saved = dict(self.__dict__)
+        history = list(self.history)
+        trainer, sampler = self.trainer, self.sampler
+        trainer_fields, sampler_fields = dict(trainer.__dict__), dict(sampler.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.update(saved)
+            for name in set(self.__dict__) - set(saved):
+                del self.__dict__[name]
+            self.history.clear()
+            self.history.extend(history)
+            trainer.__dict__.clear()
+            trainer.__dict__.update(trainer_fields)
+            sampler.__dict__.clear()
+            sampler.__dict__.update(sampler_fields)
+            raise
+
+    def check_memory(self, sizes: list[int], data: Dataset, batch: int) -> None:
+        """A 422 naming the part that is too large if this run would hold more than BACKPROP_MAX_SESSION_MB."""
+        parts = session_bytes(sizes, data.n_train + data.n_test, data.input_dim, min(batch, data.n_train),
+                              self.settings.history_size)
+        total = sum(parts.values())
+        limit = self.settings.max_session_mb * MB
+        if total > limit:
+            largest = max(parts, key=parts.get)
+            field = {"data": "custom_data" if data.name == "custom" else "n_samples", "record": "batch_size",
+                     "parameters": "hidden_layers"}.get(largest, "hidden_layers")
+            raise ConfigError(field, f"this run would hold about {total / MB:.0f} MB (its {largest}: "
+                                     f"{parts[largest] / MB:.0f} MB); a session may hold at most "
+                                     f"{self.settings.max_session_mb:g} MB (BACKPROP_MAX_SESSION_MB): use fewer or "
+                                     "narrower layers, a smaller batch or less data")
+        self.memory = total
 
     def reset(self, seed: int | None = None, data_seed: int | None = None) -> None:
         update = {}
@@ -211,7 +259,7 @@ class Session:
             update["data_seed"] = data_seed
         config = self.config.model_copy(update=update)
         same_data = data_seed is None or data_seed == self.config.data_seed
-        self.build(config, data=self.data if same_data else None)
+        self.build(config, data=self.data if same_data else None)  # all or nothing (build keeps the old run)
 
     def patch(self, changes: dict, allow_reset: bool) -> bool:
         """Apply a partial config. Hyperparameters apply at once; structural fields need allow_reset.
@@ -233,12 +281,18 @@ class Session:
                 if key not in changes:
                     merged[key] = None
         config = SessionConfig.model_validate(merged)
+        with self._kept():
+            return self._apply(config, changes, changed, structural)
+
+    def _apply(self, config: SessionConfig, changes: dict, changed: dict, structural: list[str]) -> bool:
         if structural:
             same_data = not any(k in changed for k in
                                 ("dataset", "n_samples", "noise", "train_fraction", "data_seed", "custom_data"))
             self.build(config, data=self.data if same_data else None, features_given="features" in changes)
             return True
         tr = self.trainer
+        if "batch_size" in changed:
+            self.check_memory(self.network.sizes, self.data, config.batch_size)
         if "learning_rate" in changed:
             tr.set_learning_rate(config.learning_rate)
         if "batch_size" in changed:
@@ -258,6 +312,24 @@ class Session:
     @property
     def step(self) -> int:
         return self.trainer.step_count
+
+    @property
+    def batch(self) -> int:
+        """Samples in one step's batch."""
+        return min(self.config.batch_size, self.data.n_train)
+
+    def make_frames(self, details) -> None:
+        """The current record's frames at these details and the current metrics, made now (on a heavy-work
+        thread) and kept for the publishing that follows (which then costs the event loop nothing)."""
+        for detail in details:
+            self.frame(detail)
+        if self.clients:
+            self.metrics()
+
+    def drop_full_frames(self) -> None:
+        """Forget the full-detail frames once the answers that needed them are made (megabytes for a large batch)."""
+        for key in [k for k in self._frames if k[2] == "full"]:
+            del self._frames[key]
 
     @property
     def record(self):
@@ -288,8 +360,9 @@ class Session:
             self._record_history()
         self.journal.after_step(self)
 
-    def run_steps(self, count: int) -> int:
-        """Run `count` whole steps (finishing a step left mid-phase counts as the first). Returns steps run."""
+    def run_steps(self, count: int, deadline: Deadline | None = None) -> int:
+        """Run `count` whole steps (finishing a step left mid-phase counts as the first), or fewer if the deadline
+        passes first (at least one). Returns steps run."""
         self._check_not_diverged()
         tr = self.trainer
         done = 0
@@ -301,6 +374,8 @@ class Session:
         same = x_train is raw
         every = self.settings.metrics_every
         while done < count and not tr.diverged:
+            if done and deadline is not None and deadline.passed():
+                break
             idx = self.sampler.next()
             x = x_train[idx]
             rec = tr.step(x, y_train[idx], idx)
@@ -338,7 +413,8 @@ class Session:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def frame(self, detail: str) -> bytes | None:
-        """The serialized body of the current record's frame (cached per record, phase and detail)."""
+        """The serialized body of the current record's frame (cached per record, phase and detail; full frames
+        until drop_full_frames())."""
         rec = self.trainer.record
         if rec is None:
             return None
@@ -393,21 +469,11 @@ class Session:
         m = self.settings.metrics_every
         return [e for e in entries if (e["step"] // m) % every == 0]
 
-    def boundary(self, resolution: int, neurons: bool, precise: bool = False) -> dict:
+    def boundary(self, resolution: int, neurons: bool, precise: bool = False, network: Network | None = None) -> dict:
         """precise: float64 values (REST); else float32, plenty for a picture and about 4x faster (the stream).
-        neurons: each hidden neuron's activation over the grid (2-D) or along the curve's x values (1-D)."""
-        d = self.data
-        if d.input_dim == 2:
-            with np.errstate(all="ignore"):
-                return engine_boundary(self.network, self.config.features, d.x_range, d.y_range, resolution, neurons,
-                                       precise=precise)
-        if d.input_dim == 1:
-            with np.errstate(all="ignore"):
-                curve = engine_curve(self.network, d.x_range, neurons=neurons)
-            hidden = curve.pop("neurons", None)
-            return {"curve": curve} if hidden is None else {"curve": curve, "neurons": hidden}
-        raise conflict("no_boundary", f"the decision boundary needs 1-D or 2-D inputs; this data set has "
-                                      f"{d.input_dim}", "dataset")
+        neurons: each hidden neuron's activation over the grid (2-D) or along the curve's x values (1-D).
+        network: a copy of this run's network to compute with (off the lock, on a heavy-work thread)."""
+        return grid(network or self.network, self.data, self.config.features, resolution, neurons, precise)
 
     def predict(self, x: list) -> dict:
         check_rows("x", "x", x, self.data.input_dim, "the session's input size")
@@ -458,6 +524,7 @@ class Session:
     def set_weight(self, layer: int, kind: str, row: int, col: int, value: float) -> None:
         tr, net = self.trainer, self.network
         if tr.phase not in ("ready", "updated"):
+            self._check_not_diverged()  # a diverged step stops between phases: say that, not "mid step"
             raise conflict("mid_step", f"step {tr.record.step} is between phases (next: {tr.next_phase}); "
                                        "finish it before editing a weight", "layer")
         if layer > net.n_layers:
@@ -532,6 +599,20 @@ class Session:
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
+
+
+def grid(network: Network, d: Dataset, features, resolution: int, neurons: bool, precise: bool = False) -> dict:
+    """The network over a grid of the input plane (2-D data) or along the input (1-D)."""
+    if d.input_dim == 2:
+        with np.errstate(all="ignore"):
+            return engine_boundary(network, features, d.x_range, d.y_range, resolution, neurons, precise=precise)
+    if d.input_dim == 1:
+        with np.errstate(all="ignore"):
+            curve = engine_curve(network, d.x_range, neurons=neurons)
+        hidden = curve.pop("neurons", None)
+        return {"curve": curve} if hidden is None else {"curve": curve, "neurons": hidden}
+    raise conflict("no_boundary", f"the decision boundary needs 1-D or 2-D inputs; this data set has "
+                                  f"{d.input_dim}", "dataset")
 
 
 def _finite(v):

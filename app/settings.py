@@ -72,6 +72,18 @@ class Settings:
     max_body_bytes: int = 5_000_000  # BACKPROP_MAX_BODY_BYTES: larger request bodies and WebSocket messages get 413
     max_steps_per_request: int = 10_000  # BACKPROP_MAX_STEPS: the largest `count` of one step request or message
     max_predict_rows: int = 20_000  # BACKPROP_MAX_PREDICT_ROWS
+    # budgets (app/budget.py): what one request may cost and what the sessions may hold
+    cpu_budget: float = 2.0  # BACKPROP_CPU_BUDGET: seconds of CPU one request or message may use
+    max_message_values: int = 2_000_000  # BACKPROP_MAX_MESSAGE_VALUES: numbers in one answer (frame, grid, predict)
+    heavy_threads: int = 4  # BACKPROP_HEAVY_THREADS: threads for heavy work, per worker process
+    heavy_share: int = 2  # BACKPROP_HEAVY_SHARE: of those, how many one client address may hold at once
+    max_session_mb: float = 64.0  # BACKPROP_MAX_SESSION_MB: estimated memory of one session (a config over: 422)
+    max_memory_mb: float = 1024.0  # BACKPROP_MAX_MEMORY_MB: estimated memory of all sessions, shared by the workers
+    max_address_mb: float = 256.0  # BACKPROP_MAX_ADDRESS_MB: estimated memory of the sessions one address created
+    create_rate: float = 120.0  # BACKPROP_CREATE_RATE: sessions one client address may create per minute
+    create_burst: int = 60  # BACKPROP_CREATE_BURST: ... of which this many at once
+    evict_after: float = 600.0  # BACKPROP_EVICT_AFTER: a full server evicts only sessions unused this many seconds
+    subscribe_rate: float = 5.0  # BACKPROP_SUBSCRIBE_RATE: subscribe messages per second per client (burst 20)
     # live stream
     max_clients_per_session: int = 500  # BACKPROP_MAX_CLIENTS_PER_SESSION
     max_frame_rate: float = 60.0  # BACKPROP_MAX_FRAME_RATE: runner ticks (and so frames) per second while playing
@@ -105,6 +117,17 @@ def load_settings() -> Settings:
         max_body_bytes=_int("BACKPROP_MAX_BODY_BYTES", 5_000_000, 10_000, 1_000_000_000),
         max_steps_per_request=_int("BACKPROP_MAX_STEPS", 10_000, 1, 10_000_000),
         max_predict_rows=_int("BACKPROP_MAX_PREDICT_ROWS", 20_000, 1, 10_000_000),
+        cpu_budget=_float("BACKPROP_CPU_BUDGET", 2.0, 0.05, 600.0),
+        max_message_values=_int("BACKPROP_MAX_MESSAGE_VALUES", 2_000_000, 10_000, 1_000_000_000),
+        heavy_threads=_int("BACKPROP_HEAVY_THREADS", 4, 1, 256),
+        heavy_share=_int("BACKPROP_HEAVY_SHARE", 2, 1, 256),
+        max_session_mb=_float("BACKPROP_MAX_SESSION_MB", 64.0, 1.0, 1_000_000.0),
+        max_memory_mb=_float("BACKPROP_MAX_MEMORY_MB", 1024.0, 16.0, 10_000_000.0),
+        max_address_mb=_float("BACKPROP_MAX_ADDRESS_MB", 256.0, 1.0, 10_000_000.0),
+        create_rate=_float("BACKPROP_CREATE_RATE", 120.0, 0.1, 1_000_000.0),
+        create_burst=_int("BACKPROP_CREATE_BURST", 60, 1, 1_000_000),
+        evict_after=_float("BACKPROP_EVICT_AFTER", 600.0, 0.0, 30 * 86400.0),
+        subscribe_rate=_float("BACKPROP_SUBSCRIBE_RATE", 5.0, 0.1, 1000.0),
         max_clients_per_session=_int("BACKPROP_MAX_CLIENTS_PER_SESSION", 500, 1, 100_000),
         max_frame_rate=_float("BACKPROP_MAX_FRAME_RATE", 60.0, 1.0, 1000.0),
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),

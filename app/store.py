@@ -3,8 +3,14 @@
 Policy (docs/API.md "Settings"):
 - A session expires after BACKPROP_SESSION_TTL seconds without any request, message or step, unless a
   WebSocket client is connected. Expiry is checked lazily on every lookup and by a background sweep.
-- At BACKPROP_MAX_SESSIONS, creating a session first evicts the least recently used session that has no
-  WebSocket client connected; if every session has a client, the answer is 503 `too_many_sessions`.
+- At BACKPROP_MAX_SESSIONS, or when the sessions' estimated memory would pass BACKPROP_MAX_MEMORY_MB, creating a
+  session first evicts the least recently used session that has no WebSocket client and has not been used for
+  BACKPROP_EVICT_AFTER seconds; if there is none, the answer is 503 `too_many_sessions` with Retry-After.
+- The sessions one client address created may hold at most BACKPROP_MAX_ADDRESS_MB of estimated memory: past it,
+  a creation evicts that address's own least recently used sessions without a WebSocket client; if all have one,
+  429 `address_memory`.
+- Each client address may create BACKPROP_CREATE_RATE sessions a minute (BACKPROP_CREATE_BURST at once): more is
+  429 `too_many_creations` with Retry-After.
 - Snapshots (BACKPROP_STORE, app/snapshots.py): a run is saved when it is created and rebuilt, within
   BACKPROP_SNAPSHOT_INTERVAL of any other change (save_changed, from the server's lifespan), and at a graceful
   stop (save_all); an id not in memory is looked up in the snapshots and the run brought back. Deleting, expiring
@@ -19,6 +25,7 @@ import json
 import logging
 
 from . import snapshots
+from .budget import MB, TokenBucket
 from .rewind import Timeline
 from .errors import ApiError, not_found
 from .session import Session
@@ -26,8 +33,9 @@ from .settings import Settings
 
 
 class Store:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, pool=None):
         self.settings = settings
+        self.pool = pool  # the heavy-work threads (app/budget.py HeavyPool) the sessions use
         self.by_id: dict[str, Session] = {}
         self.by_view: dict[str, Session] = {}
         self.evicted = 0
@@ -35,6 +43,32 @@ class Store:
         self.snapshots = snapshots.open_store(settings.store)
         self.saved: dict[str, tuple] = {}  # id -> (fingerprint, structure, history entries saved) of the last save
         self.revived = 0
+        self.clock = time.monotonic
+        self.buckets: dict[str, TokenBucket] = {}  # client address -> its creation rate
+
+    def admit(self, address: str) -> None:
+        """Count a creation for this client address: BACKPROP_CREATE_RATE a minute, BACKPROP_CREATE_BURST at once;
+        429 with Retry-After beyond."""
+        s = self.settings
+        bucket = self.buckets.get(address)
+        if bucket is None:
+            if len(self.buckets) > 10_000:  # forget full buckets: they are what a new one is
+                for a in [a for a, b in self.buckets.items() if b.full()]:
+                    del self.buckets[a]
+            bucket = self.buckets[address] = TokenBucket(s.create_rate / 60.0, s.create_burst, self.clock)
+        if not bucket.take():
+            wait = bucket.wait()
+            raise ApiError(429, "too_many_creations",
+                           f"this address may create {s.create_rate:g} sessions a minute, {s.create_burst} at once "
+                           f"(BACKPROP_CREATE_RATE, BACKPROP_CREATE_BURST); try again in {wait:.0f} s",
+                           headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+
+    def memory(self) -> float:
+        """Estimated bytes held by this server's sessions."""
+        return sum(getattr(x, "memory", 0) for x in self.by_id.values())
+
+    def memory_limit(self) -> float:
+        return self.settings.max_memory_mb * MB
 
     def held(self) -> int:
         return len(self.by_id)
@@ -45,21 +79,50 @@ class Store:
     def _idle(self, s: Session, now: float) -> bool:
         return not s.clients and now - s.last_used > self.settings.session_ttl
 
-    def add(self, session: Session) -> None:
-        if self.held() >= self.settings.max_sessions:
+    def _full(self, adding: Session) -> bool:
+        return self.held() >= self.settings.max_sessions or \
+            self.memory() + getattr(adding, "memory", 0) > self.memory_limit()
+
+    def add(self, session: Session, address: str | None = None) -> None:
+        """Hold a new session created by `address`: 429 if that address already holds its share of memory, else
+        room is made as the module says."""
+        if address is not None:
+            session.creator = address
+            limit = self.settings.max_address_mb * MB
+            while True:
+                own = [x for x in self.by_id.values() if getattr(x, "creator", None) == address]
+                held = sum(getattr(x, "memory", 0) for x in own)
+                idle = [x for x in own if not x.clients]
+                if held + getattr(session, "memory", 0) <= limit or not idle:
+                    break
+                self.remove(min(idle, key=lambda x: x.last_used))  # this address's own oldest unwatched session
+                self.evicted += 1
+            if held + getattr(session, "memory", 0) > limit:
+                raise ApiError(429, "address_memory",
+                               f"the sessions this address created hold about {held / MB:.0f} MB; one address may "
+                               f"hold at most {self.settings.max_address_mb:g} MB (BACKPROP_MAX_ADDRESS_MB): delete "
+                               "a session you no longer need, or wait for one to expire",
+                               headers={"Retry-After": "60"})
+        if self._full(session):
             self.sweep()
-        if self.held() >= self.settings.max_sessions:
-            idle = [s for s in self.by_id.values() if not s.clients]
+        now = time.monotonic()
+        while self._full(session):
+            # only a session nobody watches and nobody used for a while makes room: never one in use
+            idle = [s for s in self.by_id.values() if not s.clients and now - s.last_used >= self.settings.evict_after]
             if not idle:
+                cap = "sessions" if self.held() >= self.settings.max_sessions else "MB of sessions (BACKPROP_MAX_MEMORY_MB)"
+                most = self.settings.max_sessions if cap == "sessions" else f"{self.memory_limit() / MB:.0f}"
                 raise ApiError(503, "too_many_sessions",
-                               f"the server holds its maximum of {self.settings.max_sessions} sessions, all in use; "
-                               "try again later or delete a session you no longer need")
+                               f"the server holds its maximum of {most} {cap}, all used in the last "
+                               f"{self.settings.evict_after:g} s (BACKPROP_EVICT_AFTER); try again later or delete a "
+                               "session you no longer need", headers={"Retry-After": "60"})
             self.remove(min(idle, key=lambda s: s.last_used))
             self.evicted += 1
         self._hold(session)
         self.save(session)
 
     def _hold(self, session: Session) -> None:
+        session.pool = self.pool
         if not isinstance(session.journal, Timeline):  # every run held can show its past steps again
             session.journal = Timeline(self.settings.checkpoint_every)
             session.journal.begin(session)
@@ -104,12 +167,11 @@ class Store:
         return len(gone)
 
     def clear(self) -> None:
-        """A stop: every run saved, then let go (its snapshot kept for the next start)."""
+        """A stop: every run saved, then let go (its snapshot kept for the next start). The store stays open: an
+        app may be started again in the same process."""
         self.save_all()
         for s in list(self.by_id.values()):
             self.remove(s, forget=False)
-        if self.snapshots is not None:
-            self.snapshots.close()
 
     # -- snapshots ---------------------------------------------------------------------------------------------
     def _revive(self, key: str) -> Session:

@@ -18,14 +18,18 @@ from collections import deque
 
 import numpy as np
 
+from . import budget as cost
+from .budget import Budget, TokenBucket
 from .frames import dumps, round_sig, with_skipped
 from .errors import ApiError
-from .session import Session
+from .session import Session, grid
 from .settings import Settings
 
 log = logging.getLogger("backprop_live.stream")
 
 SLOT_KINDS = ("hello", "state", "frame", "metrics", "boundary", "present", "audience")
+SUBSCRIBE_BURST = 20  # subscribe messages a client may send at once (then BACKPROP_SUBSCRIBE_RATE a second)
+BOUNDARY_TASKS: set = set()  # grids being made on heavy-work threads (see current_boundary)
 CATCH_UP = 0.25  # seconds of missed ticks that a playing session makes up (see run)
 
 
@@ -41,6 +45,8 @@ class Client:
         self.boundary_resolution = 32
         self.neurons = False
         self.metrics_every = 10
+        self.subscribes = TokenBucket(settings.subscribe_rate, SUBSCRIBE_BURST)
+        self.owner = "unknown"  # the client's address: whom its heavy work counts for
         # outbox
         self.slots: dict[str, tuple[int, object]] = {}
         self.control: deque = deque(maxlen=settings.control_queue)
@@ -254,13 +260,76 @@ def publish_extras(session: Session, force: bool = False, only: Client | None = 
                 if not due or now - c.last_boundary_time < 1.0 / session.settings.boundary_max_rate:
                     continue
             bkey = (c.boundary_resolution, c.neurons)
-            body = boundaries.get(bkey)
-            if body is None:
-                body = boundary_message(session, c.boundary_resolution, c.neurons)
-                boundaries[bkey] = body
-            c.put("boundary", body)
-            c.last_boundary = (step, session.version, session.structure)
+            if bkey not in boundaries:
+                boundaries[bkey] = current_boundary(session, c.boundary_resolution, c.neurons, c.owner)
+            made = boundaries[bkey]
+            if made is None:  # being made on a heavy-work thread: it comes to this client when done
+                continue
+            c.put("boundary", made[1])
+            c.last_boundary = made[0]
             c.last_boundary_time = now
+
+
+def current_boundary(session: Session, resolution: int, neurons: bool, owner: str) -> tuple | None:
+    """((step, version, structure), message) of the current parameters, made once per (resolution, neurons) and
+    shared by every client. A grid priced over a few milliseconds is made on a heavy-work thread instead: None now,
+    and the clients that want it get it when it is done (see make_boundary)."""
+    bkey = (resolution, neurons)
+    made = (session.step, session.version, session.structure)
+    hit = session.boundaries.get(bkey)
+    if hit is not None and hit[0][1:] == made[1:]:
+        return hit
+    seconds = cost.grid_seconds(session.network.sizes, resolution, neurons, session.data.input_dim)
+    if session.pool is None or seconds <= cost.INLINE_SECONDS:
+        hit = (made, boundary_message(session, resolution, neurons))
+        keep_boundary(session, bkey, hit)
+        return hit
+    if bkey not in session.boundary_jobs:
+        session.boundary_jobs.add(bkey)
+        task = asyncio.get_running_loop().create_task(make_boundary(session, resolution, neurons, owner, made))
+        BOUNDARY_TASKS.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(BOUNDARY_TASKS.discard)
+    return None
+
+
+def keep_boundary(session: Session, bkey: tuple, made: tuple) -> None:
+    """Cache a grid, and only the grids some client of the session is subscribed to (a client that tries many
+    resolutions leaves one grid behind, not one per resolution)."""
+    wanted = {(c.boundary_resolution, c.neurons) for c in session.clients if c.boundary_every}
+    for key in [k for k in session.boundaries if k not in wanted]:
+        del session.boundaries[key]
+    session.boundaries[bkey] = made
+
+
+async def make_boundary(session: Session, resolution: int, neurons: bool, owner: str, made: tuple) -> None:
+    """A grid made on a copy of the network (the run may step on meanwhile), then sent to every client that
+    subscribed to this (resolution, neurons) and has an older one."""
+    bkey = (resolution, neurons)
+    network, data, features = session.network.copy(), session.data, session.config.features
+
+    def work() -> bytes:
+        b = compact_boundary(grid(network, data, features, resolution, neurons))
+        return dumps({"type": "boundary", "step": made[0], **b})
+
+    try:
+        body = await session.pool.run(owner, work)
+        async with session.lock:
+            if session.structure != made[2]:
+                return  # the network was rebuilt meanwhile: this grid belongs to no current client
+            keep_boundary(session, bkey, (made, body))
+            now = time.monotonic()
+            for c in session.clients:
+                if (c.boundary_every and (c.boundary_resolution, c.neurons) == bkey
+                        and (c.last_boundary is None or c.last_boundary[1] != made[1])):
+                    c.put("boundary", body)
+                    c.last_boundary = made
+                    c.last_boundary_time = now
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("a boundary grid failed")
+    finally:
+        session.boundary_jobs.discard(bkey)
 
 
 def compact_boundary(b: dict, digits: int = 4) -> dict:
@@ -278,6 +347,16 @@ def compact_boundary(b: dict, digits: int = 4) -> dict:
         out["curve"] = {"x": np.asarray(curve["x"], dtype=np.float64),
                         "y": round_sig([np.asarray(curve["y"], dtype=np.float64)], 6)[0]}
     return out
+
+
+def check_grid(budget: Budget, session: Session, resolution: int, neurons: bool, field: str) -> float:
+    """The price of a boundary grid in seconds; a 422 naming `field` over the budget (seconds or numbers)."""
+    sizes, dim = session.network.sizes, session.data.input_dim
+    seconds = cost.grid_seconds(sizes, resolution, neurons, dim)
+    budget.check(seconds, f"a {resolution}x{resolution} boundary{' with every neuron' if neurons else ''}", field,
+                 "ask for a lower resolution" + (" or without neurons" if neurons else ""),
+                 cost.grid_values(sizes, resolution, neurons, dim))
+    return seconds
 
 
 def boundary_message(session: Session, resolution: int, neurons: bool) -> bytes:
@@ -299,6 +378,24 @@ def stop_playing(session: Session) -> None:
     runner, session.runner = session.runner, None
     if runner is not None and runner is not asyncio.current_task():
         runner.cancel()
+
+
+async def run_steps_priced(session: Session, n: int) -> int:
+    """n steps of the runner, and the frames its clients want: on the event loop if cheap, else on a heavy-work
+    thread within the CPU budget (the player's fair share)."""
+    s = session.settings
+    sizes, batch = session.network.sizes, session.batch
+    details = {c.detail for c in session.clients}
+    price = cost.step_seconds(sizes, batch) * n + sum(cost.frame_seconds(sizes, batch, d) for d in details)
+
+    def work() -> int:
+        done = session.run_steps(n, cost.Deadline(s.cpu_budget, session.pool))
+        session.make_frames(details)
+        return done
+
+    if session.pool is None or price <= cost.INLINE_SECONDS:
+        return work()
+    return await session.pool.run(session.player, work)
 
 
 async def run(session: Session) -> None:
@@ -336,9 +433,10 @@ async def run(session: Session) -> None:
                     session.playing = False
                     publish_state(session)
                     break
-                session.run_steps(n)
+                await run_steps_priced(session, n)
                 session.touch()
                 publish_frame(session)
+                session.drop_full_frames()
                 if session.trainer.diverged:
                     session.playing = False
                     publish_state(session)

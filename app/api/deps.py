@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Callable
 
 import orjson
 from fastapi import Request
+from starlette.requests import HTTPConnection
 from fastapi.responses import JSONResponse, Response
 
 from .. import __version__
+from ..budget import INLINE_SECONDS
 from ..engine import limits as engine_limits
 from ..errors import read_only
 from ..frames import OPTS
@@ -50,15 +51,20 @@ def write_session(sid: str, request: Request) -> Session:
     return session
 
 
-async def in_thread(fn: Callable, *args):
-    """Run fn in a worker thread. If the caller is cancelled, wait for the thread to finish before letting the
-    cancellation through, so the session lock is never released while the work still runs."""
-    fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
-    try:
-        return await asyncio.shield(fut)
-    except asyncio.CancelledError:
-        await asyncio.wait([fut])
-        raise
+BUILD_SECONDS = 0.05  # building or rebuilding a run (data, network, first metrics): priced as heavy work
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """Whom work and creations are counted for: the client's address (its IP)."""
+    return conn.client.host if conn.client is not None else "unknown"
+
+
+async def run_priced(app, owner: str, seconds: float, fn: Callable, *args):
+    """fn(*args), priced at `seconds` of CPU: on the event loop if that is a few milliseconds, else on a heavy-work
+    thread, within this owner's fair share (app/budget.py HeavyPool)."""
+    if seconds <= INLINE_SECONDS:
+        return fn(*args)
+    return await app.state.pool.run(owner, fn, *args)
 
 
 def public_limits(settings: Settings) -> dict:
@@ -80,6 +86,8 @@ def public_limits(settings: Settings) -> dict:
         "max_grid_resolution": engine_limits.MAX_GRID_RESOLUTION,
         "steps_per_second": [0.2, 1000.0],
         "max_steps_per_request": settings.max_steps_per_request,
+        "cpu_budget": settings.cpu_budget,
+        "max_message_values": settings.max_message_values,
         "max_body_bytes": settings.max_body_bytes,
         "max_frame_rate": settings.max_frame_rate,
         "session_ttl": settings.session_ttl,

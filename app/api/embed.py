@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import ApiError
+from ..schemas import ErrorBody
 from ..lessons import LessonError, builtin_lessons, check_lesson, get_lesson, lesson_summary
 from ..security import SecurityHeaders, SecuritySettings, load_security_settings
 
@@ -76,7 +77,17 @@ def _same_origin(a: str, b: str) -> bool:
     return ua.scheme == ub.scheme and (ua.hostname or "") == (ub.hostname or "") and port(ua) == port(ub)
 
 
-@router.get("/oembed", tags=["embedding"], summary="oEmbed (https://oembed.com) for the page and widget URLs")
+@router.get("/oembed", tags=["embedding"], summary="oEmbed (https://oembed.com) for the page and widget URLs",
+            responses={400: {"model": ErrorBody, "description": "url missing or malformed, or a size not a number"},
+                       404: {"model": ErrorBody, "description": "url is not a page of this server"},
+                       501: {"model": ErrorBody, "description": "a format other than json"}},
+            openapi_extra={"parameters": [
+                {"name": "url", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1},
+                 "description": "the address of a page of this server (/ or /embed, with its query)"},
+                {"name": "format", "in": "query", "schema": {"type": "string", "enum": ["json"]}},
+                {"name": "maxwidth", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
+                {"name": "maxheight", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100000}},
+            ]})
 async def oembed(request: Request):
     q = request.query_params
     url = q.get("url")
@@ -87,7 +98,11 @@ async def oembed(request: Request):
         raise _error(501, "format_not_implemented", f"only format=json is implemented, not {fmt!r}", "format")
     maxwidth, maxheight = _positive(q.get("maxwidth"), "maxwidth"), _positive(q.get("maxheight"), "maxheight")
     base = public_base(request)
-    target = urlsplit(url)
+    try:
+        target = urlsplit(url)
+        target.port  # noqa: B018 - a malformed port or IPv6 host raises here, not later
+    except ValueError:
+        raise _error(400, "invalid_url", f"url is not a valid address (its host or port): {url[:200]!r}", "url")
     base_path = urlsplit(base).path.rstrip("/")
     path = target.path or "/"
     if base_path and path.startswith(base_path):
@@ -124,7 +139,8 @@ async def list_lessons():
     return [lesson_summary(lesson) for lesson in builtin_lessons().values()]
 
 
-@router.get("/api/lessons/{lesson_id}", tags=["lessons"], summary="One built-in lesson (docs/LESSONS.md)")
+@router.get("/api/lessons/{lesson_id}", tags=["lessons"], summary="One built-in lesson (docs/LESSONS.md)",
+            responses={404: {"model": ErrorBody, "description": "no built-in lesson has this id"}})
 async def read_lesson(lesson_id: str):
     lesson = get_lesson(lesson_id)
     if lesson is None:
@@ -134,7 +150,10 @@ async def read_lesson(lesson_id: str):
 
 
 @router.post("/api/lessons/validate", tags=["lessons"],
-             summary="Check a lesson document: 200 with the lesson, or 422 listing every problem")
+             summary="Check a lesson document: 200 with the lesson, or 422 listing every problem",
+             responses={400: {"model": ErrorBody, "description": "the body nests too deeply to read"},
+                        413: {"model": ErrorBody, "description": "the lesson is over 1,000,000 bytes"},
+                        422: {"model": ErrorBody, "description": "the problems of the lesson (detail.errors)"}})
 async def validate(request: Request):
     body = await request.body()
     if len(body) > MAX_LESSON_BYTES:

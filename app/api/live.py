@@ -16,13 +16,15 @@ from ..schemas import ClientMessage
 from ..session import Session
 from ..stream import (Client, publish_audience, publish_extras, publish_frame, publish_hello, publish_presentation,
                       publish_state, resend_frame, start_playing, stop_playing, welcome)
-from .deps import in_thread, public_limits
+from .. import budget as cost
+from ..stream import check_grid
+from .deps import BUILD_SECONDS, client_address, public_limits, run_priced
 
 log = logging.getLogger("backprop_live.live")
 router = APIRouter()
 MESSAGE = TypeAdapter(ClientMessage)
 VIEWER_MAY = ("subscribe", "ping")
-STEPS_IN_THREAD = 64
+INBOX = 64  # messages read but not yet handled, per connection; more get an error and are dropped
 
 
 def _validation_error(e: ValidationError, msg_type: str | None) -> tuple[str, str]:
@@ -60,7 +62,20 @@ async def live(ws: WebSocket, sid: str):
         session.clients.add(client)
         if role == "viewer":
             publish_audience(session)
-    sender = asyncio.get_running_loop().create_task(client.run_sender())
+    client.owner = client_address(ws)
+    loop = asyncio.get_running_loop()
+    sender = loop.create_task(client.run_sender())
+    inbox: asyncio.Queue = asyncio.Queue(INBOX)
+
+    async def work():
+        while True:
+            await handle(session, client, await inbox.get(), limits)
+            # let the sender write this message's frame (and other connections run) before the next message:
+            # a client that pipelines messages gets one frame each instead of one for the lot, and cannot hog the loop
+            await asyncio.sleep(0)
+
+    # reading and handling are apart, so a disconnect is seen at once and drops the work queued for this client
+    worker = loop.create_task(work())
     try:
         while True:
             message = await ws.receive()
@@ -69,15 +84,17 @@ async def live(ws: WebSocket, sid: str):
             text = message.get("text")
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", "replace")
-            await handle(session, client, text, limits)
-            # let the sender write this message's frame (and other connections run) before the next message:
-            # a client that pipelines messages gets one frame each instead of one for the lot, and cannot hog the loop
-            await asyncio.sleep(0)
+            if inbox.full():
+                client.error("too_many_messages", f"more than {INBOX} messages wait to be handled; this one was "
+                                                  "dropped: wait for the answers before sending more")
+                continue
+            inbox.put_nowait(text)
     except WebSocketDisconnect:
         pass
     except RuntimeError:  # receive after the socket closed
         pass
     finally:
+        worker.cancel()
         sender.cancel()
         session.clients.discard(client)
         if role == "viewer":
@@ -132,17 +149,34 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
         client.put_control({"type": "pong"})
         return
     if kind == "subscribe":
+        if not client.subscribes.take():
+            raise ApiError(429, "rate_limited", f"at most {session.settings.subscribe_rate:g} subscribe messages a "
+                                                f"second (BACKPROP_SUBSCRIBE_RATE); this one was dropped",
+                           "type")
+        wanted = {name: getattr(msg, name) for name in
+                  ("detail", "boundary_every", "boundary_resolution", "neurons", "metrics_every")
+                  if getattr(msg, name) is not None}
+        budget = ws_budget(session)
+        async with session.lock:
+            sizes, batch = session.network.sizes, session.batch
+            detail = wanted.get("detail", client.detail)
+            budget.check(cost.frame_seconds(sizes, batch, detail), f"a {detail} frame of this run", "detail",
+                         "subscribe with detail summary", cost.frame_values(sizes, batch, detail))
+            if wanted.get("boundary_every", client.boundary_every) and session.data.input_dim <= 2:
+                check_grid(budget, session, wanted.get("boundary_resolution", client.boundary_resolution),
+                           wanted.get("neurons", client.neurons), "boundary_resolution")
         detail = client.detail
-        for name in ("detail", "boundary_every", "boundary_resolution", "neurons", "metrics_every"):
-            value = getattr(msg, name)
-            if value is not None:
-                setattr(client, name, value)
+        for name, value in wanted.items():
+            setattr(client, name, value)
         if client.boundary_every and session.data.input_dim > 2:
             client.error("no_boundary", f"this data set has {session.data.input_dim} inputs: the decision "
                                         "boundary needs 1 or 2", "boundary_every")
         async with session.lock:
             if client.detail != detail:
+                price = cost.frame_seconds(session.network.sizes, session.batch, client.detail)
+                await run_priced(app_of(client), client.owner, price, session.make_frames, [client.detail])
                 resend_frame(session, client)
+                session.drop_full_frames()
             client.last_boundary = None
             client.last_metrics_step = None
             publish_extras(session, force=True, only=client)
@@ -155,6 +189,7 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
     async with session.lock:
         if kind == "play":
             session._check_not_diverged()
+            session.player = client.owner
             start_playing(session)
             publish_state(session)
         elif kind == "pause":
@@ -172,13 +207,25 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
             if msg.count > max_steps:
                 raise ApiError(422, "invalid_message", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS)",
                                "count")
-            if msg.count > STEPS_IN_THREAD:
-                await in_thread(session.run_steps, msg.count)
-            else:
-                session.run_steps(msg.count)
+            budget = ws_budget(session)
+            per_step = cost.step_seconds(session.network.sizes, session.batch)
+            details = {c.detail for c in session.clients}
+
+            def work() -> int:
+                done = session.run_steps(msg.count, cost.Deadline(budget.seconds, app_of(client).state.pool))
+                session.make_frames(details)
+                return done
+
+            price = min(per_step * msg.count, budget.seconds) + sum(
+                cost.frame_seconds(session.network.sizes, session.batch, d) for d in details)
+            done = await run_priced(app_of(client), client.owner, price, work)
             publish_frame(session, force_extras=True)
+            session.drop_full_frames()
             if session.trainer.diverged:
                 publish_state(session)
+            elif done < msg.count:
+                client.error("cpu_budget", f"ran {done} of {msg.count} steps: a message may use at most "
+                                           f"{budget.seconds:g} s of CPU (BACKPROP_CPU_BUDGET)", "count")
         elif kind == "step_phase":
             session.run_next_phase()
             publish_frame(session, force_extras=True)
@@ -186,14 +233,23 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
                 publish_state(session)
         elif kind == "set_config":
             changes = msg.config.model_dump(exclude_unset=True)
-            rebuilt = await in_thread(session.patch, changes, msg.reset)
+            rebuilt = await run_priced(app_of(client), client.owner, BUILD_SECONDS, session.patch, changes, msg.reset)
             if rebuilt:
                 publish_hello(session, limits)
             publish_state(session)
         elif kind == "reset":
-            await in_thread(session.reset, msg.seed, msg.data_seed)
+            await run_priced(app_of(client), client.owner, BUILD_SECONDS, session.reset, msg.seed, msg.data_seed)
             publish_hello(session, limits)
             publish_state(session)
+
+
+def app_of(client: Client):
+    return client.ws.app
+
+
+def ws_budget(session: Session) -> cost.Budget:
+    s = session.settings
+    return cost.Budget(s.cpu_budget, s.max_message_values)
 
 
 def check_selection(session: Session, selection) -> None:

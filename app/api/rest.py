@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from .. import __version__
+from .. import budget as cost
 from ..engine import limits
 from ..engine.datasets import DATASETS
 from ..errors import ApiError, ConfigError
 from ..frames import dumps, with_skipped
 from ..presets import PRESETS, preset_list
-from ..schemas import (HYPERPARAMETERS, Boundary, BranchRequest, ConfigPatch, CreateSession, DataOut, DatasetOut, ErrorBody, Export, Frame,
-                       GradcheckOut, Health, HistoryOut, PredictOut, PredictRequest, PresetOut, ResetRequest,
-                       SessionConfig, SessionState, StepRequest, WeightEdit)
+from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, BranchRequest, ConfigPatch, CreateSession, DataOut,
+                       DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, PredictOut,
+                       PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
 from ..rewind import Timeline
 from ..session import Session, new_id
-from ..stream import publish_frame, publish_hello, publish_state, stop_playing
-from .deps import (OrjsonResponse, get_settings, get_store, in_thread, public_limits, raw_json, read_session,
-                   write_session)
+from ..stream import check_grid, publish_frame, publish_hello, publish_state, stop_playing
+from .deps import (BUILD_SECONDS, OrjsonResponse, client_address, get_settings, get_store, public_limits, raw_json,
+                   read_session, run_priced, write_session)
 
 router = APIRouter(prefix="/api", default_response_class=OrjsonResponse)
 
+STEP_HEADERS = {
+    "X-Steps-Run": {"description": "whole steps run (fewer than count if the CPU budget stopped the run)",
+                    "schema": {"type": "string"}},
+    "X-Stopped-By": {"description": "cpu_budget when the run stopped at BACKPROP_CPU_BUDGET",
+                     "schema": {"type": "string"}},
+}
 ERRORS = {
+    400: {"model": ErrorBody, "description": "the body is not JSON, or nests too deeply to read"},
     403: {"model": ErrorBody, "description": "a view id cannot change the session"},
     404: {"model": ErrorBody, "description": "unknown or expired session"},
     409: {"model": ErrorBody, "description": "conflicting state: phase order, needs reset, diverged"},
     413: {"model": ErrorBody, "description": "body too large"},
+    422: {"model": Union[FieldErrors, ErrorBody],
+          "description": "a field out of its limits (a list naming each field), or work over the CPU or answer "
+                         "budget (code over_budget, naming the setting)"},
 }
-STEPS_IN_THREAD = 64  # more steps than this run in a worker thread, so the event loop keeps serving others
-BOUNDARY_ROWS_IN_THREAD = 64 * 64
+CREATE_ERRORS = {
+    **ERRORS,
+    429: {"model": ErrorBody, "description": "this address created too many sessions lately (Retry-After)"},
+    503: {"model": ErrorBody, "description": "the server holds all the sessions or memory it may, all in recent use "
+                                             "(Retry-After)"},
+}
 
 
 @router.get("/health", response_model=Health)
@@ -72,10 +87,12 @@ async def presets():
     return preset_list()
 
 
-@router.post("/sessions", status_code=201, response_model=SessionState, responses=ERRORS)
+@router.post("/sessions", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
 async def create_session(request: Request, body: Optional[CreateSession] = None):
     """Start a session from a SessionConfig (all fields optional) or a preset with overrides."""
     given = body.model_dump(exclude_unset=True) if body is not None else {}
+    # null is "the default" (as the schema says every field may be), except where null is itself a setting
+    given = {k: v for k, v in given.items() if v is not None or k in NULLABLE}
     preset = given.pop("preset", None)
     base: dict = {}
     if preset is not None:
@@ -84,18 +101,23 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
         base = dict(PRESETS[preset].config)
     config = SessionConfig.model_validate({**base, **given})
     # a preset's features give way to raw inputs when the data set given instead is not 2-D
-    session = await in_thread(lambda: Session(config, get_settings(request), features_given="features" in given))
-    get_store(request).add(session)
+    store = get_store(request)
+    store.admit(client_address(request))
+    session = await run_priced(request.app, client_address(request), BUILD_SECONDS,
+                               lambda: Session(config, get_settings(request), features_given="features" in given))
+    store.add(session, client_address(request))
     async with session.lock:
         return session.state("controller")
 
 
-@router.post("/sessions/import", status_code=201, response_model=SessionState, responses=ERRORS)
+@router.post("/sessions/import", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
 async def import_session(body: Export, request: Request):
     """A new session starting from exported weights (the optimizer state and the batch order start fresh)."""
-    session = await in_thread(lambda: Session(body.config, get_settings(request), W=body.W, b=body.b,
-                                              step=body.step))
-    get_store(request).add(session)
+    store = get_store(request)
+    store.admit(client_address(request))
+    session = await run_priced(request.app, client_address(request), BUILD_SECONDS,
+                               lambda: Session(body.config, get_settings(request), W=body.W, b=body.b, step=body.step))
+    store.add(session, client_address(request))
     async with session.lock:
         return session.state("controller")
 
@@ -113,7 +135,7 @@ async def patch_session(body: ConfigPatch, request: Request, reset: bool = False
     """Change the config. Hyperparameters apply at the next phase; structural fields need `?reset=true`."""
     changes = body.model_dump(exclude_unset=True)
     async with session.lock:
-        rebuilt = await in_thread(session.patch, changes, reset)
+        rebuilt = await run_priced(request.app, client_address(request), BUILD_SECONDS, session.patch, changes, reset)
         if rebuilt:
             publish_hello(session, public_limits(get_settings(request)))
         publish_state(session)
@@ -131,32 +153,53 @@ async def delete_session(request: Request, session: Session = Depends(write_sess
     return Response(status_code=204)
 
 
-@router.post("/sessions/{sid}/step", responses={200: {"model": Frame}, **ERRORS})
+@router.post("/sessions/{sid}/step", responses={200: {"model": Frame, "headers": STEP_HEADERS}, **ERRORS})
 async def step(request: Request, body: Optional[StepRequest] = None, session: Session = Depends(write_session)):
-    """Run phases or whole steps; answers the frame of the last step run. `count` applies to phase `full`."""
+    """Run phases or whole steps; answers the frame of the last step run. `count` applies to phase `full`.
+
+    A run of steps stops early when it has used the CPU budget (BACKPROP_CPU_BUDGET): X-Steps-Run says how many
+    ran, and X-Stopped-By says `cpu_budget`."""
     body = body or StepRequest()
-    max_steps = get_settings(request).max_steps_per_request
+    settings = get_settings(request)
+    max_steps = settings.max_steps_per_request
     if body.count > max_steps:
         raise ConfigError("count", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS), not {body.count}")
+    budget, pool = request.app.state.budget, request.app.state.pool
+    count = body.count if body.phase == "full" else 1
     async with session.lock:
-        done = 1
-        if body.phase == "full":
-            if body.count > STEPS_IN_THREAD:
-                done = await in_thread(session.run_steps, body.count)
+        sizes, batch = session.network.sizes, session.batch
+        budget.check(cost.frame_seconds(sizes, batch, body.detail), f"a {body.detail} frame of this run", "detail",
+                     "ask for detail=summary", cost.frame_values(sizes, batch, body.detail))
+        per_step = cost.step_seconds(sizes, batch)
+
+        details = {body.detail, *(c.detail for c in session.clients)}
+
+        def work() -> tuple[int, bytes | None]:
+            done = 1
+            if body.phase == "full":
+                done = session.run_steps(count, cost.Deadline(budget.seconds, pool))
             else:
-                done = session.run_steps(body.count)
-        else:
-            session.run_to_phase(body.phase)
-        frame = session.frame(body.detail)
+                session.run_to_phase(body.phase)
+            session.make_frames(details)
+            return done, session.frame(body.detail)
+
+        price = min(per_step * count, budget.seconds) + sum(cost.frame_seconds(sizes, batch, d) for d in details)
+        done, frame = await run_priced(request.app, client_address(request), price, work)
         publish_frame(session, force_extras=True)
-    return raw_json(with_skipped(frame, max(done - 1, 0)))
+        session.drop_full_frames()
+    headers = {"X-Steps-Run": str(done)}
+    if done < count and not session.trainer.diverged:
+        headers["X-Stopped-By"] = "cpu_budget"
+    response = raw_json(with_skipped(frame, max(done - 1, 0)))
+    response.headers.update(headers)
+    return response
 
 
 @router.post("/sessions/{sid}/reset", response_model=SessionState, responses=ERRORS)
 async def reset(request: Request, body: Optional[ResetRequest] = None, session: Session = Depends(write_session)):
     body = body or ResetRequest()
     async with session.lock:
-        await in_thread(session.reset, body.seed, body.data_seed)
+        await run_priced(request.app, client_address(request), BUILD_SECONDS, session.reset, body.seed, body.data_seed)
         publish_hello(session, public_limits(get_settings(request)))
         publish_state(session)
         return session.state("controller")
@@ -169,21 +212,22 @@ async def predict(body: PredictRequest, request: Request, found: tuple = Depends
     if len(body.x) > max_rows:
         raise ConfigError("x", f"x may have at most {max_rows} rows (BACKPROP_MAX_PREDICT_ROWS), not {len(body.x)}")
     async with session.lock:
-        answer = await in_thread(session.predict, body.x) if len(body.x) > 1000 else session.predict(body.x)
+        seconds = cost.predict_seconds(session.network.sizes, len(body.x))
+        request.app.state.budget.check(seconds, f"predicting {len(body.x)} rows", "x", "send fewer rows")
+        answer = await run_priced(request.app, client_address(request), seconds, session.predict, body.x)
     return raw_json(dumps(answer))
 
 
 @router.get("/sessions/{sid}/boundary", responses={200: {"model": Boundary}, **ERRORS})
-async def boundary(found: tuple = Depends(read_session),
+async def boundary(request: Request, found: tuple = Depends(read_session),
                    resolution: int = Query(64, ge=2, le=limits.MAX_GRID_RESOLUTION),
                    neurons: bool = False):
     """The network's output over a grid of the input plane (2-D) or along the input (1-D), values exact."""
     session, _ = found
     async with session.lock:
-        if neurons or resolution * resolution > BOUNDARY_ROWS_IN_THREAD:
-            answer = await in_thread(session.boundary, resolution, neurons, True)
-        else:
-            answer = session.boundary(resolution, neurons, True)
+        seconds = check_grid(request.app.state.budget, session, resolution, neurons, "resolution")
+        answer = await run_priced(request.app, client_address(request), seconds, session.boundary, resolution,
+                                  neurons, True)
         return raw_json(dumps(answer))
 
 
@@ -196,11 +240,15 @@ async def data(found: tuple = Depends(read_session), split: Literal["train", "te
 
 
 @router.get("/sessions/{sid}/gradcheck", response_model=GradcheckOut, responses=ERRORS)
-async def gradcheck(found: tuple = Depends(read_session), epsilon: float = Query(1e-6, ge=1e-10, le=1e-2)):
+async def gradcheck(request: Request, found: tuple = Depends(read_session),
+                    epsilon: float = Query(1e-6, ge=1e-10, le=1e-2)):
     """Backprop's gradient against central differences, on the current step's batch."""
     session, _ = found
     async with session.lock:
-        answer = await in_thread(session.gradcheck, epsilon)
+        seconds = cost.gradcheck_seconds(session.network.sizes, session.batch)
+        request.app.state.budget.check(seconds, "a gradient check of this network on its batch", "epsilon",
+                                       "check a smaller network or batch (two forward passes per parameter)")
+        answer = await run_priced(request.app, client_address(request), seconds, session.gradcheck, epsilon)
     return raw_json(dumps(answer))
 
 
@@ -232,6 +280,11 @@ async def set_weight(body: WeightEdit, request: Request, session: Session = Depe
 
 # -- past steps and branches (app/rewind.py) ---------------------------------------------------------------------
 
+def _replay_seconds(session: Session, tl: Timeline) -> float:
+    """The price of a replay: bringing a checkpoint back, then at most a checkpoint interval of steps."""
+    return BUILD_SECONDS + tl.every * cost.step_seconds(session.network.sizes, session.config.batch_size)
+
+
 def _timeline_to(session: Session, n: int, field: str) -> Timeline:
     """A copy of the session's timeline that holds step n (with the session's lock held)."""
     tl = session.journal
@@ -249,7 +302,9 @@ async def past_step(request: Request, n: int, detail: Literal["summary", "full"]
     session, _ = found
     async with session.lock:
         tl = _timeline_to(session, n, "n")
-    run = await in_thread(tl.replay, n, get_settings(request))
+        price = _replay_seconds(session, tl) + cost.frame_seconds(session.network.sizes, session.config.batch_size,
+                                                                  detail)
+    run = await run_priced(request.app, client_address(request), price, tl.replay, n, get_settings(request))
     return raw_json(with_skipped(run.frame(detail), 0))
 
 
@@ -262,16 +317,19 @@ async def branch(body: BranchRequest, request: Request, session: Session = Depen
         raise ConfigError(f"changes.{other[0]}", f"a branch changes hyperparameters only ({', '.join(HYPERPARAMETERS)})"
                                                  f"; {other[0]} needs a new run")
     settings = get_settings(request)
+    store = get_store(request)
+    store.admit(client_address(request))
     async with session.lock:
         tl = _timeline_to(session, body.step, "step")
         history = [dict(e) for e in session.history if e["step"] <= body.step]
-    run = await in_thread(tl.replay, body.step, settings)
+        price = _replay_seconds(session, tl)
+    run = await run_priced(request.app, client_address(request), price, tl.replay, body.step, settings)
     run.id, run.view_id = new_id(settings.instance), new_id(settings.instance)
     run.history.clear()
     run.history.extend(history)
     run.history_total = len(history)
     if changes:
         run.patch(changes, allow_reset=False)
-    get_store(request).add(run)
+    store.add(run, client_address(request))
     async with run.lock:
         return run.state("controller")

@@ -245,12 +245,13 @@ def _check_custom(custom) -> tuple[np.ndarray, np.ndarray, str, int]:
         return x, y, task, 0
     if not np.all(y == np.round(y)) or y.min() < 0:
         raise ValueError("custom_data.y class labels must be integers 0..K-1")
+    if y.max() > limits.MAX_CLASSES - 1:  # checked before the cast: 1e19 has no int64
+        raise ValueError(f"custom_data.y has labels up to {y.max():.17g}; at most {limits.MAX_CLASSES} classes "
+                         f"(0..{limits.MAX_CLASSES - 1})")
     labels = y.astype(np.int64)
     k = int(labels.max()) + 1
-    if k > limits.MAX_CLASSES:
-        raise ValueError(f"custom_data.y has labels up to {k - 1}; at most {limits.MAX_CLASSES} classes (0..{limits.MAX_CLASSES - 1})")
-    if k < 2:
-        raise ValueError("custom_data.y needs at least two classes (labels 0 and 1)")
+    if k < 2 or len(np.unique(labels)) < 2:
+        raise ValueError("custom_data.y needs at least two classes: labels 0..K-1 with two different values")
     return x, labels, task, k
 
 

@@ -12,8 +12,10 @@ from app.settings import load_settings
 
 
 def make_settings(**overrides):
+    # tests create many sessions from one address and evict sessions they just made: no creation rate, no idle wait;
+    # runs kept in memory only
     base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5,
-                               store="memory")
+                               create_burst=100_000, evict_after=0.0, store="memory")
     return dataclasses.replace(base, **overrides)
 
 

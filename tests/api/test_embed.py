@@ -187,9 +187,9 @@ def test_frame_ancestors_follow_the_setting(monkeypatch, setting, directive, xfo
         for path in ("/", "/embed"):
             r = c.get(path)
             if r.headers["content-type"].startswith("text/html"):
-                assert r.headers["content-security-policy"] == directive
+                assert r.headers["content-security-policy"].split("; ")[-1] == directive
                 assert r.headers.get("x-frame-options") == xfo
-        assert c.get("/").headers["content-security-policy"] == directive
+        assert c.get("/").headers["content-security-policy"].split("; ")[-1] == directive
 
 
 def test_bad_security_settings_are_refused_with_the_variable_named(monkeypatch):

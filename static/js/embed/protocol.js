@@ -32,12 +32,13 @@ export const ERROR_CODES = {
   bad_message: null, invalid_message: null, invalid_config: null, needs_reset: null, phase_order: null,
   mid_step: null, read_only: null, no_boundary: null, too_large: null, body_too_large: null, command_failed: null,
   not_finite: null, step_out_of_range: null,
+  over_budget: null, cpu_budget: null, rate_limited: null, too_many_messages: null, too_deep: null, // a request priced or sent past a limit (docs/API.md)
   diverged: null, // the widget's banner says it, with a reset button
   lesson_invalid: null, // the lesson area lists the problems
   config_refused: "This widget's setup could not be used, so it shows a standard network instead.",
   session_lost: AGAIN, session_not_found: AGAIN, session_deleted: AGAIN,
   too_many_clients: "This run already has as many watchers as the server allows. Reload in a while to try again.",
-  too_many_sessions: BUSY, worker_unavailable: BUSY,
+  too_many_sessions: BUSY, too_many_creations: BUSY, address_memory: BUSY,
   internal_error: "Something went wrong on the server. If the widget stops responding, reload the page.",
   start_failed: "The widget could not start. Reload the page to try again.",
   // a lesson launched from a graded LTI link: the score endpoint's own codes (docs/LTI.md) come through as they are
