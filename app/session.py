@@ -318,12 +318,12 @@ class Session:
         """Samples in one step's batch."""
         return min(self.config.batch_size, self.data.n_train)
 
-    def make_frames(self, details) -> None:
-        """The current record's frames at these details and the current metrics, made now (on a heavy-work
-        thread) and kept for the publishing that follows (which then costs the event loop nothing)."""
+    def make_frames(self, details, metrics: bool = True) -> None:
+        """The current record's frames at these details and (metrics) the current metrics, made now (on a
+        heavy-work thread) and kept for the publishing that follows (which then costs the event loop nothing)."""
         for detail in details:
             self.frame(detail)
-        if self.clients:
+        if metrics and self.clients:
             self.metrics()
 
     def drop_full_frames(self) -> None:

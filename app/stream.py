@@ -242,10 +242,7 @@ def publish_extras(session: Session, force: bool = False, only: Client | None = 
     metrics_body = None
     for c in clients:
         if c.metrics_every:
-            last = c.last_metrics_step
-            due = last is None or step < last or step // c.metrics_every > last // c.metrics_every \
-                or (force and step != last)
-            if due:
+            if _metrics_due(c, step) or (force and step != c.last_metrics_step):
                 if metrics_body is None:
                     metrics_body = dumps({"type": "metrics", **session.metrics()})
                 c.put("metrics", metrics_body)
@@ -380,6 +377,17 @@ def stop_playing(session: Session) -> None:
         runner.cancel()
 
 
+def metrics_due(session: Session) -> bool:
+    """Whether publish_extras will send some client the metrics of the current step (without forcing)."""
+    return any(_metrics_due(c, session.step) for c in session.clients)
+
+
+def _metrics_due(c: Client, step: int) -> bool:
+    """The client asked for metrics and the step count crossed a multiple of its `metrics_every` since the last."""
+    last = c.last_metrics_step
+    return bool(c.metrics_every) and (last is None or step < last or step // c.metrics_every > last // c.metrics_every)
+
+
 async def run_steps_priced(session: Session, n: int) -> int:
     """n steps of the runner, and the frames its clients want: on the event loop if cheap, else on a heavy-work
     thread within the CPU budget (the player's fair share)."""
@@ -390,7 +398,8 @@ async def run_steps_priced(session: Session, n: int) -> int:
 
     def work() -> int:
         done = session.run_steps(n, cost.Deadline(s.cpu_budget, session.pool))
-        session.make_frames(details)
+        # the whole-set metrics only when a client is due for them: measuring them costs several steps
+        session.make_frames(details, metrics=metrics_due(session))
         return done
 
     if session.pool is None or price <= cost.INLINE_SECONDS:

@@ -328,6 +328,10 @@ def row(label: str, r: dict) -> str:
             f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}  {per_step}")
 
 
+# every client of the bench comes from one address: the per-address creation rate would stop it at 60 sessions
+# (and by its memory share: a run's estimate counts a full history, about 3.7 MB for 2-8-8-1)
+BENCH_ENV = {"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_CREATE_BURST": "100000", "BACKPROP_CREATE_RATE": "1000000",
+             "BACKPROP_MAX_ADDRESS_MB": "100000", "BACKPROP_MAX_MEMORY_MB": "100000"}
 HEADER = ("server, client      clients  served  sessions  frames/s/client  median ms  p99 ms  server CPU %  "
           "server RSS MB  bench CPU %  load  us per step")
 
@@ -335,7 +339,7 @@ HEADER = ("server, client      clients  served  sessions  frames/s/client  media
 async def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     # a lecture hall: one session watched by up to 1,000 viewers (the default allows 500 clients a session)
-    srv = LocalServer(env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_MAX_CLIENTS_PER_SESSION": "1001"}).start()
+    srv = LocalServer(env={**BENCH_ENV, "BACKPROP_MAX_CLIENTS_PER_SESSION": "1001"}).start()
     started = time.perf_counter()
     try:
         print("server: backprop-live with its defaults (one process)")
@@ -359,7 +363,7 @@ async def main() -> None:
         srv.stop()
     # the same run: two instances behind nginx (deploy/cluster.py), when nginx is installed
     if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        with Cluster(2, port=free_port(), env={"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_STORE": "memory"}) as two:
+        with Cluster(2, port=free_port(), env={**BENCH_ENV, "BACKPROP_STORE": "memory"}) as two:
             for n_clients, n_sessions in ((200, 200), (501, 1)):
                 print(row("2 + nginx, lean", await many_clients(two, n_clients, n_sessions, seconds=8,
                                                               warmup=2.0 if n_clients < 500 else 4.0)))
