@@ -3,16 +3,15 @@ loads its ESM, while the Python handle steps and plays the run; the frames reach
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from contextlib import contextmanager
 
 import pytest
 from playwright.sync_api import expect
 
 from app.notebook import BackpropWidget, Run
-from app_server import REPO, free_port
+from app_server import REPO
+from other_site import other_site
 
 pytestmark = pytest.mark.browser
 ESM = REPO / "app" / "notebook" / "widget.js"
@@ -43,25 +42,8 @@ def notebook_page(state: dict):
     files = {"/": ("text/html", HARNESS.replace("__STATE__", json.dumps(state)).encode()),
              "/widget.js": ("text/javascript", ESM.read_bytes())}
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            kind, body = files.get(self.path, ("text/plain", b""))
-            self.send_response(200 if body else 404 if self.path != "/favicon.ico" else 204)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with other_site(files) as site:
+        yield f"{site}/"
 
 
 def test_the_python_handle_drives_the_widget_in_the_cell(make_page, live_server):

@@ -3,13 +3,11 @@ iframe tools embed it: its origin is `null`, so its scripts, API calls and WebSo
 
 from __future__ import annotations
 
-import http.server
-import threading
 from contextlib import contextmanager
 
 import pytest
 
-from app_server import free_port
+from other_site import other_site
 
 pytestmark = pytest.mark.browser
 
@@ -38,33 +36,9 @@ COURSE_PAGE = """<!doctype html>
 
 @contextmanager
 def course_site(base: str):
-    """A static course page on another origin (its own port on 127.0.0.1)."""
-    page = COURSE_PAGE.replace("{base}", base).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the standard library's name)
-            if self.path == "/favicon.ico":
-                self.send_response(204)
-                self.end_headers()
-                return
-            body = page if self.path.split("?")[0] in ("/", "/course.html") else b"not here"
-            self.send_response(200 if body is page else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/course.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The course page, on another origin than the app."""
+    with other_site({"/course.html": ("text/html; charset=utf-8", COURSE_PAGE.replace("{base}", base).encode())}) as site:
+        yield f"{site}/course.html"
 
 
 def events(page, frame: str, kind: str) -> list:
