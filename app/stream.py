@@ -163,10 +163,9 @@ def hello_message(session: Session, role: str, limits: dict, frame_follows: bool
 def welcome(session: Session, client: Client, limits: dict) -> None:
     """What a client that connects (or reconnects) gets at once: the hello, the current step's frame, and (a viewer)
     the presenter's selection."""
-    frame = session.frame(client.detail)
-    client.put("hello", (session.step, hello_message(session, client.role, limits, frame_follows=frame is not None)))
-    if frame is not None:
-        client.put("frame", (session.record.step, frame))
+    client.put("hello", (session.step, hello_message(session, client.role, limits,
+                                                     frame_follows=session.record is not None)))
+    resend_frame(session, client)
     if client.role == "viewer" and session.presentation is not None:
         client.put("present", session.presentation)
 

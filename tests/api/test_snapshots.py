@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.local_server import LocalServer
-from app.snapshots import describe
+from app.snapshots import SqliteSnapshots, describe
 from app.main import create_app
 from app.settings import load_settings
 from conftest import make_settings
@@ -142,6 +141,5 @@ def test_a_crash_loses_at_most_the_snapshot_interval(tmp_path):
 
 def saved_step(db, session_id: str) -> int | None:
     """The step of the run's saved snapshot (None before its first save)."""
-    with sqlite3.connect(str(db)) as c:
-        row = c.execute("SELECT state FROM runs WHERE id = ?", (session_id,)).fetchone()
-    return describe(row[0])["step"] if row else None
+    found = SqliteSnapshots(db).load(session_id)  # what the next start would bring back
+    return describe(found[1])["step"] if found else None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import time
 
 import httpx
 import pytest
 
 from app.local_server import LocalServer
-from app.snapshots import describe
+from app.snapshots import SqliteSnapshots, describe
 
 pytestmark = pytest.mark.browser
 LIVE = "() => window.__backpropLive && window.__backpropLive.lastFrame && document.getElementById('conn-status').classList.contains('ok')"
@@ -20,9 +19,8 @@ LIVE = "() => window.__backpropLive && window.__backpropLive.lastFrame && docume
 
 def saved_step(db, session_id: str) -> int | None:
     """The step of the run's saved snapshot (None before its first save)."""
-    with sqlite3.connect(str(db)) as c:
-        row = c.execute("SELECT state FROM runs WHERE id = ?", (session_id,)).fetchone()
-    return describe(row[0])["step"] if row else None
+    found = SqliteSnapshots(db).load(session_id)  # what the next start would bring back
+    return describe(found[1])["step"] if found else None
 
 
 def quiet_page(browser, errors: list):
