@@ -14,6 +14,7 @@ WebSocket, a cancelled request) never starts. While the server stops, running st
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
@@ -50,6 +51,13 @@ def frame_values(sizes: Sequence[int], batch: int, detail: str) -> int:
 
 def frame_seconds(sizes: Sequence[int], batch: int, detail: str) -> float:
     return VALUE * frame_values(sizes, batch, detail)
+
+
+@functools.lru_cache(maxsize=1024)
+def step_and_frames(sizes: tuple[int, ...], batch: int, details: frozenset[str]) -> tuple[float, float]:
+    """(seconds per step, seconds for the step's frame at each of these details): what a playing run's tick and
+    a `step` message are priced at, kept per network shape, batch and details (they are read for every step)."""
+    return step_seconds(sizes, batch), sum(frame_seconds(sizes, batch, d) for d in details)
 
 
 def grid_values(sizes: Sequence[int], resolution: int, neurons: bool, input_dim: int) -> int:

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import budget as cost
 from .budget import Budget, TokenBucket
-from .frames import dumps, round_sig, with_skipped
+from .frames import dumps, frame_text, round_sig
 from .errors import ApiError
 from .session import Session, grid
 from .settings import Settings
@@ -50,7 +50,7 @@ class Client:
         # outbox
         self.slots: dict[str, tuple[int, object]] = {}
         self.control: deque = deque(maxlen=settings.control_queue)
-        self.wake = asyncio.Event()
+        self.waiter: asyncio.Future | None = None  # the sender's while it waits for the outbox (see run_sender)
         self.seq = 0
         self.closing: tuple[int, str] | None = None
         # what was sent
@@ -69,7 +69,12 @@ class Client:
         pending = len(self.slots) + len(self.control)
         if pending > self.max_pending:
             self.max_pending = pending
-        self.wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def put(self, kind: str, payload) -> None:
         self.seq += 1
@@ -92,7 +97,7 @@ class Client:
 
     def close_after_sending(self, code: int, reason: str) -> None:
         self.closing = (code, reason)
-        self.wake.set()
+        self._wake()
 
     def pending(self) -> int:
         return len(self.slots) + len(self.control)
@@ -109,28 +114,35 @@ class Client:
         items.sort(key=lambda t: t[0])
         return [(kind, payload) for _, kind, payload in items]
 
-    def render(self, kind: str, payload) -> bytes:
+    def render(self, kind: str, payload) -> str:
+        """The text of an outbox message. A frame's payload is (step, body, text): text is the message with
+        `skipped: 0`, made once for every client of a publish (None: made here)."""
         if kind == "frame":
-            step, body = payload
+            step, body, text = payload
             skipped = step - self.last_frame_step - 1 if step > self.last_frame_step else 0
             self.last_frame_step = step
             self.frames_sent += 1
-            return with_skipped(body, max(skipped, 0))
+            if skipped > 0 or text is None:
+                return frame_text(body, max(skipped, 0))
+            return text
         if kind == "hello":
             step, body = payload
             self.last_frame_step = step
-            return body
-        return payload
+            return body.decode()
+        return payload.decode()
 
     async def run_sender(self) -> None:
-        """Write the outbox to the socket until the connection ends."""
+        """Write the outbox to the socket until the connection ends. With nothing to send it waits on a future
+        that the next message put resolves (one per wait: lighter than an asyncio.Event, on every frame)."""
         ws = self.ws
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self.wake.wait()
-                self.wake.clear()
+                if not self.slots and not self.control and self.closing is None:
+                    self.waiter = loop.create_future()
+                    await self.waiter
                 for kind, payload in self.take():
-                    await ws.send_text(self.render(kind, payload).decode())
+                    await ws.send_text(self.render(kind, payload))
                 if self.closing is not None:
                     await ws.close(code=self.closing[0], reason=self.closing[1])
                     return
@@ -193,7 +205,7 @@ def resend_frame(session: Session, client: Client) -> None:
     """The current step's frame again, at the client's new detail (a subscription that changed it)."""
     frame = session.frame(client.detail)
     if frame is not None:
-        client.put("frame", (session.record.step, frame))
+        client.put("frame", (session.record.step, frame, None))
 
 
 def publish_hello(session: Session, limits: dict) -> None:
@@ -226,8 +238,13 @@ def publish_frame(session: Session, force_extras: bool = False) -> None:
     if not session.clients or rec is None:
         return
     step = rec.step
+    texts: dict[str, tuple] = {}  # detail -> (body, text with skipped 0): made once, sent to many
     for c in session.clients:
-        c.put("frame", (step, session.frame(c.detail)))
+        made = texts.get(c.detail)
+        if made is None:
+            body = session.frame(c.detail)
+            made = texts[c.detail] = (body, frame_text(body, 0))
+        c.put("frame", (step, *made))
     publish_extras(session, force=force_extras)
 
 
@@ -376,9 +393,12 @@ def stop_playing(session: Session) -> None:
         runner.cancel()
 
 
-def metrics_due(session: Session) -> bool:
-    """Whether publish_extras will send some client the metrics of the current step (without forcing)."""
-    return any(_metrics_due(c, session.step) for c in session.clients)
+def metrics_wanted(clients, step: int, force: bool = False) -> bool:
+    """Whether publish_extras (forced or not) will send some of these clients the metrics of `step`: measuring
+    them costs several steps, so steps made for clients that want none do not measure them. `clients` is a
+    tuple of the session's clients (this may run on a heavy-work thread, while the set changes)."""
+    return any(_metrics_due(c, step) or (force and c.metrics_every and step != c.last_metrics_step)
+               for c in clients)
 
 
 def _metrics_due(c: Client, step: int) -> bool:
@@ -391,14 +411,14 @@ async def run_steps_priced(session: Session, n: int) -> int:
     """n steps of the runner, and the frames its clients want: on the event loop if cheap, else on a heavy-work
     thread within the CPU budget (the player's fair share)."""
     s = session.settings
-    sizes, batch = session.network.sizes, session.batch
-    details = {c.detail for c in session.clients}
-    price = cost.step_seconds(sizes, batch) * n + sum(cost.frame_seconds(sizes, batch, d) for d in details)
+    clients = tuple(session.clients)
+    details = frozenset([c.detail for c in clients])
+    per_step, frames = cost.step_and_frames(tuple(session.network.sizes), session.batch, details)
+    price = per_step * n + frames
 
     def work() -> int:
         done = session.run_steps(n, cost.Deadline(s.cpu_budget, session.pool))
-        # the whole-set metrics only when a client is due for them: measuring them costs several steps
-        session.make_frames(details, metrics=metrics_due(session))
+        session.make_frames(details, metrics=metrics_wanted(clients, session.step))
         return done
 
     if session.pool is None or price <= cost.INLINE_SECONDS:

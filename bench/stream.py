@@ -14,7 +14,9 @@ Measures
      viewers; how many clients received frames, the median and p99 interval between frames per client, server CPU
      (from /proc/<pid>/stat) and RSS (from /proc/<pid>/status), both summed over the worker processes;
   4. the same 200 clients with a session each on two instances behind nginx (deploy/cluster.py), and the server
-     CPU per step (a step with its frame and its send): the server's CPU time over the steps its sessions ran.
+     CPU per step (a step with its frame and its send): the server's CPU time over the steps its sessions ran,
+     nginx's processes included, and "app only": the instances' alone (what the application spends; nginx's
+     share is the proxying of each frame, the cost of running behind it).
 The many-clients runs use LeanClient, a minimal WebSocket client that costs the shared CPU little; the 200 x 200
 run is repeated with the `websockets` package's client for comparison.
 """
@@ -57,6 +59,11 @@ def server_pids(root) -> list[int]:
     return [p for r in roots for p in _family(r)]
 
 
+def app_pids(root) -> list[int]:
+    """The application's processes only: a LocalServer's one, or a cluster's instances (not nginx)."""
+    return [p.pid for p in root.instances.values()] if hasattr(root, "instances") else [root.proc.pid]
+
+
 def _family(pid: int) -> list[int]:
     pids = [pid]
     for entry in Path("/proc").iterdir():
@@ -69,10 +76,10 @@ def _family(pid: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(server) -> float:
-    """utime + stime of the server's processes (one that exited meanwhile drops out)."""
+def cpu_seconds(server, pids: list[int] | None = None) -> float:
+    """utime + stime of the server's processes, or of these (one that exited meanwhile drops out)."""
     total = 0.0
-    for p in server_pids(server):
+    for p in server_pids(server) if pids is None else pids:
         try:
             fields = _stat(p)
         except OSError:
@@ -155,7 +162,8 @@ async def one_client_fast(srv: LocalServer, seconds: float, window: int = 16) ->
         dt = time.perf_counter() - t0
         server_cpu, bench_cpu = cpu_seconds(srv) - cpu0, time.process_time() - own0
     return {"frames_per_s": frames / dt, "steps_per_s": (frames + skipped) / dt, "frame_bytes": size,
-            "server_cpu_percent": 100 * server_cpu / dt, "client_cpu_percent": 100 * bench_cpu / dt}
+            "server_cpu_percent": 100 * server_cpu / dt, "client_cpu_percent": 100 * bench_cpu / dt,
+            "us_per_frame": 1e6 * server_cpu / frames if frames else float("nan")}
 
 
 class LeanClient(asyncio.Protocol):
@@ -292,10 +300,11 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
 
     tasks = [asyncio.create_task((lean_client if lean else client)(i)) for i in range(n_clients)]
     await asyncio.sleep(warmup)
-    cpu0, t0, own0 = cpu_seconds(srv), time.perf_counter(), time.process_time()
+    app = app_pids(srv)
+    cpu0, app0, t0, own0 = cpu_seconds(srv), cpu_seconds(srv, app), time.perf_counter(), time.process_time()
     start_measure.set()
     await asyncio.sleep(seconds)
-    cpu1, t1, own1 = cpu_seconds(srv), time.perf_counter(), time.process_time()
+    cpu1, app1, t1, own1 = cpu_seconds(srv), cpu_seconds(srv, app), time.perf_counter(), time.process_time()
     rss = rss_mb(srv)
     if lean:
         for ws in sockets:
@@ -315,6 +324,8 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
         "server_cpu_percent": 100 * (cpu1 - cpu0) / (t1 - t0),
         # a session of its own per client: each frame received is a step run (at 20 steps/s, frames do not coalesce)
         "us_per_step": 1e6 * (cpu1 - cpu0) / sum(frames) if n_clients == n_sessions and sum(frames) else None,
+        # the same without nginx: what the application's own processes spend
+        "app_us_per_step": 1e6 * (app1 - app0) / sum(frames) if n_clients == n_sessions and sum(frames) else None,
         "server_rss_mb": rss,
         "client_cpu_percent": 100 * (own1 - own0) / (t1 - t0),
         "load": os.getloadavg()[0],
@@ -323,6 +334,7 @@ async def many_clients(srv: LocalServer, n_clients: int, n_sessions: int, second
 
 def row(label: str, r: dict) -> str:
     per_step = f"{r['us_per_step']:11.0f}" if r["us_per_step"] is not None else f"{'':11s}"
+    per_step += f"  {r['app_us_per_step']:11.0f}" if r["app_us_per_step"] is not None else ""
     return (f"{label:18s}  {r['clients']:7d}  {r['served']:6d}  {r['sessions']:8d}  {r['frames_per_s_per_client']:15.1f}  "
             f"{r['median_interval_ms']:9.1f}  {r['p99_interval_ms']:6.1f}  {r['server_cpu_percent']:12.0f}  "
             f"{r['server_rss_mb']:13.0f}  {r['client_cpu_percent']:11.0f}  {r['load']:4.1f}  {per_step}")
@@ -333,7 +345,7 @@ def row(label: str, r: dict) -> str:
 BENCH_ENV = {"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_CREATE_BURST": "100000", "BACKPROP_CREATE_RATE": "1000000",
              "BACKPROP_MAX_ADDRESS_MB": "100000", "BACKPROP_MAX_MEMORY_MB": "100000"}
 HEADER = ("server, client      clients  served  sessions  frames/s/client  median ms  p99 ms  server CPU %  "
-          "server RSS MB  bench CPU %  load  us per step")
+          "server RSS MB  bench CPU %  load  us per step  (app only)")
 
 
 async def main() -> None:
@@ -353,7 +365,8 @@ async def main() -> None:
               f"{r['steps_per_s']:.0f} steps/s")
         r = await one_client_fast(srv, 5)
         print(f"one client, pipelined step messages: {r['frames_per_s']:.0f} summary frames/s "
-              f"({r['frame_bytes']} bytes each on the socket, server CPU {r['server_cpu_percent']:.0f} %)")
+              f"({r['frame_bytes']} bytes each on the socket, server CPU {r['server_cpu_percent']:.0f} %, "
+              f"{r['us_per_frame']:.0f} us per step with its message, frame and send)")
         print(HEADER)
         for n_clients, n_sessions in ((50, 50), (200, 200), (200, 10), (501, 1), (1001, 1)):
             print(row("1 process, lean", await many_clients(srv, n_clients, n_sessions, seconds=8,

@@ -14,8 +14,8 @@ from ..engine.trainer import PhaseError
 from ..errors import ApiError
 from ..schemas import ClientMessage
 from ..session import Session
-from ..stream import (Client, publish_audience, publish_extras, publish_frame, publish_hello, publish_presentation,
-                      publish_state, resend_frame, start_playing, stop_playing, welcome)
+from ..stream import (Client, metrics_wanted, publish_audience, publish_extras, publish_frame, publish_hello,
+                      publish_presentation, publish_state, resend_frame, start_playing, stop_playing, welcome)
 from .. import budget as cost
 from ..stream import check_grid
 from .deps import BUILD_SECONDS, client_address, public_limits, run_priced
@@ -174,7 +174,8 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
         async with session.lock:
             if client.detail != detail:
                 price = cost.frame_seconds(session.network.sizes, session.batch, client.detail)
-                await run_priced(app_of(client), client.owner, price, session.make_frames, [client.detail])
+                await run_priced(app_of(client), client.owner, price, session.make_frames, [client.detail],
+                                 bool(client.metrics_every))
                 resend_frame(session, client)
                 session.drop_full_frames()
             client.last_boundary = None
@@ -208,16 +209,16 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
                 raise ApiError(422, "invalid_message", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS)",
                                "count")
             budget = ws_budget(session)
-            per_step = cost.step_seconds(session.network.sizes, session.batch)
-            details = {c.detail for c in session.clients}
+            clients = tuple(session.clients)
+            details = frozenset([c.detail for c in clients])
+            per_step, frames = cost.step_and_frames(tuple(session.network.sizes), session.batch, details)
 
             def work() -> int:
                 done = session.run_steps(msg.count, cost.Deadline(budget.seconds, app_of(client).state.pool))
-                session.make_frames(details)
+                session.make_frames(details, metrics=metrics_wanted(clients, session.step, force=True))
                 return done
 
-            price = min(per_step * msg.count, budget.seconds) + sum(
-                cost.frame_seconds(session.network.sizes, session.batch, d) for d in details)
+            price = min(per_step * msg.count, budget.seconds) + frames
             done = await run_priced(app_of(client), client.owner, price, work)
             publish_frame(session, force_extras=True)
             session.drop_full_frames()

@@ -8,7 +8,7 @@ import logging
 from hypothesis import HealthCheck, given, settings, strategies as st
 from fastapi.testclient import TestClient
 
-from app.budget import Deadline, HeavyPool, TokenBucket
+from app.budget import Deadline, HeavyPool, TokenBucket, frame_seconds, step_and_frames, step_seconds
 from app.main import RedactIds
 
 SPIRAL_8x64 = {"dataset": "spiral", "hidden_layers": [{"neurons": 64, "activation": "tanh"}] * 8}
@@ -226,3 +226,12 @@ def test_a_heavy_boundary_is_made_off_the_loop_and_reaches_every_subscriber(make
                 grids.append(m)
             assert grids[0]["step"] == grids[1]["step"] == 2
             assert len(grids[0]["output"]) == 40 * 40 and grids[0]["output"] == grids[1]["output"]
+
+
+def test_a_tick_is_priced_as_its_steps_and_the_frames_of_its_details():
+    sizes = (2, 8, 8, 1)
+    per_step, frames = step_and_frames(sizes, 10, frozenset({"summary", "full"}))
+    assert per_step == step_seconds(sizes, 10)
+    assert frames == frame_seconds(sizes, 10, "summary") + frame_seconds(sizes, 10, "full")
+    assert step_and_frames(sizes, 10, frozenset())[1] == 0
+    assert step_and_frames((2, 64, 1), 10, frozenset({"summary"}))[0] > per_step

@@ -147,6 +147,42 @@ def test_metrics_and_boundary_subscriptions(client, session):
         assert b["step"] == 2
 
 
+def test_steps_measure_the_whole_set_metrics_only_for_clients_that_want_them(client, session, app):
+    # measuring them costs several steps: a `step` message whose clients asked for none leaves them unmeasured
+    # (the history still measures them every BACKPROP_METRICS_EVERY steps); a client that wants them gets them
+    s = app.state.store.by_id[session["id"]]
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "metrics_every": 0})
+        ws.send_json({"type": "step"})
+        assert receive_until(ws, "frame")["step"] == 1
+        assert s._metrics[0] != (s.version, s.step)
+        ws.send_json({"type": "subscribe", "metrics_every": 1})
+        receive_until(ws, "metrics")
+        ws.send_json({"type": "step"})
+        m = receive_until(ws, "metrics")
+        assert m["step"] == 2 and s._metrics[0] == (s.version, 2)
+
+
+def test_clients_that_missed_steps_get_their_own_skipped_count(client, session, app):
+    # a publish makes the frame's text once for every client; one that missed frames gets its own count
+    s = app.state.store.by_id[session["id"]]
+    with client.websocket_connect(ws_path(session["id"])) as a, client.websocket_connect(ws_path(session["id"])) as b:
+        a.receive_json()
+        b.receive_json()
+        a.send_json({"type": "ping"})
+        receive_until(a, "pong")
+        b.send_json({"type": "ping"})
+        receive_until(b, "pong")
+        slow = next(iter(s.clients))
+        slow.last_frame_step = -2  # as if the frames of steps -1 and 0 had been overwritten before sending
+        a.send_json({"type": "step"})
+        fa, fb = receive_until(a, "frame"), receive_until(b, "frame")
+        assert fa["step"] == fb["step"] == 1
+        assert sorted([fa["skipped"], fb["skipped"]]) == [0, 2]
+        assert {k: v for k, v in fa.items() if k != "skipped"} == {k: v for k, v in fb.items() if k != "skipped"}
+
+
 def test_boundary_subscription_with_neurons_on_1d_data(client):
     sid = client.post("/api/sessions", json={"dataset": "sine", "hidden_layers": [{"neurons": 6}]}).json()["id"]
     exact = client.get(f"/api/sessions/{sid}/boundary?neurons=true").json()
