@@ -227,13 +227,13 @@ def frame_bytes(body: dict) -> bytes:
     return dumps(body)
 
 
-def with_skipped(body_json: bytes, skipped: int) -> bytes:
-    """Prefix type and skipped to a serialized frame body: cheap enough to do per client."""
-    head = b'{"type":"frame","skipped":' + str(int(skipped)).encode()
-    return head + (b"," + body_json[1:] if len(body_json) > 2 else b"}")
-
-
 def frame_text(body_json: bytes, skipped: int) -> str:
-    """The WebSocket message of a frame (a text message), decoded from its body once (without copying it)."""
+    """Type and skipped prefixed to a serialized frame body: the WebSocket message of a frame (a text message),
+    decoded from the body without copying it first."""
     head = '{"type":"frame","skipped":' + str(int(skipped))
     return head + ("," + str(memoryview(body_json)[1:], "utf-8") if len(body_json) > 2 else "}")
+
+
+def with_skipped(body_json: bytes, skipped: int) -> bytes:
+    """frame_text as bytes (a REST answer)."""
+    return frame_text(body_json, skipped).encode()
