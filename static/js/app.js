@@ -17,6 +17,8 @@ import { describeHit, valuesText } from "./describe.js";
 import { confusionTable } from "./confusion.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
+import { Scrubber } from "./scrubber.js";
+import { BranchForm, settingsName } from "./branch.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
@@ -35,6 +37,12 @@ applyTheme(isDark());
 
 const conn = new Connection();
 const timeline = new Timeline();
+// a past step brought back with the timeline under the charts: shown instead of the live run's frames, which go on
+// arriving (and are kept) meanwhile
+const pastTimeline = new Timeline();
+const PAST_STEP_MS = 2400; // a past step's four phases play once, then its update stays
+/** The timeline the diagram and the inspector show: the past step's while scrubbed back, else the live one. */
+const shownTimeline = () => (scrubber.scrubbed && pastTimeline.frame ? pastTimeline : timeline);
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
@@ -49,7 +57,7 @@ const network = new NetworkView($("network"), {
   onSelect: (sel) => {
     follower?.explore();
     if (sel) inspector.open(sel); else inspector.close();
-    editor.select(sel, valueOf(sel));
+    editor.select(scrubber.scrubbed ? null : sel, valueOf(sel));
     state.lastInspect = 0;
     // on a phone the inspector is far below the diagram: bring it into view
     if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
@@ -78,6 +86,92 @@ function valueOf(sel) {
   const d = edge ? layer.dW_applied?.[sel.j]?.[sel.k] : layer.db_applied?.[sel.k];
   return v == null ? null : state.latest.phase === "update" && d != null ? v + d : v;
 }
+const scrubber = new Scrubber($("scrub"), {
+  fetchFrame: (n) => api("GET", `/api/sessions/${encodeURIComponent(state.session.id || WATCH_ID)}/steps/${n}?detail=full`),
+  view: showPastStep,
+  live: showLive,
+  status: (text, kind) => { $("scrub-status").textContent = text; $("scrub-status").dataset.kind = kind || ""; },
+});
+$("btn-live").addEventListener("click", () => scrubber.goLive());
+
+/** Past step n's frame, its four phases played once: the diagram, the inspector and the counter show it. */
+function showPastStep(frame, n) {
+  pastTimeline.setLive(false);
+  pastTimeline.lastAnimated = null;
+  pastTimeline.queue = [];
+  pastTimeline.push(frame, performance.now(), PAST_STEP_MS);
+  editor.select(null); // an edit changes the live run: not offered on a past step
+  network.dirty = true;
+  state.lastInspect = 0;
+  $("scrub-past").hidden = false;
+  $("scrub-viewing").textContent = `Viewing step ${n}`;
+  $("scrubber").classList.add("past");
+  document.body.classList.add("scrubbed");
+  $("scrub-out").textContent = `step ${n}`;
+  branchForm?.close();
+}
+
+function showLive() {
+  pastTimeline.frame = null;
+  network.dirty = true;
+  state.lastInspect = 0;
+  state.stepDrawn = "";
+  $("scrub-past").hidden = true;
+  $("scrubber").classList.remove("past");
+  document.body.classList.remove("scrubbed");
+  $("scrub-out").textContent = "live";
+  branchForm?.close();
+  if (network.selection) editor.select(network.selection, valueOf(network.selection));
+}
+const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { maxBatch: 2000, start: startBranch });
+if (branchForm) {
+  branchForm.ask = () => {
+    const f = pastTimeline.frame;
+    if (!scrubber.step || !f || !state.session) return null;
+    // the settings that step ran with: the frame's own learning rate and batch size, the run's other settings
+    return { step: scrubber.step, config: { ...state.session.config, learning_rate: f.learning_rate ?? state.session.config.learning_rate, batch_size: f.batch_size ?? state.session.config.batch_size } };
+  };
+}
+
+/**
+ * A new run from past step n with `changes`: the page follows it (address, tab memory, WebSocket) and draws its
+ * loss over the run it came from, whose history up to now is fetched first. The run it came from is kept.
+ */
+async function startBranch(n, changes) {
+  const parent = state.session;
+  const before = branchForm.ask()?.config || parent.config;
+  const history = await api("GET", `/api/sessions/${encodeURIComponent(parent.id)}/history?every=1`);
+  const session = await api("POST", `/api/sessions/${encodeURIComponent(parent.id)}/branch`, { step: n, changes });
+  const mine = await api("GET", `/api/sessions/${encodeURIComponent(session.id)}/history?every=1`).catch(() => ({ entries: [] }));
+  const cols = [[], [], []];
+  for (const e of history.entries || []) { cols[0].push(e.step); cols[1].push(e.train_loss); cols[2].push(e.test_loss); }
+  const same = settingsName(before) === settingsName(session.config);
+  state.compare = {
+    id: session.id, step: n, cols, entries: mine.entries || [],
+    names: { current: `from ${n}${same ? "" : ` (${settingsName(session.config)})`}`, previous: `parent${same ? "" : ` (${settingsName(before)})`}` },
+  };
+  setPlaying(false);
+  scrubber.goLive();
+  applySession(session, null, { syncPanel: true });
+  connect(session);
+  state.firstHello = true;
+  showToast(`A new run from step ${n}: its loss is drawn over the run it came from.`);
+}
+
+/** After a new run or a rebuild: the loss of the run a branch came from stays drawn while the branch is shown. */
+function showComparison(session) {
+  const c = state.compare;
+  if (!c || c.id !== session.id || (session.step || 0) < c.step) {
+    state.compare = null;
+    charts.setPrevious(null);
+    $("compare-note").hidden = true;
+    return;
+  }
+  charts.setPrevious(c.cols, c.names);
+  for (const e of c.entries) if (e.step <= (session.step || 0)) charts.addMetrics(e);
+  $("compare-note").hidden = false;
+  $("compare-note").textContent = `Loss of this run (${c.names.current}) over the run it came from (${c.names.previous}), branched at step ${c.step}.`;
+}
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
 // the messages about the network after each step, and the batch of each step, shown as the animation gets to them
@@ -103,6 +197,8 @@ window.__backpropLive = {
   get viewers() { return state.viewers; },
   get ended() { return state.ended; },
   get lastFrame() { return timeline.frame; },
+  get shownFrame() { return shownTimeline().frame; },
+  get scrubbedStep() { return scrubber.step; },
   get latestFrame() { return state.latest; },
   get session() { return state.session; },
   get config() { return panel.config; },
@@ -223,10 +319,12 @@ function applySession(session, points, { syncPanel = true } = {}) {
   network.selection = null;
   editor.select(null);
   charts.reset(sizes.length - 1, session.task === "classification");
+  showComparison(session);
   timeline.frame = null;
   timeline.lastAnimated = null;
   timeline.queue = [];
   timeline.push(initialFrame(session), performance.now(), 0);
+  scrubber.restart(session.step || 0); // its past starts here
   state.latest = timeline.frame;
   state.points = null;
   state.boundary = null;
@@ -515,9 +613,10 @@ function setSpeed(sps) {
 
 const controls = {
   togglePlay: () => { if (!state.diverged) setPlaying(!state.playing); },
-  stepFull: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
-  stepPhase: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
+  stepFull: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
+  stepPhase: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
   stepLayer: () => {
+    scrubber.goLive();
     if (state.playing) setPlaying(false);
     if (!timeline.revealLayer(performance.now())) { state.wantManual = true; conn.stepPhase(); }
   },
@@ -699,7 +798,7 @@ function showToast(text) {
 
 function showTooltip(hit, e, { keyboard = false } = {}) {
   const tip = $("net-tooltip");
-  const f = timeline.frame;
+  const f = shownTimeline().frame;
   if (!hit || !f || !f.layers.length) { tip.hidden = true; return; }
   const d = describeHit(hit, f, state.sizes, state.inputLabels);
   const numbers = valuesText(d.values);
@@ -780,7 +879,7 @@ function updateCounter(view, now) {
   const running = stepInProgress(view);
   if (view.frame && view.phase !== "live") step = view.frame.step || 0;
   const key = `${step}|${running}`;
-  if (key === state.stepDrawn || (timeline.live && now - state.lastCounter <= 100)) return;
+  if (key === state.stepDrawn || (view.phase === "live" && now - state.lastCounter <= 100)) return;
   $("step-count").textContent = step;
   $("step-state").hidden = !running;
   state.stepDrawn = key;
@@ -844,7 +943,8 @@ function ownFocus(view) {
 
 function loop(now) {
   timeline.tick(now);
-  const view = ownFocus(timeline.view(now));
+  pastTimeline.tick(now);
+  const view = ownFocus(shownTimeline().view(now));
   const moving = view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t);
   if (moving || network.dirty) {
     const t0 = performance.now();
@@ -855,6 +955,7 @@ function loop(now) {
   }
   lastView = view;
   updateCounter(view, now);
+  scrubber.setLast(state.stepShown);
   // the charts, the heatmap and the batch highlighted follow the animation while slow motion plays
   const settled = steps.follow(view, state.latest, holding());
   updateMetrics(settled);
@@ -866,7 +967,7 @@ function loop(now) {
   if (state.sizes[0] === 64 && view.frame && isFull(view.frame)) digits.draw(view.frame);
   if (!timeline.live || now - state.lastCharts > 200) { charts.render(); state.lastCharts = now; }
   drawConfusion();
-  if (inspector.selection && (!timeline.live || now - state.lastInspect > 400)) {
+  if (inspector.selection && (view.phase !== "live" || now - state.lastInspect > 400)) {
     inspector.render(view.frame);
     state.lastInspect = now;
   }

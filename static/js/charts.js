@@ -99,10 +99,13 @@ export class Charts {
 
   _build() {
     for (const c of [this.lossChart, this.accChart, this.gradChart]) if (c) c.destroy();
-    const previous = this.previous ? [{ label: "previous train", color: COLORS.muted, dash: [2, 3] },
-      { label: "previous test", color: COLORS.muted, dash: [8, 3] }] : [];
+    const names = this.names || { current: "", previous: "previous" };
+    const named = (who, what) => (who ? `${who} ${what}` : what);
+    const previous = this.previous ? [{ label: named(names.previous, "train"), color: COLORS.muted, dash: [2, 3] },
+      { label: named(names.previous, "test"), color: COLORS.muted, dash: [8, 3] }] : [];
     this.lossChart = makeChart(this.els.loss, "Loss", [
-      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }, ...previous], { log: this.log });
+      { label: named(this.previous && names.current, "train"), color: CLASS_COLORS[0] },
+      { label: named(this.previous && names.current, "test"), color: CLASS_COLORS[1], dash: [5, 3] }, ...previous], { log: this.log });
     this.els.acc.hidden = !this.classification;
     this.accChart = makeChart(this.els.acc, "Accuracy", [
       { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { yRange: [0, 1] });
@@ -132,10 +135,14 @@ export class Charts {
   /** The colours of the axes and grid follow the theme (palette.js): the charts are drawn again with them. */
   restyle() { this._build(); }
 
-  /** The loss curves of an earlier run ([steps, ..., train loss, test loss] columns of `metrics`), or null. */
-  setPrevious(cols) {
-    if ((cols || null) === (this.previous || null)) return;
+  /**
+   * The loss curves of another run drawn over this one's ([steps, train loss, test loss] columns), or null; `names`
+   * ({current, previous}) name both runs in the legend (a branch and the run it was taken from).
+   */
+  setPrevious(cols, names = null) {
+    if ((cols || null) === (this.previous || null) && JSON.stringify(names) === JSON.stringify(this.names || null)) return;
     this.previous = cols ? [cols[0], cols[1], cols[2]] : null;
+    this.names = cols ? names : null;
     this._build();
   }
 
