@@ -19,6 +19,10 @@ import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./c
 import { WeightEditor } from "./weight-edit.js";
 import { Scrubber } from "./scrubber.js";
 import { BranchForm, settingsName } from "./branch.js";
+import { OwnDataForm } from "./own-data.js";
+import { PointEditor } from "./data-points.js";
+import { CUSTOM_LIMITS } from "./csv.js";
+import { shareData, sharedData } from "./shared-data.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
@@ -67,6 +71,48 @@ const network = new NetworkView($("network"), {
   keyboard: true,
 });
 const boundary = new BoundaryView($("boundary"));
+// the user's own data: a CSV (the data panel's form) and points clicked on the data plane
+const ownData = VIEWER ? null : new OwnDataForm({ use: (parsed) => useOwnData(parsed.custom) });
+const pointEditor = VIEWER ? null : new PointEditor($("boundary"), boundary, {
+  change: (custom) => useOwnData(custom), limits: CUSTOM_LIMITS,
+});
+
+/** A run on `custom` (the API's custom_data): the run is rebuilt on it, as for any other change of data. */
+function useOwnData(custom) {
+  const inputs = custom.x[0].length;
+  state.ownData = custom;
+  panel.custom = ownDataInfo(custom.task, inputs, custom.task === "classification" ? Math.max(...custom.y) + 1 : 0);
+  panel.config = {
+    ...panel.config, dataset: "custom", custom_data: custom, output_activation: null, loss: null,
+    features: inputs === 2 ? panel.config.features || ["x1", "x2"] : null,
+  };
+  state.outputAuto = true;
+  state.dataHash = null;
+  panel.render();
+  return rebuild(panel.request(), { throws: true }).then(() => keepOwnData(custom));
+}
+
+function ownDataInfo(task, inputs, classes) {
+  return { name: "custom", title: "Your own data", task, inputs, classes };
+}
+const customInfo = (custom) => ownDataInfo(custom.task, custom.x[0].length, custom.task === "classification" ? Math.max(...custom.y) + 1 : 0);
+
+/**
+ * The data of a run on one's own data is kept on the server (POST /api/datasets), so that the address, and the
+ * Share link taken from it, can carry its hash: once the data has stopped changing for a moment (clicked points).
+ */
+let keepTimer = null;
+function keepOwnData(custom) {
+  clearTimeout(keepTimer);
+  keepTimer = setTimeout(async () => {
+    try {
+      const id = await shareData(custom);
+      if (state.ownData !== custom) return;
+      state.dataHash = id;
+      updateUrl();
+    } catch (err) { showToast(`Your data could not be kept for a link: ${err.message}`); }
+  }, 800);
+}
 const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") });
 const inspector = new Inspector($("inspector"), $("inspector-hint"), {
   idleHint: "Click a neuron or a connection in the network, or Tab to the diagram and walk it with the arrow keys.",
@@ -199,6 +245,10 @@ window.__backpropLive = {
   get lastFrame() { return timeline.frame; },
   get shownFrame() { return shownTimeline().frame; },
   get scrubbedStep() { return scrubber.step; },
+  get dataPoints() { return state.points; },
+  get dataHash() { return state.dataHash; },
+  /** Where data point (x1, x2) is drawn on the data plane, in CSS pixels from its top left corner. */
+  planePixel: (x, y) => { const p = boundary.plane(); return [p.sx(x), p.sy(y)]; },
   get latestFrame() { return state.latest; },
   get session() { return state.session; },
   get config() { return panel.config; },
@@ -300,11 +350,15 @@ function applySession(session, points, { syncPanel = true } = {}) {
     if (points && points.train) setPoints(points);
     return;
   }
+  if (session.config) session = { ...session, config: withOwnData(session.config) };
   state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
   if (!state.session.id && prev) state.session.id = prev.id;
   const cfg = { ...session.config };
   if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
+  if (cfg.dataset === "custom") panel.custom = ownDataInfo(session.task, session.input_dim, session.n_classes);
   if (syncPanel) panel.set(cfg);
+  boundary.ranges = { x: session.x_range, y: session.y_range };
+  pointEditor?.setRun(session);
   state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
   state.diverged = false;
   if (session.diverged) showDiverged(session.divergence); else hideBanner();
@@ -352,6 +406,13 @@ function applySession(session, points, { syncPanel = true } = {}) {
   network.setImages(new Map(state.inputImages));
   state.imagesDirty = true;
   if (points && points.train) setPoints(points);
+}
+
+/** The WebSocket's messages leave custom_data out (it may be large): the page has the data the run was built on. */
+function withOwnData(config) {
+  if (config.dataset !== "custom") return config;
+  if (config.custom_data) { state.ownData = config.custom_data; return config; }
+  return { ...config, custom_data: state.ownData || null };
 }
 
 function onlyWeightsChanged(prev, session) {
@@ -403,7 +464,7 @@ function updateUrl() {
     if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}`);
     return;
   }
-  const q = toQuery(panel.request(), { speed: state.speed, theme: chosenTheme });
+  const q = toQuery(panel.request(), { speed: state.speed, theme: chosenTheme, data: state.dataHash });
   if (q !== location.search) history.replaceState(null, "", q);
 }
 
@@ -413,11 +474,12 @@ function updateUrl() {
  * Changes made while one is on its way wait, and only the latest is sent: requests on separate connections could
  * otherwise arrive out of order and leave an older setup in place.
  */
-const rebuilds = { running: null, next: null, sent: [] }; // sent: the last setups asked for
-function rebuild(request) {
+const rebuilds = { running: null, next: null, sent: [], error: null }; // sent: the last setups asked for
+/** throws: the returned promise rejects with the server's refusal (for a form that shows it) */
+function rebuild(request, { throws = false } = {}) {
   rebuilds.next = request;
   if (!rebuilds.running) rebuilds.running = rebuildLatest().finally(() => { rebuilds.running = null; });
-  return rebuilds.running;
+  return throws ? rebuilds.running.then(() => { if (rebuilds.error) throw rebuilds.error; }) : rebuilds.running;
 }
 
 async function rebuildLatest() {
@@ -427,13 +489,16 @@ async function rebuildLatest() {
   while (rebuilds.next) {
     const request = rebuilds.next;
     rebuilds.next = null;
-    const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
+    const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null,
+      custom_data: request.custom_data ?? null };
     rebuilds.sent = [...rebuilds.sent.slice(-7), body];
     try {
       await conn.patch(body, true);
       ok = true;
+      rebuilds.error = null;
     } catch (err) {
       ok = false;
+      rebuilds.error = err;
       showToast(`That change was refused: ${err.message}`);
       const cfg = { ...state.session.config };
       if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
@@ -504,7 +569,7 @@ conn.on("error", (msg) => {
 
 function applyState(s) {
   if (s.config && state.session) {
-    state.session.config = { ...state.session.config, ...s.config };
+    state.session.config = withOwnData({ ...state.session.config, ...s.config });
     if (VIEWER) { panel.set(state.session.config); inspector.setConfig(state.session.config, state.sizes, state.inputLabels); }
   }
   if (VIEWER && typeof s.steps_per_second === "number") showSpeed(s.steps_per_second);
@@ -987,10 +1052,15 @@ function watch() {
 async function main() {
   if (VIEWER) { watch(); return; }
   const { config, ui } = parseUrl(location.search);
-  const [datasets, presets] = await Promise.all([
+  const [datasets, presets, limits] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
     api("GET", "/api/presets").catch(() => null),
+    api("GET", "/api/limits").catch(() => null),
   ]);
+  if (limits) {
+    for (const k of ["max_custom_rows", "max_inputs", "max_classes"]) if (typeof limits[k] === "number") CUSTOM_LIMITS[k] = limits[k];
+    ownData?.setLimits(CUSTOM_LIMITS);
+  }
   const dl = Array.isArray(datasets) ? datasets : datasets?.datasets;
   panel.setDatasets(dl);
   const pl = Array.isArray(presets) ? presets : presets?.presets;
@@ -1006,6 +1076,16 @@ async function main() {
   setSpeed(state.speed);
   const request = ui.preset ? { preset: ui.preset, ...config } : { ...DEFAULTS, ...config };
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
+  if (request.dataset === "custom") {
+    try {
+      request.custom_data = state.ownData = await sharedData(ui.data);
+      state.dataHash = ui.data;
+      panel.custom = customInfo(request.custom_data);
+    } catch (err) {
+      showBanner(err.message, false);
+      request.dataset = DEFAULTS.dataset;
+    }
+  }
   const info = panel.info(request.dataset);
   if (info && info.inputs !== 2) delete request.features;
   if (!ui.preset) panel.set(request);
