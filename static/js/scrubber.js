@@ -3,7 +3,8 @@
 // at its right end it is live again. While it is dragged the requests wait for it to rest (the server limits each
 // address's requests and prices each replay), only one is on its way at a time, and the latest step wins.
 
-export const SETTLE_MS = 220; // a drag that rests this long asks for its step
+const SETTLE_MS = 220; // a drag that rests this long asks for its step
+const KEY_MS = 120; // a key press (the slider's "change") waits this long for the next one: a key held down repeats
 const CACHE_SIZE = 64; // frames kept, so that going back and forth over the same steps asks again for none
 
 export class Scrubber {
@@ -24,8 +25,8 @@ export class Scrubber {
     this.busy = false;
     this.timer = null;
     this.cache = new Map();
-    input.addEventListener("input", () => this._moved(false));
-    input.addEventListener("change", () => this._moved(true));
+    input.addEventListener("input", () => this._moved(SETTLE_MS));
+    input.addEventListener("change", () => this._moved(KEY_MS));
     this._render();
   }
 
@@ -62,22 +63,14 @@ export class Scrubber {
     if (was) this.onLive();
   }
 
-  /** Shows past step n (clamped to the run's completed steps). */
-  goTo(n) {
-    n = Math.max(this.first + 1, Math.min(this.last, Math.round(n)));
-    if (!(n > this.first)) return;
-    this.input.value = String(n);
-    this._moved(true);
-  }
-
-  _moved(settled) {
+  /** The slider moved: its step is asked for once it has rested `wait` ms. */
+  _moved(wait) {
     const n = Number(this.input.value);
     if (n >= this.last) { this.goLive(); return; }
     this.wanted = n;
     this._label(n);
     clearTimeout(this.timer);
-    if (settled) this._fetch();
-    else this.timer = setTimeout(() => this._fetch(), SETTLE_MS);
+    this.timer = setTimeout(() => this._fetch(), wait);
   }
 
   async _fetch() {

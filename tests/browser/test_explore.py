@@ -85,6 +85,15 @@ def test_scrubbing_back_shows_the_past_steps_numbers_and_live_does_not_move_it(p
     page.click("#btn-play")
     page.wait_for_function("() => !window.__backpropLive.playing")
 
+    # a drag (keys held down) asks for the step it rests on, not for every step it passes
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/steps/" in r.url else None)
+    page.focus("#scrub")
+    for _ in range(12):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.__backpropLive.scrubbedStep === 15")
+    assert len(asked) <= 2 and asked[-1].endswith("/steps/15?detail=full"), asked
+
     # forward again, to another past step
     _scrub_to(page, 40)
     page.wait_for_function("() => document.querySelector('#inspector-hint').textContent.startsWith('Step 40')")
@@ -260,6 +269,13 @@ def test_a_share_link_carries_the_datas_hash_and_opens_the_same_data(page, live_
     theirs = js(other, "window.__backpropLive.session")
     assert theirs["id"] != sid
     assert httpx.get(f"{live_server}/api/sessions/{theirs['id']}").json()["config"]["custom_data"] == own
+    # and so does the embedded widget, from the snippet's address
+    src = page.locator("#share-embed").input_value().split('src="')[1].split('"')[0].replace("&amp;", "&")
+    widget = make_page()
+    widget.goto(src)
+    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    embedded = js(widget, "window.__backpropEmbed.session.id")
+    assert httpx.get(f"{live_server}/api/sessions/{embedded}").json()["config"]["custom_data"] == own
     # a hash the server does not have: said so, and a run on the default data instead
     gone = make_page()
     gone.goto(f"{live_server}/?d=custom&data={'0' * 64}")
