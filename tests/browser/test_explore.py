@@ -288,3 +288,24 @@ def test_a_share_link_carries_the_datas_hash_and_opens_the_same_data(page, live_
                 "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)"]
     assert sorted(problems.items) == sorted(expected)
     problems.items.clear()
+
+
+def test_a_refused_past_step_is_said_and_the_view_stays_where_it_was(page, live_server, open_app, problems):
+    open_app(page, live_server, "?sp=1000")
+    for _ in range(5):
+        page.click("#btn-step")
+    page.wait_for_function("() => Number(document.getElementById('scrub').max) >= 5")
+    # the server's answer when a replay would pass the CPU budget (or the address's request rate)
+    refusal = ('{"detail": {"code": "over_budget", "message": "replaying to this step would use 3.1 s of CPU; one '
+               'request may use 2 s (BACKPROP_CPU_BUDGET)", "field": "n"}}')
+    page.route("**/steps/**", lambda route: route.fulfill(status=422, content_type="application/json", body=refusal))
+    page.evaluate("() => { const s = document.getElementById('scrub'); s.value = 2; s.dispatchEvent(new Event('change')); }")
+    page.wait_for_function("() => document.getElementById('scrub-status').dataset.kind === 'error'")
+    assert page.locator("#scrub-status").inner_text() == (
+        "Step 2 could not be shown: replaying to this step would use 3.1 s of CPU; one request may use 2 s "
+        "(BACKPROP_CPU_BUDGET)")
+    assert js(page, "window.__backpropLive.scrubbedStep") is None
+    assert page.locator("#scrub").input_value() == page.locator("#scrub").get_attribute("max")
+    assert not page.locator("#scrub-past").is_visible()
+    assert [p for p in problems.items if "/steps/2" in p and "422" in p]
+    problems.items[:] = [p for p in problems.items if "422" not in p]  # the refusal this test made, only
