@@ -33,13 +33,16 @@ class StoredDatasetData(StoredDataset):
     y: list[float]
 
 
-ERRORS = {
+STORE_ERRORS = {
+    400: {"model": ErrorBody, "description": "the body is not JSON, or nests too deeply to read"},
+    413: {"model": ErrorBody, "description": "body too large (BACKPROP_MAX_BODY_BYTES)"},
+    422: {"model": FieldErrors, "description": "the data out of the limits of custom_data, naming the field"},
+    429: {"model": ErrorBody, "description": "this address stored or created too much lately (Retry-After)"},
+}
+GET_ERRORS = {
     404: {"model": ErrorBody, "description": "no data set with this id (never stored, or not used for "
                                              f"{KEPT_DAYS} days)"},
-    413: {"model": ErrorBody, "description": "body too large (BACKPROP_MAX_BODY_BYTES)"},
-    422: {"model": FieldErrors, "description": "the data out of the limits of custom_data, naming the field; or "
-                                               "an id that is not 64 hexadecimal digits"},
-    429: {"model": ErrorBody, "description": "this address stored or created too much lately (Retry-After)"},
+    422: {"model": ErrorBody, "description": "an id that is not 64 lowercase hexadecimal digits (field data_id)"},
 }
 
 
@@ -52,7 +55,7 @@ def _described(key: str, custom: dict, expires: float) -> dict:
             "expires_at": _when(expires)}
 
 
-@router.post("/datasets", status_code=201, response_model=StoredDataset, responses=ERRORS)
+@router.post("/datasets", status_code=201, response_model=StoredDataset, responses=STORE_ERRORS)
 async def store_dataset(body: CustomData, request: Request):
     """Keep a data set (the `custom_data` of a run) under its content hash; a run starts from it with
     `{"dataset": "custom", "custom_data": <GET /api/datasets/{id} x, y, task>}`. Storing the same data again
@@ -68,7 +71,7 @@ async def store_dataset(body: CustomData, request: Request):
     return _described(key, custom, expires)
 
 
-@router.get("/datasets/{data_id}", response_model=StoredDatasetData, responses=ERRORS)
+@router.get("/datasets/{data_id}", response_model=StoredDatasetData, responses=GET_ERRORS)
 async def get_dataset(data_id: str, request: Request):
     """A stored data set, as it was stored; reading it keeps it another "kept" period."""
     if not ID_PATTERN.match(data_id):

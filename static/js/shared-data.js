@@ -15,12 +15,17 @@ export async function shareData(custom) {
  * for the page to show.
  */
 export async function sharedData(id) {
-  if (!id) throw new Error("This link is to a run on its author's own data, but the data's id is missing from it. Starting a run on the default data instead.");
-  try {
-    const d = await api("GET", `/api/datasets/${encodeURIComponent(id)}`);
-    return { x: d.x, y: d.y, task: d.task };
-  } catch (err) {
-    if (err.status === 404) throw new Error(`The data of this link is not on this server: ${err.message}. Starting a run on the default data instead.`);
-    throw new Error(`The data of this link could not be loaded: ${err.message}. Starting a run on the default data instead.`);
+  if (!id) {
+    throw Object.assign(new Error("This link is to a run on its author's own data, but the data's id is missing from it. " +
+      "Starting a run on the default data instead."), { code: "invalid_id" });
   }
+  let d;
+  try {
+    d = await api("GET", `/api/datasets/${encodeURIComponent(id)}`);
+  } catch (err) {
+    const why = err.status === 404 ? `The data of this link is not on this server: ${err.message}.`
+      : `The data of this link could not be loaded: ${err.message}.`;
+    throw Object.assign(new Error(`${why} Starting a run on the default data instead.`), { code: err.code || "dataset_not_found" });
+  }
+  return { x: d.x, y: d.y, task: d.task };
 }

@@ -283,9 +283,15 @@ def test_a_share_link_carries_the_datas_hash_and_opens_the_same_data(page, live_
     assert "The data of this link is not on this server" in gone.locator("#banner-text").inner_text()
     assert "kept 30 days" in gone.locator("#banner-text").inner_text()
     assert js(gone, "window.__backpropLive.session.config.dataset") == "xor"
-    # the one refusal this test asked for (its response, and the console's note of it), and no other problem
-    expected = [f"HTTP 404 {live_server}/api/datasets/{'0' * 64}",
-                "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)"]
+    # the widget too: a sentence for the student, a standard network
+    lost = make_page()
+    lost.goto(f"{live_server}/embed?d=custom&data={'0' * 64}")
+    lost.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    assert js(lost, "window.__backpropEmbed.session.config.dataset") == "xor"
+    assert "no longer kept" in lost.locator("#toast").inner_text()
+    # the two refusals this test asked for (their responses, and the console's notes of them), and no other problem
+    expected = 2 * [f"HTTP 404 {live_server}/api/datasets/{'0' * 64}",
+                    "console.error: Failed to load resource: the server responded with a status of 404 (Not Found)"]
     assert sorted(problems.items) == sorted(expected)
     problems.items.clear()
 

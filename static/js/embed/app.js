@@ -806,8 +806,7 @@ async function main() {
   if (lesson?.view?.steps_per_second && !opts.speedGiven) state.speed = lesson.view.steps_per_second;
   if (!lesson && request.dataset === "custom") { // a run on its author's own data: kept on the server by its hash
     try { request.custom_data = await sharedData(opts.data); } catch (err) {
-      hostError("data_not_found", err.message);
-      showToast(err.message);
+      hostError(err.code || "dataset_not_found", err.message);
       request.dataset = DEFAULTS.dataset;
     }
   }
