@@ -374,11 +374,12 @@ function applySession(session, points, { syncPanel = true } = {}) {
   editor.select(null);
   charts.reset(sizes.length - 1, session.task === "classification");
   showComparison(session);
-  timeline.frame = null;
+  // the run's past: from its start (a new run, a rebuild, a reset: step 0; a branch: its step). A run joined mid-way
+  // (a reload, a class watching) most often started at 0 too; if not, the server says from where
+  scrubber.restart(state.compare ? state.compare.step : 0);  timeline.frame = null;
   timeline.lastAnimated = null;
   timeline.queue = [];
   timeline.push(initialFrame(session), performance.now(), 0);
-  scrubber.restart(session.step || 0); // its past starts here
   state.latest = timeline.frame;
   state.points = null;
   state.boundary = null;

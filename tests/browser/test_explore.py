@@ -315,3 +315,27 @@ def test_a_refused_past_step_is_said_and_the_view_stays_where_it_was(page, live_
     assert not page.locator("#scrub-past").is_visible()
     assert [p for p in problems.items if "/steps/2" in p and "422" in p]
     problems.items[:] = [p for p in problems.items if "422" not in p]  # the refusal this test made, only
+
+
+def test_a_watching_page_scrubs_on_its_own_and_offers_no_branch(page, live_server, open_app, make_page):
+    open_app(page, live_server, "?sp=1000")
+    for _ in range(6):
+        page.click("#btn-step")
+    page.wait_for_function("() => window.__backpropLive.latestFrame.step === 6")
+    view_id = js(page, "window.__backpropLive.session.view_id")
+    student = make_page()
+    student.goto(f"{live_server}/watch/{view_id}")
+    student.wait_for_function("() => window.__backpropLive && window.__backpropLive.latestFrame && "
+                              "window.__backpropLive.latestFrame.step === 6")
+    assert student.locator("#btn-try").count() == 0 and student.locator("#branch-form").count() == 0
+    student.wait_for_function("() => Number(document.getElementById('scrub').max) === 6")
+    _scrub_to(student, 2)
+    student.wait_for_function("() => window.__backpropLive.shownFrame.step === 2")
+    # the teacher's page and the run go on as they were
+    assert js(page, "window.__backpropLive.scrubbedStep") is None
+    page.click("#btn-step")
+    page.wait_for_function("() => window.__backpropLive.latestFrame.step === 7")
+    student.wait_for_function("() => window.__backpropLive.latestFrame.step === 7")
+    assert js(student, "window.__backpropLive.shownFrame.step") == 2
+    student.click("#btn-live")
+    student.wait_for_function("() => window.__backpropLive.shownFrame.step === 7")
