@@ -154,6 +154,7 @@ function showPastStep(frame, n) {
   $("scrubber").classList.add("past");
   document.body.classList.add("scrubbed");
   $("scrub-out").textContent = `step ${n}`;
+  charts.setMarker(n);
   branchForm?.close();
 }
 
@@ -166,6 +167,7 @@ function showLive() {
   $("scrubber").classList.remove("past");
   document.body.classList.remove("scrubbed");
   $("scrub-out").textContent = "live";
+  charts.setMarker(null);
   branchForm?.close();
   if (network.selection) editor.select(network.selection, valueOf(network.selection));
 }

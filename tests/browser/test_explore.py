@@ -67,6 +67,7 @@ def test_scrubbing_back_shows_the_past_steps_numbers_and_live_does_not_move_it(p
                            "window.__backpropLive.shownFrame.step === 3")
     frame = httpx.get(f"{live_server}/api/sessions/{sid}/steps/3?detail=full").json()
     page.wait_for_function("() => document.getElementById('step-count').textContent === '3'")
+    assert js(page, "window.__backpropLive.charts.marker") == 3  # a line on the loss chart at the step shown
     sel = js(page, "window.__backpropLive.selection")
     assert sel["kind"] == "edge"
     l, j, k = sel["l"], sel["j"], sel["k"]
@@ -105,6 +106,7 @@ def test_scrubbing_back_shows_the_past_steps_numbers_and_live_does_not_move_it(p
     page.click("#btn-live")
     page.wait_for_function("() => window.__backpropLive.scrubbedStep === null")
     assert not page.locator("#scrub-past").is_visible()
+    assert js(page, "window.__backpropLive.charts.marker") is None
     # (the frames that came while scrubbed back finish their animation first)
     page.wait_for_function("() => window.__backpropLive.shownFrame === window.__backpropLive.lastFrame && "
                            "window.__backpropLive.lastFrame.step === window.__backpropLive.latestFrame.step")
