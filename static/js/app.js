@@ -74,14 +74,19 @@ const boundary = new BoundaryView($("boundary"));
 // the user's own data: a CSV (the data panel's form) and points clicked on the data plane
 const ownData = VIEWER ? null : new OwnDataForm({ use: (parsed) => useOwnData(parsed.custom) });
 const pointEditor = VIEWER ? null : new PointEditor($("boundary"), boundary, {
-  change: (custom) => useOwnData(custom), limits: CUSTOM_LIMITS,
+  change: (custom) => useOwnData(custom).catch((err) => pointEditor.say(`That change was refused: ${err.message}`)),
+  limits: CUSTOM_LIMITS,
 });
 
-/** A run on `custom` (the API's custom_data): the run is rebuilt on it, as for any other change of data. */
+/**
+ * A run on `custom` (the API's custom_data): the run is rebuilt on it, as for any other change of data. A refusal
+ * leaves the run, and the data the page edits, as they were (and rejects, for the form to say why).
+ */
 function useOwnData(custom) {
   const inputs = custom.x[0].length;
+  const before = state.ownData;
   state.ownData = custom;
-  panel.custom = ownDataInfo(custom.task, inputs, custom.task === "classification" ? Math.max(...custom.y) + 1 : 0);
+  panel.custom = customInfo(custom);
   panel.config = {
     ...panel.config, dataset: "custom", custom_data: custom, output_activation: null, loss: null,
     features: inputs === 2 ? panel.config.features || ["x1", "x2"] : null,
@@ -89,7 +94,11 @@ function useOwnData(custom) {
   state.outputAuto = true;
   state.dataHash = null;
   panel.render();
-  return rebuild(panel.request(), { throws: true }).then(() => keepOwnData(custom));
+  return rebuild(panel.request(), { throws: true }).then(() => keepOwnData(custom), (err) => {
+    state.ownData = before;
+    if (state.session) pointEditor?.setRun(state.session);
+    throw err;
+  });
 }
 
 function ownDataInfo(task, inputs, classes) {
@@ -378,7 +387,8 @@ function applySession(session, points, { syncPanel = true } = {}) {
   showComparison(session);
   // the run's past: from its start (a new run, a rebuild, a reset: step 0; a branch: its step). A run joined mid-way
   // (a reload, a class watching) most often started at 0 too; if not, the server says from where
-  scrubber.restart(state.compare ? state.compare.step : 0);  timeline.frame = null;
+  scrubber.restart(state.compare ? state.compare.step : 0);
+  timeline.frame = null;
   timeline.lastAnimated = null;
   timeline.queue = [];
   timeline.push(initialFrame(session), performance.now(), 0);
