@@ -205,6 +205,7 @@ async function startBranch(n, changes) {
   const same = settingsName(before) === settingsName(session.config);
   state.compare = {
     id: session.id, step: n, cols, entries: mine.entries || [],
+    settings: { current: settingsName(session.config), previous: settingsName(before) },
     names: { current: `from ${n}${same ? "" : ` (${settingsName(session.config)})`}`, previous: `parent${same ? "" : ` (${settingsName(before)})`}` },
   };
   setPlaying(false);
@@ -227,7 +228,7 @@ function showComparison(session) {
   charts.setPrevious(c.cols, c.names);
   for (const e of c.entries) if (e.step <= (session.step || 0)) charts.addMetrics(e);
   $("compare-note").hidden = false;
-  $("compare-note").textContent = `Loss of this run (${c.names.current}) over the run it came from (${c.names.previous}), branched at step ${c.step}.`;
+  $("compare-note").textContent = `In colour: this run, branched at step ${c.step} (${c.settings.current}); in grey: the run it came from (${c.settings.previous}).`;
 }
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
