@@ -135,6 +135,8 @@ def test_try_from_here_branches_and_draws_both_loss_curves(page, live_server, op
     labels = js(page, "window.__backpropLive.charts.lossChart.series.map((s) => s.label)")
     assert labels[1:] == ["from 100 (lr 0.3, Adam) train", "from 100 (lr 0.3, Adam) test",
                           "parent (lr 0.03, SGD) train", "parent (lr 0.03, SGD) test"]
+    assert page.locator("#compare-note").inner_text() == (
+        "In colour: this run, branched at step 100 (lr 0.3, Adam); in grey: the run it came from (lr 0.03, SGD).")
     legend = page.locator("#chart-loss .u-legend").inner_text()
     assert "parent (lr 0.03, SGD) train" in legend and "from 100 (lr 0.3, Adam) train" in legend
     # both curves have data: the parent's up to 200 steps, the branch's from its start to past step 100
