@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from . import __version__
-from .api import embed, live, pages, rest
+from .api import datasets, embed, live, pages, rest
 from .api.deps import OrjsonResponse
 from .lti import routes as lti
 from .budget import Budget, HeavyPool
@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               status_code=500)
 
     app.include_router(rest.router)
+    app.include_router(datasets.router)
     app.include_router(live.router)
     app.include_router(pages.router)
     embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)

@@ -153,6 +153,9 @@ class SqliteSnapshots:
                         "saved REAL NOT NULL, state BLOB NOT NULL)")
         self.db.execute("CREATE TABLE IF NOT EXISTS history (id TEXT NOT NULL, n INTEGER NOT NULL, entry TEXT NOT NULL, "
                         "PRIMARY KEY (id, n))")
+        # users' own data sets by content hash (app/shared_data.py)
+        self.db.execute("CREATE TABLE IF NOT EXISTS datasets (id TEXT PRIMARY KEY, expires REAL NOT NULL, "
+                        "data BLOB NOT NULL)")
 
     def save(self, session_id: str, view_id: str, state: bytes, history: list[tuple[int, str]], restart: bool,
              keep: int) -> None:
@@ -187,6 +190,20 @@ class SqliteSnapshots:
             self.db.execute("DELETE FROM runs WHERE id = ?", (session_id,))
             self.db.execute("DELETE FROM history WHERE id = ?", (session_id,))
 
+    def save_data(self, key: str, blob: bytes, expires: float) -> None:
+        with self.lock:
+            self.db.execute("DELETE FROM datasets WHERE expires <= ?", (time.time(),))
+            self.db.execute("INSERT OR REPLACE INTO datasets (id, expires, data) VALUES (?, ?, ?)", (key, expires, blob))
+
+    def load_data(self, key: str) -> bytes | None:
+        with self.lock:
+            row = self.db.execute("SELECT data FROM datasets WHERE id = ? AND expires > ?", (key, time.time())).fetchone()
+        return None if row is None else row[0]
+
+    def touch_data(self, key: str, expires: float) -> None:
+        with self.lock:
+            self.db.execute("UPDATE datasets SET expires = ? WHERE id = ?", (expires, key))
+
     def close(self) -> None:
         with self.lock:
             self.db.close()
@@ -195,7 +212,8 @@ class SqliteSnapshots:
 class RedisSnapshots:
     """Snapshots in Redis (redis-py), shared by instances on several machines: a run whose instance is replaced by
     a new one with the same tag, anywhere, comes back there. Keys: backprop:run:{id} (a hash: view id, time of
-    the save, state), backprop:view:{view id} -> id, backprop:history:{id} (a sorted set scored by entry number)."""
+    the save, state), backprop:view:{view id} -> id, backprop:history:{id} (a sorted set scored by entry number),
+    backprop:data:{hash} (a user's own data set, app/shared_data.py, expiring)."""
 
     def __init__(self, url: str):
         import redis  # only a Redis store needs it
@@ -230,6 +248,15 @@ class RedisSnapshots:
         members = self.redis.zrange(f"backprop:history:{session_id}", 0, -1)
         history = [json.loads(m.decode().split(":", 1)[1]) for m in members]
         return session_id, run[b"state"], time.time() - float(run[b"saved"]), history
+
+    def save_data(self, key: str, blob: bytes, expires: float) -> None:
+        self.redis.set(f"backprop:data:{key}", blob, exat=int(expires) + 1)
+
+    def load_data(self, key: str) -> bytes | None:
+        return self.redis.get(f"backprop:data:{key}")
+
+    def touch_data(self, key: str, expires: float) -> None:
+        self.redis.expireat(f"backprop:data:{key}", int(expires) + 1)
 
     def delete(self, session_id: str) -> None:
         view = self.redis.hget(f"backprop:run:{session_id}", "view_id")

@@ -30,6 +30,7 @@ from .rewind import Timeline
 from .errors import ApiError, not_found
 from .session import Session
 from .settings import Settings
+from .shared_data import SharedData
 
 
 class Store:
@@ -41,6 +42,7 @@ class Store:
         self.evicted = 0
         self.expired = 0
         self.snapshots = snapshots.open_store(settings.store)
+        self.shared_data = SharedData(self.snapshots)  # users' own data sets, by content hash
         self.saved: dict[str, tuple] = {}  # id -> (fingerprint, structure, history entries saved) of the last save
         self.revived = 0
         self.clock = time.monotonic

@@ -17,6 +17,12 @@ import { describeHit, valuesText } from "./describe.js";
 import { confusionTable } from "./confusion.js";
 import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
+import { Scrubber } from "./scrubber.js";
+import { BranchForm, settingsName } from "./branch.js";
+import { OwnDataForm } from "./own-data.js";
+import { PointEditor } from "./data-points.js";
+import { CUSTOM_LIMITS } from "./csv.js";
+import { shareData, sharedData } from "./shared-data.js";
 
 const $ = (id) => document.getElementById(id);
 const SPEED_MIN = 0.2, SPEED_MAX = 1000;
@@ -35,6 +41,12 @@ applyTheme(isDark());
 
 const conn = new Connection();
 const timeline = new Timeline();
+// a past step brought back with the timeline under the charts: shown instead of the live run's frames, which go on
+// arriving (and are kept) meanwhile
+const pastTimeline = new Timeline();
+const PAST_STEP_MS = 2400; // a past step's four phases play once, then its update stays
+/** The timeline the diagram and the inspector show: the past step's while scrubbed back, else the live one. */
+const shownTimeline = () => (scrubber.scrubbed && pastTimeline.frame ? pastTimeline : timeline);
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
   points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
@@ -49,7 +61,7 @@ const network = new NetworkView($("network"), {
   onSelect: (sel) => {
     follower?.explore();
     if (sel) inspector.open(sel); else inspector.close();
-    editor.select(sel, valueOf(sel));
+    editor.select(scrubber.scrubbed ? null : sel, valueOf(sel));
     state.lastInspect = 0;
     // on a phone the inspector is far below the diagram: bring it into view
     if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
@@ -59,6 +71,57 @@ const network = new NetworkView($("network"), {
   keyboard: true,
 });
 const boundary = new BoundaryView($("boundary"));
+// the user's own data: a CSV (the data panel's form) and points clicked on the data plane
+const ownData = VIEWER ? null : new OwnDataForm({ use: (parsed) => useOwnData(parsed.custom) });
+const pointEditor = VIEWER ? null : new PointEditor($("boundary"), boundary, {
+  change: (custom) => useOwnData(custom).catch((err) => pointEditor.say(`That change was refused: ${err.message}`)),
+  limits: CUSTOM_LIMITS,
+});
+
+/**
+ * A run on `custom` (the API's custom_data): the run is rebuilt on it, as for any other change of data. A refusal
+ * leaves the run, and the data the page edits, as they were (and rejects, for the form to say why).
+ */
+function useOwnData(custom) {
+  const inputs = custom.x[0].length;
+  const before = state.ownData;
+  state.ownData = custom;
+  panel.custom = customInfo(custom);
+  panel.config = {
+    ...panel.config, dataset: "custom", custom_data: custom, output_activation: null, loss: null,
+    features: inputs === 2 ? panel.config.features || ["x1", "x2"] : null,
+  };
+  state.outputAuto = true;
+  state.dataHash = null;
+  panel.render();
+  return rebuild(panel.request(), { throws: true }).then(() => keepOwnData(custom), (err) => {
+    state.ownData = before;
+    if (state.session) pointEditor?.setRun(state.session);
+    throw err;
+  });
+}
+
+function ownDataInfo(task, inputs, classes) {
+  return { name: "custom", title: "Your own data", task, inputs, classes };
+}
+const customInfo = (custom) => ownDataInfo(custom.task, custom.x[0].length, custom.task === "classification" ? Math.max(...custom.y) + 1 : 0);
+
+/**
+ * The data of a run on one's own data is kept on the server (POST /api/datasets), so that the address, and the
+ * Share link taken from it, can carry its hash: once the data has stopped changing for a moment (clicked points).
+ */
+let keepTimer = null;
+function keepOwnData(custom) {
+  clearTimeout(keepTimer);
+  keepTimer = setTimeout(async () => {
+    try {
+      const id = await shareData(custom);
+      if (state.ownData !== custom) return;
+      state.dataHash = id;
+      updateUrl();
+    } catch (err) { showToast(`Your data could not be kept for a link: ${err.message}`); }
+  }, 800);
+}
 const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") });
 const inspector = new Inspector($("inspector"), $("inspector-hint"), {
   idleHint: "Click a neuron or a connection in the network, or Tab to the diagram and walk it with the arrow keys.",
@@ -77,6 +140,95 @@ function valueOf(sel) {
   // a step's update frame carries the weights it used and the change it applied
   const d = edge ? layer.dW_applied?.[sel.j]?.[sel.k] : layer.db_applied?.[sel.k];
   return v == null ? null : state.latest.phase === "update" && d != null ? v + d : v;
+}
+const scrubber = new Scrubber($("scrub"), {
+  fetchFrame: (n) => api("GET", `/api/sessions/${encodeURIComponent(state.session.id || WATCH_ID)}/steps/${n}?detail=full`),
+  view: showPastStep,
+  live: showLive,
+  status: (text, kind) => { $("scrub-status").textContent = text; $("scrub-status").dataset.kind = kind || ""; },
+});
+$("btn-live").addEventListener("click", () => scrubber.goLive());
+
+/** Past step n's frame, its four phases played once: the diagram, the inspector and the counter show it. */
+function showPastStep(frame, n) {
+  pastTimeline.setLive(false);
+  pastTimeline.lastAnimated = null;
+  pastTimeline.queue = [];
+  pastTimeline.push(frame, performance.now(), PAST_STEP_MS);
+  editor.select(null); // an edit changes the live run: not offered on a past step
+  network.dirty = true;
+  state.lastInspect = 0;
+  $("scrub-past").hidden = false;
+  $("scrub-viewing").textContent = `Viewing step ${n}`;
+  $("scrubber").classList.add("past");
+  document.body.classList.add("scrubbed");
+  $("scrub-out").textContent = `step ${n}`;
+  charts.setMarker(n);
+  branchForm?.close();
+}
+
+function showLive() {
+  pastTimeline.frame = null;
+  network.dirty = true;
+  state.lastInspect = 0;
+  state.stepDrawn = "";
+  $("scrub-past").hidden = true;
+  $("scrubber").classList.remove("past");
+  document.body.classList.remove("scrubbed");
+  $("scrub-out").textContent = "live";
+  charts.setMarker(null);
+  branchForm?.close();
+  if (network.selection) editor.select(network.selection, valueOf(network.selection));
+}
+const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { maxBatch: 2000, start: startBranch });
+if (branchForm) {
+  branchForm.ask = () => {
+    const f = pastTimeline.frame;
+    if (!scrubber.step || !f || !state.session) return null;
+    // the settings that step ran with: the frame's own learning rate and batch size, the run's other settings
+    return { step: scrubber.step, config: { ...state.session.config, learning_rate: f.learning_rate ?? state.session.config.learning_rate, batch_size: f.batch_size ?? state.session.config.batch_size } };
+  };
+}
+
+/**
+ * A new run from past step n with `changes`: the page follows it (address, tab memory, WebSocket) and draws its
+ * loss over the run it came from, whose history up to now is fetched first. The run it came from is kept.
+ */
+async function startBranch(n, changes) {
+  const parent = state.session;
+  const before = branchForm.ask()?.config || parent.config;
+  const history = await api("GET", `/api/sessions/${encodeURIComponent(parent.id)}/history?every=1`);
+  const session = await api("POST", `/api/sessions/${encodeURIComponent(parent.id)}/branch`, { step: n, changes });
+  const mine = await api("GET", `/api/sessions/${encodeURIComponent(session.id)}/history?every=1`).catch(() => ({ entries: [] }));
+  const cols = [[], [], []];
+  for (const e of history.entries || []) { cols[0].push(e.step); cols[1].push(e.train_loss); cols[2].push(e.test_loss); }
+  const same = settingsName(before) === settingsName(session.config);
+  state.compare = {
+    id: session.id, step: n, cols, entries: mine.entries || [],
+    settings: { current: settingsName(session.config), previous: settingsName(before) },
+    names: { current: `from ${n}${same ? "" : ` (${settingsName(session.config)})`}`, previous: `parent${same ? "" : ` (${settingsName(before)})`}` },
+  };
+  setPlaying(false);
+  scrubber.goLive();
+  applySession(session, null, { syncPanel: true });
+  connect(session);
+  state.firstHello = true;
+  showToast(`A new run from step ${n}: its loss is drawn over the run it came from.`);
+}
+
+/** After a new run or a rebuild: the loss of the run a branch came from stays drawn while the branch is shown. */
+function showComparison(session) {
+  const c = state.compare;
+  if (!c || c.id !== session.id || (session.step || 0) < c.step) {
+    state.compare = null;
+    charts.setPrevious(null);
+    $("compare-note").hidden = true;
+    return;
+  }
+  charts.setPrevious(c.cols, c.names);
+  for (const e of c.entries) if (e.step <= (session.step || 0)) charts.addMetrics(e);
+  $("compare-note").hidden = false;
+  $("compare-note").textContent = `In colour: this run, branched at step ${c.step} (${c.settings.current}); in grey: the run it came from (${c.settings.previous}).`;
 }
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
@@ -103,6 +255,12 @@ window.__backpropLive = {
   get viewers() { return state.viewers; },
   get ended() { return state.ended; },
   get lastFrame() { return timeline.frame; },
+  get shownFrame() { return shownTimeline().frame; },
+  get scrubbedStep() { return scrubber.step; },
+  get dataPoints() { return state.points; },
+  get dataHash() { return state.dataHash; },
+  /** Where data point (x1, x2) is drawn on the data plane, in CSS pixels from its top left corner. */
+  planePixel: (x, y) => { const p = boundary.plane(); return [p.sx(x), p.sy(y)]; },
   get latestFrame() { return state.latest; },
   get session() { return state.session; },
   get config() { return panel.config; },
@@ -204,11 +362,15 @@ function applySession(session, points, { syncPanel = true } = {}) {
     if (points && points.train) setPoints(points);
     return;
   }
+  if (session.config) session = { ...session, config: withOwnData(session.config) };
   state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
   if (!state.session.id && prev) state.session.id = prev.id;
   const cfg = { ...session.config };
   if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
+  if (cfg.dataset === "custom") panel.custom = ownDataInfo(session.task, session.input_dim, session.n_classes);
   if (syncPanel) panel.set(cfg);
+  boundary.ranges = { x: session.x_range, y: session.y_range };
+  pointEditor?.setRun(session);
   state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
   state.diverged = false;
   if (session.diverged) showDiverged(session.divergence); else hideBanner();
@@ -223,6 +385,10 @@ function applySession(session, points, { syncPanel = true } = {}) {
   network.selection = null;
   editor.select(null);
   charts.reset(sizes.length - 1, session.task === "classification");
+  showComparison(session);
+  // the run's past: from its start (a new run, a rebuild, a reset: step 0; a branch: its step). A run joined mid-way
+  // (a reload, a class watching) most often started at 0 too; if not, the server says from where
+  scrubber.restart(state.compare ? state.compare.step : 0);
   timeline.frame = null;
   timeline.lastAnimated = null;
   timeline.queue = [];
@@ -254,6 +420,13 @@ function applySession(session, points, { syncPanel = true } = {}) {
   network.setImages(new Map(state.inputImages));
   state.imagesDirty = true;
   if (points && points.train) setPoints(points);
+}
+
+/** The WebSocket's messages leave custom_data out (it may be large): the page has the data the run was built on. */
+function withOwnData(config) {
+  if (config.dataset !== "custom") return config;
+  if (config.custom_data) { state.ownData = config.custom_data; return config; }
+  return { ...config, custom_data: state.ownData || null };
 }
 
 function onlyWeightsChanged(prev, session) {
@@ -305,7 +478,7 @@ function updateUrl() {
     if (search !== location.search) history.replaceState(null, "", `${location.pathname}${search}`);
     return;
   }
-  const q = toQuery(panel.request(), { speed: state.speed, theme: chosenTheme });
+  const q = toQuery(panel.request(), { speed: state.speed, theme: chosenTheme, data: state.dataHash });
   if (q !== location.search) history.replaceState(null, "", q);
 }
 
@@ -315,11 +488,12 @@ function updateUrl() {
  * Changes made while one is on its way wait, and only the latest is sent: requests on separate connections could
  * otherwise arrive out of order and leave an older setup in place.
  */
-const rebuilds = { running: null, next: null, sent: [] }; // sent: the last setups asked for
-function rebuild(request) {
+const rebuilds = { running: null, next: null, sent: [], error: null }; // sent: the last setups asked for
+/** throws: the returned promise rejects with the server's refusal (for a form that shows it) */
+function rebuild(request, { throws = false } = {}) {
   rebuilds.next = request;
   if (!rebuilds.running) rebuilds.running = rebuildLatest().finally(() => { rebuilds.running = null; });
-  return rebuilds.running;
+  return throws ? rebuilds.running.then(() => { if (rebuilds.error) throw rebuilds.error; }) : rebuilds.running;
 }
 
 async function rebuildLatest() {
@@ -329,13 +503,16 @@ async function rebuildLatest() {
   while (rebuilds.next) {
     const request = rebuilds.next;
     rebuilds.next = null;
-    const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null };
+    const body = { ...request, output_activation: request.output_activation ?? null, loss: request.loss ?? null,
+      custom_data: request.custom_data ?? null };
     rebuilds.sent = [...rebuilds.sent.slice(-7), body];
     try {
       await conn.patch(body, true);
       ok = true;
+      rebuilds.error = null;
     } catch (err) {
       ok = false;
+      rebuilds.error = err;
       showToast(`That change was refused: ${err.message}`);
       const cfg = { ...state.session.config };
       if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
@@ -406,7 +583,7 @@ conn.on("error", (msg) => {
 
 function applyState(s) {
   if (s.config && state.session) {
-    state.session.config = { ...state.session.config, ...s.config };
+    state.session.config = withOwnData({ ...state.session.config, ...s.config });
     if (VIEWER) { panel.set(state.session.config); inspector.setConfig(state.session.config, state.sizes, state.inputLabels); }
   }
   if (VIEWER && typeof s.steps_per_second === "number") showSpeed(s.steps_per_second);
@@ -515,9 +692,10 @@ function setSpeed(sps) {
 
 const controls = {
   togglePlay: () => { if (!state.diverged) setPlaying(!state.playing); },
-  stepFull: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
-  stepPhase: () => { if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
+  stepFull: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
+  stepPhase: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
   stepLayer: () => {
+    scrubber.goLive();
     if (state.playing) setPlaying(false);
     if (!timeline.revealLayer(performance.now())) { state.wantManual = true; conn.stepPhase(); }
   },
@@ -699,7 +877,7 @@ function showToast(text) {
 
 function showTooltip(hit, e, { keyboard = false } = {}) {
   const tip = $("net-tooltip");
-  const f = timeline.frame;
+  const f = shownTimeline().frame;
   if (!hit || !f || !f.layers.length) { tip.hidden = true; return; }
   const d = describeHit(hit, f, state.sizes, state.inputLabels);
   const numbers = valuesText(d.values);
@@ -780,7 +958,7 @@ function updateCounter(view, now) {
   const running = stepInProgress(view);
   if (view.frame && view.phase !== "live") step = view.frame.step || 0;
   const key = `${step}|${running}`;
-  if (key === state.stepDrawn || (timeline.live && now - state.lastCounter <= 100)) return;
+  if (key === state.stepDrawn || (view.phase === "live" && now - state.lastCounter <= 100)) return;
   $("step-count").textContent = step;
   $("step-state").hidden = !running;
   state.stepDrawn = key;
@@ -844,7 +1022,8 @@ function ownFocus(view) {
 
 function loop(now) {
   timeline.tick(now);
-  const view = ownFocus(timeline.view(now));
+  pastTimeline.tick(now);
+  const view = ownFocus(shownTimeline().view(now));
   const moving = view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t);
   if (moving || network.dirty) {
     const t0 = performance.now();
@@ -855,6 +1034,7 @@ function loop(now) {
   }
   lastView = view;
   updateCounter(view, now);
+  scrubber.setLast(state.stepShown);
   // the charts, the heatmap and the batch highlighted follow the animation while slow motion plays
   const settled = steps.follow(view, state.latest, holding());
   updateMetrics(settled);
@@ -866,7 +1046,7 @@ function loop(now) {
   if (state.sizes[0] === 64 && view.frame && isFull(view.frame)) digits.draw(view.frame);
   if (!timeline.live || now - state.lastCharts > 200) { charts.render(); state.lastCharts = now; }
   drawConfusion();
-  if (inspector.selection && (!timeline.live || now - state.lastInspect > 400)) {
+  if (inspector.selection && (view.phase !== "live" || now - state.lastInspect > 400)) {
     inspector.render(view.frame);
     state.lastInspect = now;
   }
@@ -886,10 +1066,15 @@ function watch() {
 async function main() {
   if (VIEWER) { watch(); return; }
   const { config, ui } = parseUrl(location.search);
-  const [datasets, presets] = await Promise.all([
+  const [datasets, presets, limits] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
     api("GET", "/api/presets").catch(() => null),
+    api("GET", "/api/limits").catch(() => null),
   ]);
+  if (limits) {
+    for (const k of ["max_custom_rows", "max_inputs", "max_classes"]) if (typeof limits[k] === "number") CUSTOM_LIMITS[k] = limits[k];
+    ownData?.setLimits(CUSTOM_LIMITS);
+  }
   const dl = Array.isArray(datasets) ? datasets : datasets?.datasets;
   panel.setDatasets(dl);
   const pl = Array.isArray(presets) ? presets : presets?.presets;
@@ -905,6 +1090,16 @@ async function main() {
   setSpeed(state.speed);
   const request = ui.preset ? { preset: ui.preset, ...config } : { ...DEFAULTS, ...config };
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
+  if (request.dataset === "custom") {
+    try {
+      request.custom_data = state.ownData = await sharedData(ui.data);
+      state.dataHash = ui.data;
+      panel.custom = customInfo(request.custom_data);
+    } catch (err) {
+      showBanner(err.message, false);
+      request.dataset = DEFAULTS.dataset;
+    }
+  }
   const info = panel.info(request.dataset);
   if (info && info.inputs !== 2) delete request.features;
   if (!ui.preset) panel.set(request);

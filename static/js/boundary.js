@@ -121,6 +121,36 @@ export class BoundaryView {
     return CLASS_COLORS[v % CLASS_COLORS.length];
   }
 
+  /** The 2-D plane as drawn: its ranges and the maps from data to canvas pixels (CSS) and back. */
+  plane() {
+    const W = this.size, H = this.h;
+    const [lo, hi] = this.boundary?.x_range || this.ranges?.x || [-6, 6];
+    const [ylo, yhi] = this.boundary?.y_range || this.ranges?.y || [lo, hi];
+    return {
+      lo, hi, ylo, yhi, W, H,
+      sx: (x) => ((x - lo) / (hi - lo)) * W,
+      sy: (y) => H - ((y - ylo) / (yhi - ylo)) * H,
+      x: (px) => lo + (px / W) * (hi - lo),
+      y: (py) => ylo + ((H - py) / H) * (yhi - ylo),
+    };
+  }
+
+  /** The drawn point (train, or test when shown) under canvas pixel (px, py), as {x, set, index}, or null. */
+  pointAt(px, py) {
+    const pts = this.points;
+    if (!pts || !pts.train || pts.train.x[0]?.length !== 2) return null;
+    const { sx, sy, W } = this.plane();
+    const reach = (W < 260 ? 2.6 : 3.4) + 4;
+    let best = null, bestD = reach * reach;
+    for (const set of this.showTest && pts.test ? ["train", "test"] : ["train"]) {
+      pts[set].x.forEach((p, index) => {
+        const d = (sx(p[0]) - px) ** 2 + (sy(p[1]) - py) ** 2;
+        if (d <= bestD) { bestD = d; best = { x: p, set, index }; }
+      });
+    }
+    return best;
+  }
+
   draw() {
     const ctx = this.ctx, W = this.size, H = this.h;
     ctx.clearRect(0, 0, W, H);
@@ -129,10 +159,7 @@ export class BoundaryView {
     const dim = pts.train.x[0].length;
     if (dim === 1) return this._drawCurve();
     if (dim !== 2) return;
-    const [lo, hi] = this.boundary?.x_range || [-6, 6];
-    const [ylo, yhi] = this.boundary?.y_range || [lo, hi];
-    const sx = (x) => ((x - lo) / (hi - lo)) * W;
-    const sy = (y) => H - ((y - ylo) / (yhi - ylo)) * H;
+    const { lo, hi, ylo, yhi, sx, sy } = this.plane();
     if (this.boundary && this.boundary.resolution) {
       ctx.imageSmoothingEnabled = !this.discretize;
       ctx.drawImage(this.heat, 0, 0, W, H);

@@ -62,10 +62,32 @@ export class Series {
 // steps are whole numbers: the x axis never ticks between them
 const STEP_INCRS = [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => m * p)).sort((a, b) => a - b);
 
-function makeChart(el, title, series, { log = false, yRange = null } = {}) {
+/** A vertical line at step marker() (the past step the timeline shows), drawn over a chart's series. */
+function markerHook(marker) {
+  return (u) => {
+    const step = marker();
+    if (step == null) return;
+    const x = Math.round(u.valToPos(step, "x", true));
+    const { left, top, width, height } = u.bbox;
+    if (x < left || x > left + width) return;
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = COLORS.ink;
+    ctx.lineWidth = 2 * devicePixelRatio;
+    ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+    ctx.beginPath();
+    ctx.moveTo(x, top);
+    ctx.lineTo(x, top + height);
+    ctx.stroke();
+    ctx.restore();
+  };
+}
+
+function makeChart(el, title, series, { log = false, yRange = null, marker = () => null } = {}) {
   const width = Math.max(200, el.clientWidth || 300);
   const opts = {
     title, width, height: 132,
+    hooks: { draw: [markerHook(marker)] },
     legend: { show: true, live: false },
     cursor: { drag: { x: false, y: false }, points: { size: 5 } },
     scales: { x: { time: false }, y: log ? { distr: 3, log: 10 } : yRange ? { range: yRange } : { auto: true } },
@@ -99,15 +121,19 @@ export class Charts {
 
   _build() {
     for (const c of [this.lossChart, this.accChart, this.gradChart]) if (c) c.destroy();
-    const previous = this.previous ? [{ label: "previous train", color: COLORS.muted, dash: [2, 3] },
-      { label: "previous test", color: COLORS.muted, dash: [8, 3] }] : [];
+    const names = this.names || { current: "", previous: "previous" };
+    const named = (who, what) => (who ? `${who} ${what}` : what);
+    const previous = this.previous ? [{ label: named(names.previous, "train"), color: COLORS.muted, dash: [2, 3] },
+      { label: named(names.previous, "test"), color: COLORS.muted, dash: [8, 3] }] : [];
+    const marker = () => this.marker;
     this.lossChart = makeChart(this.els.loss, "Loss", [
-      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }, ...previous], { log: this.log });
+      { label: named(this.previous && names.current, "train"), color: CLASS_COLORS[0] },
+      { label: named(this.previous && names.current, "test"), color: CLASS_COLORS[1], dash: [5, 3] }, ...previous], { log: this.log, marker });
     this.els.acc.hidden = !this.classification;
     this.accChart = makeChart(this.els.acc, "Accuracy", [
-      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { yRange: [0, 1] });
+      { label: "train", color: CLASS_COLORS[0] }, { label: "test", color: CLASS_COLORS[1], dash: [5, 3] }], { yRange: [0, 1], marker });
     const layers = Array.from({ length: this.layerCount }, (_, i) => ({ label: `W${i + 1}`, color: LAYER_COLORS[i % LAYER_COLORS.length] }));
-    this.gradChart = makeChart(this.els.grad, "‖grad W‖ per layer (log)", layers, { log: true });
+    this.gradChart = makeChart(this.els.grad, "‖grad W‖ per layer (log)", layers, { log: true, marker });
     this.dirty = true;
   }
 
@@ -132,11 +158,22 @@ export class Charts {
   /** The colours of the axes and grid follow the theme (palette.js): the charts are drawn again with them. */
   restyle() { this._build(); }
 
-  /** The loss curves of an earlier run ([steps, ..., train loss, test loss] columns of `metrics`), or null. */
-  setPrevious(cols) {
-    if ((cols || null) === (this.previous || null)) return;
+  /**
+   * The loss curves of another run drawn over this one's ([steps, train loss, test loss] columns), or null; `names`
+   * ({current, previous}) name both runs in the legend (a branch and the run it was taken from).
+   */
+  setPrevious(cols, names = null) {
+    if ((cols || null) === (this.previous || null) && JSON.stringify(names) === JSON.stringify(this.names || null)) return;
     this.previous = cols ? [cols[0], cols[1], cols[2]] : null;
+    this.names = cols ? names : null;
     this._build();
+  }
+
+  /** The past step the timeline shows (a dashed line across the charts), or null. */
+  setMarker(step) {
+    if (step === this.marker) return;
+    this.marker = step;
+    for (const c of [this.lossChart, this.accChart, this.gradChart]) this._safely(() => c.redraw(false, false));
   }
 
   addMetrics(m) {

@@ -74,6 +74,7 @@ export function parseUrl(search) {
   if (q.has("sp")) ui.speed = Number(q.get("sp"));
   if (q.has("preset")) ui.preset = q.get("preset");
   if (["dark", "light"].includes(q.get("theme"))) ui.theme = q.get("theme");
+  if (/^[0-9a-f]{64}$/.test(q.get("data") || "")) ui.data = q.get("data"); // own data kept on the server (shared-data.js)
   return { config, ui };
 }
 
@@ -90,6 +91,7 @@ export function toQuery(config, ui = {}) {
   }
   if (ui.speed != null) parts.push(`sp=${+ui.speed.toPrecision(3)}`);
   if (ui.theme) parts.push(`theme=${ui.theme}`);
+  if (ui.data && config.dataset === "custom") parts.push(`data=${ui.data}`);
   return `?${parts.join("&")}`;
 }
 
@@ -128,7 +130,10 @@ export class ConfigPanel {
     this.render();
   }
 
-  info(name = this.config.dataset) { return this.datasets.find((d) => d.name === name) || FALLBACK_DATASETS.find((d) => d.name === name); }
+  info(name = this.config.dataset) {
+    if (name === "custom") return this.custom; // the user's own data (static/js/own-data.js): set with the run
+    return this.datasets.find((d) => d.name === name) || FALLBACK_DATASETS.find((d) => d.name === name);
+  }
 
   _bind() {
     const $ = this.$;
@@ -209,7 +214,8 @@ export class ConfigPanel {
 
   render() {
     const $ = this.$, c = this.config;
-    options($("cfg-dataset"), this.datasets.map((d) => [d.name, d.title]), c.dataset);
+    const own = c.dataset === "custom" ? [["custom", "Your own data"]] : [];
+    options($("cfg-dataset"), [...this.datasets.map((d) => [d.name, d.title]), ...own], c.dataset);
     const info = this.info();
     $("cfg-noise").value = c.noise; $("out-noise").textContent = c.noise;
     $("cfg-train").value = c.train_fraction; $("out-train").textContent = `${Math.round(c.train_fraction * 100)}%`;
@@ -237,7 +243,7 @@ export class ConfigPanel {
     $("layer-count-text").textContent = `${c.hidden_layers.length} hidden layer${c.hidden_layers.length === 1 ? "" : "s"}`;
     $("btn-layer-add").disabled = c.hidden_layers.length >= 8;
     $("btn-layer-remove").disabled = c.hidden_layers.length === 0;
-    const noiseless = c.dataset === "digits";
+    const noiseless = c.dataset === "digits" || c.dataset === "custom";
     $("cfg-noise").disabled = noiseless;
   }
 
@@ -265,7 +271,8 @@ export class ConfigPanel {
   /** The full config to send when a new run starts (auto fields left out so the server pairs them). */
   request() {
     const c = { ...this.config };
-    for (const k of ["output_activation", "loss", "features"]) if (c[k] == null) delete c[k];
+    for (const k of ["output_activation", "loss", "features", "custom_data"]) if (c[k] == null) delete c[k];
+    if (c.dataset !== "custom") delete c.custom_data;
     const info = this.info();
     if (info && info.inputs !== 2) delete c.features;
     return c;

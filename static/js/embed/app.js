@@ -12,6 +12,7 @@ import { Charts } from "../charts.js";
 import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
 import { DEFAULTS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "../config.js";
+import { sharedData } from "../shared-data.js";
 import { fmt, speedText, applyTheme as setTheme } from "../palette.js";
 import { isFull, focusOf } from "../frame.js";
 import { HostChannel, studentMessage } from "./protocol.js";
@@ -130,7 +131,7 @@ function readOptions(search, server) {
   const watch = /^[A-Za-z0-9_.-]{1,80}$/.test(q.get("watch") || "") ? q.get("watch") : null;
   return {
     watch,
-    config, preset: ui.preset || null,
+    config, preset: ui.preset || null, data: ui.data || null,
     // a lesson shows the panels its file declares (all views are made, then hidden as it says)
     panels: list("panels", ["network", "data", "loss", "inspector"], q.has("lesson") || q.has("lesson_url") ? ["network", "data", "loss", "inspector"] : ["network", "data", "loss"]),
     panelsGiven: q.has("panels"),
@@ -253,7 +254,7 @@ function currentRequest() {
 function updateOpenLink() {
   const a = $("open-full");
   if (!a || !state.session) return;
-  a.href = opts.watch ? watchUrl(opts.watch) : `/${toQuery(currentRequest(), { speed: state.speed })}`;
+  a.href = opts.watch ? watchUrl(opts.watch) : `/${toQuery(currentRequest(), { speed: state.speed, data: opts.data })}`;
 }
 
 // ---------- messages from the server ----------
@@ -803,6 +804,12 @@ async function main() {
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
   if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
   if (lesson?.view?.steps_per_second && !opts.speedGiven) state.speed = lesson.view.steps_per_second;
+  if (!lesson && request.dataset === "custom") { // a run on its author's own data: kept on the server by its hash
+    try { request.custom_data = await sharedData(opts.data); } catch (err) {
+      hostError(err.code || "dataset_not_found", err.message);
+      request.dataset = DEFAULTS.dataset;
+    }
+  }
   if (lesson) {
     // the lesson's panels (with the embedder's own ?panels= added); its controls unless it leaves them out
     const declared = lesson.view?.panels || ["network", "data", "loss", "inspector", "controls"];

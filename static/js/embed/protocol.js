@@ -28,6 +28,7 @@ export const EVENTS = ["ready", "step", "phase", "state", "resize", "error", "le
 const AGAIN = "This run has ended. Reload the page to start a new one.";
 const BUSY = "The server is busy right now. Reload the page in a while.";
 const GRADEBOOK = "Your answer could not be saved to the course's gradebook.";
+const OWN_DATA_GONE = "The data of this link is no longer kept on the server, so the widget shows a standard network instead.";
 export const ERROR_CODES = {
   bad_message: null, invalid_message: null, invalid_config: null, needs_reset: null, phase_order: null,
   mid_step: null, read_only: null, no_boundary: null, too_large: null, body_too_large: null, command_failed: null,
@@ -36,6 +37,7 @@ export const ERROR_CODES = {
   diverged: null, // the widget's banner says it, with a reset button
   lesson_invalid: null, // the lesson area lists the problems
   config_refused: "This widget's setup could not be used, so it shows a standard network instead.",
+  dataset_not_found: OWN_DATA_GONE, invalid_id: OWN_DATA_GONE,
   session_lost: AGAIN, session_not_found: AGAIN, session_deleted: AGAIN,
   too_many_clients: "This run already has as many watchers as the server allows. Reload in a while to try again.",
   too_many_sessions: BUSY, too_many_creations: BUSY, address_memory: BUSY,

@@ -1,8 +1,9 @@
 // "Share / Embed": the link to the current run and the <iframe> snippet that embeds it, with the widget's options.
 //
 //   import { openShareDialog } from "/static/js/embed/share.js";
-//   openShareDialog({ config, speed, watch });  // config: the run's SessionConfig (partial is fine);
-//                                               // watch: its view id, for the class's live link (optional)
+//   openShareDialog({ config, speed, watch, data });  // config: the run's SessionConfig (partial is fine);
+//                                               // watch: its view id, for the class's live link (optional);
+//                                               // data: the hash of its own data (POST /api/datasets), if any
 //
 // If the page has an element with id "share-button", clicking it opens the dialog for the run the main page
 // shows, as its address bar holds it (the page keeps the whole setup and the speed there, static/js/app.js
@@ -36,7 +37,7 @@ export function pageUrl(state, base = location.origin) {
 
 /** The run's short query keys (static/js/config.js), without the "?". */
 function runQuery(state) {
-  return toQuery(state.config || {}, state.speed ? { speed: state.speed } : {}).slice(1);
+  return toQuery(state.config || {}, { ...(state.speed ? { speed: state.speed } : {}), data: state.data }).slice(1);
 }
 
 // The widget's height at the snippet's 640 px, row by row (measured on the widget: bar and footer, the network and
@@ -229,7 +230,7 @@ function attach() {
   btn.dataset.shareAttached = "1";
   btn.addEventListener("click", () => {
     const { config, ui } = parseUrl(location.search);
-    openShareDialog({ config, speed: ui.speed, watch: btn.dataset.watch || null });
+    openShareDialog({ config, speed: ui.speed, data: ui.data, watch: btn.dataset.watch || null });
   });
 }
 if (typeof document !== "undefined") {
