@@ -24,6 +24,7 @@ from .lti import routes as lti
 from .budget import Budget, HeavyPool
 from .engine.trainer import PhaseError
 from .errors import ApiError
+from .ratelimit import AddressBuckets, RateLimit
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -164,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.budget = Budget(settings.cpu_budget, settings.max_message_values)
     app.state.pool = HeavyPool(settings.heavy_threads, settings.heavy_share)
     app.state.store = Store(settings, app.state.pool)
+    app.state.request_rates = AddressBuckets(settings.rate, settings.rate_burst)
+    app.state.message_rates = AddressBuckets(settings.ws_rate, settings.ws_burst)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -211,4 +214,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outermost: a client over its rate is answered before anything else reads its request
+    app.add_middleware(RateLimit, buckets=app.state.request_rates, burst=settings.rate_burst)
     return app
