@@ -20,6 +20,7 @@ from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, BranchRequest, Confi
 from ..rewind import Timeline
 from ..session import Session, new_id
 from ..stream import check_grid, publish_frame, publish_hello, publish_state, stop_playing
+from .hangup import HungUp
 from .deps import (BUILD_SECONDS, OrjsonResponse, client_address, get_settings, get_store, public_limits, raw_json,
                    read_session, run_priced, write_session)
 
@@ -177,14 +178,15 @@ async def step(request: Request, body: Optional[StepRequest] = None, session: Se
         def work() -> tuple[int, bytes | None]:
             done = 1
             if body.phase == "full":
-                done = session.run_steps(count, cost.Deadline(budget.seconds, pool))
+                done = session.run_steps(count, cost.Deadline(budget.seconds, pool, gone=hung_up.gone))
             else:
                 session.run_to_phase(body.phase)
             session.make_frames(details)
             return done, session.frame(body.detail)
 
         price = min(per_step * count, budget.seconds) + sum(cost.frame_seconds(sizes, batch, d) for d in details)
-        done, frame = await run_priced(request.app, client_address(request), price, work)
+        async with HungUp(request) as hung_up:  # a client gone: its run of steps ends at the next step
+            done, frame = await run_priced(request.app, client_address(request), price, work)
         publish_frame(session, force_extras=True)
         session.drop_full_frames()
     headers = {"X-Steps-Run": str(done)}
