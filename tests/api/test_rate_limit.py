@@ -4,6 +4,8 @@ depends on how fast the machine is."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
@@ -104,6 +106,16 @@ def test_a_websocket_handshake_over_the_rate_is_refused_with_429():
         assert refused.value.json()["detail"]["code"] == "rate_limited"
 
 
+@contextmanager
+def viewer(clock: Clock, **limits):
+    """A WebSocket on a new session's view id (its hello read), on an app with these limits."""
+    with TestClient(strict_app(clock, **limits)) as client:
+        view_id = client.post("/api/sessions", json={}).json()["view_id"]
+        with client.websocket_connect(f"/ws/sessions/{view_id}") as ws:
+            ws.receive_json()  # hello
+            yield ws
+
+
 def _errors_until_pong(ws) -> list[str]:
     codes = []
     while True:
@@ -116,39 +128,30 @@ def _errors_until_pong(ws) -> list[str]:
 
 def test_websocket_messages_beyond_the_rate_are_dropped_with_rate_limited_then_let_through_again():
     clock = Clock()
-    app = strict_app(clock, ws_rate=1.0, ws_burst=3)
-    with TestClient(app) as client:
-        view_id = client.post("/api/sessions", json={}).json()["view_id"]
-        with client.websocket_connect(f"/ws/sessions/{view_id}") as ws:
-            ws.receive_json()  # hello
-            for _ in range(3):
-                ws.send_json({"type": "ping"})
-                assert _errors_until_pong(ws) == []
-            ws.send_json({"type": "ping"})  # no token left: dropped (no pong), with an error naming the limit
-            msg = _next_pong_or_error(ws)
-            assert msg["type"] == "error" and msg["code"] == "rate_limited"
-            assert "BACKPROP_WS_RATE" in msg["message"] and "1 WebSocket messages a second" in msg["message"]
-            clock.now += 1.0
+    with viewer(clock, ws_rate=1.0, ws_burst=3) as ws:
+        for _ in range(3):
             ws.send_json({"type": "ping"})
             assert _errors_until_pong(ws) == []
+        ws.send_json({"type": "ping"})  # no token left: dropped (no pong), with an error naming the limit
+        msg = _next_pong_or_error(ws)
+        assert msg["type"] == "error" and msg["code"] == "rate_limited"
+        assert "BACKPROP_WS_RATE" in msg["message"] and "1 WebSocket messages a second" in msg["message"]
+        clock.now += 1.0
+        ws.send_json({"type": "ping"})
+        assert _errors_until_pong(ws) == []
 
 
 def test_a_websocket_client_that_ignores_rate_limited_is_closed():
-    clock = Clock()
-    app = strict_app(clock, ws_rate=1.0, ws_burst=1)
-    with TestClient(app) as client:
-        view_id = client.post("/api/sessions", json={}).json()["view_id"]
-        with client.websocket_connect(f"/ws/sessions/{view_id}") as ws:
-            ws.receive_json()  # hello
-            for _ in range(IGNORED_MAX + 1):
-                ws.send_json({"type": "ping"})
-            codes = []
-            with pytest.raises(WebSocketDisconnect) as closed:
-                while True:
-                    msg = ws.receive_json()
-                    codes.append(msg.get("code", msg["type"]))
-            assert closed.value.code == 1008
-            assert codes[0] == "pong" and set(codes[1:]) == {"rate_limited"}
+    with viewer(Clock(), ws_rate=1.0, ws_burst=1) as ws:
+        for _ in range(IGNORED_MAX + 1):
+            ws.send_json({"type": "ping"})
+        codes = []
+        with pytest.raises(WebSocketDisconnect) as closed:
+            while True:
+                msg = ws.receive_json()
+                codes.append(msg.get("code", msg["type"]))
+        assert closed.value.code == 1008
+        assert codes[0] == "pong" and set(codes[1:]) == {"rate_limited"}
 
 
 def test_the_websocket_rate_is_per_address_over_all_its_connections():
