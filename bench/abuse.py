@@ -7,8 +7,9 @@ request goes to loopback only, and every attack stops by itself after its time.
 The victim is a default session (2-4-2-1) whose controller sends one `step` message every 50 ms (20 steps/s) over
 its own WebSocket, from a process of its own (so the attack's client work does not delay its clock); the figures
 are the intervals between the frames it gets back (p50, p99), the 5xx answers the attack got, and the server's RSS
-after the attack. Targets: p99 <= 100 ms, RSS growth <= 300 MB, zero 5xx. The machine's load average is printed
-beside the table: figures taken on a loaded machine are noisy.
+after the attack, and the server's CPU seconds during the attack (what the attack cost the server: the part of
+the figures the machine's load disturbs least). Targets: p99 <= 100 ms, RSS growth <= 300 MB, zero 5xx. The
+machine's load average is printed beside the table: figures taken on a loaded machine are noisy.
 
 Addresses: the server limits each client address (BACKPROP_RATE and friends, app/ratelimit.py), so an attacker
 and its victim on one address would be one client and share one limit. As on a real network they come from two
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from app.local_server import LocalServer  # noqa: E402
-from stream import rss_mb  # noqa: E402
+from stream import cpu_seconds, rss_mb  # noqa: E402
 
 VICTIM = "127.0.0.2"
 ATTACKER = "127.0.0.3"
@@ -295,14 +296,17 @@ def main() -> None:
         print(f"server pid {srv.proc.pid}, RSS at start {rss0:.0f} MB, {seconds:g} s per attack, "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"{'attack':32s} {'victim p50 ms':>13s} {'p99 ms':>7s} {'frames':>6s} {'requests':>8s} {'5xx':>4s} "
-              f"{'503+RA':>6s} {'RSS MB':>7s} {'growth':>6s} {'since start':>11s} {'load':>5s}")
+              f"{'503+RA':>6s} {'RSS MB':>7s} {'growth':>6s} {'since start':>11s} {'CPU s':>6s} {'load':>5s}")
         before = rss0
         for name, attack in ATTACKS:
+            cpu0 = cpu_seconds(srv)
             r = asyncio.run(run_attack(srv, attack, seconds))
+            cpu = cpu_seconds(srv) - cpu0
             rss = rss_mb(srv)
             growth, before = rss - before, rss
             print(f"{name:32s} {r['p50']:13.1f} {r['p99']:7.1f} {r['frames']:6d} {r['requests']:8d} {r['5xx']:4d} "
-                  f"{r['503']:6d} {rss:7.0f} {growth:6.0f} {rss - rss0:11.0f} {os.getloadavg()[0]:5.1f}", flush=True)
+                  f"{r['503']:6d} {rss:7.0f} {growth:6.0f} {rss - rss0:11.0f} {cpu:6.1f} {os.getloadavg()[0]:5.1f}",
+                  flush=True)
 
 
 if __name__ == "__main__":
