@@ -116,6 +116,26 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+RATE_LIMITED = {"description": "this address sent more requests than BACKPROP_RATE allows (rate_limited; "
+                               "Retry-After; the connection is closed)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+def document_rate_limit(app: FastAPI) -> None:
+    """Any operation may answer 429 `rate_limited` (app/ratelimit.py answers before the routes): each says so in
+    the OpenAPI document."""
+    make = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            for operations in make()["paths"].values():
+                for operation in operations.values():
+                    operation["responses"].setdefault("429", RATE_LIMITED)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     redact_access_log()
@@ -211,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)
     lti.setup(app)  # /lti/...: LTI 1.3 when BACKPROP_LTI_PLATFORMS names the platforms (app/lti)
+    document_rate_limit(app)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -215,3 +215,9 @@ def test_rate_settings_are_read_from_the_environment_and_checked(monkeypatch):
     monkeypatch.setenv("BACKPROP_RATE", "0")
     with pytest.raises(ValueError, match="BACKPROP_RATE"):
         load_settings()
+
+
+def test_every_operation_documents_the_429_it_may_answer():
+    paths = create_app(make_settings()).openapi()["paths"]
+    operations = [(path, method, op) for path, ops in paths.items() for method, op in ops.items()]
+    assert operations and all("429" in op["responses"] for _, _, op in operations)
