@@ -102,15 +102,19 @@ class Budget:
 
 
 class Deadline:
-    """When a cuttable job (a run of steps) must stop: its budget is spent, or the server is stopping."""
+    """When a cuttable job (a run of steps) must stop: its budget is spent, the server is stopping, or `gone()` says
+    the client that asked for it went away."""
 
-    def __init__(self, seconds: float, pool: "HeavyPool | None" = None, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, seconds: float, pool: "HeavyPool | None" = None, clock: Callable[[], float] = time.monotonic,
+                 gone: Callable[[], bool] | None = None):
         self.clock = clock
         self.end = clock() + seconds
         self.pool = pool
+        self.gone = gone
 
     def passed(self) -> bool:
-        return (self.pool is not None and self.pool.stopping) or self.clock() >= self.end
+        return ((self.pool is not None and self.pool.stopping) or (self.gone is not None and self.gone())
+                or self.clock() >= self.end)
 
 
 HEAVY_NICENESS = 10

@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> None:
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, uds=args.uds, reload=args.reload,
                 log_level=args.log_level, ws_max_size=settings.max_body_bytes + 1024,
                 ws_per_message_deflate=settings.ws_compression, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
-                ws="websockets-sansio")  # uvicorn's sans-I/O websockets: about 15% more frames/s (bench/stream.py)
+                ws="websockets-sansio",  # uvicorn's sans-I/O websockets: about 15% more frames/s (bench/stream.py)
+                # on a Unix socket only the local proxy can connect and no peer address is seen: the client's
+                # address is the X-Forwarded-For nginx sets (to the address it saw, deploy/nginx.conf.template)
+                forwarded_allow_ips="*" if args.uds else None)
 
 
 if __name__ == "__main__":

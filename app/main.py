@@ -24,6 +24,7 @@ from .lti import routes as lti
 from .budget import Budget, HeavyPool
 from .engine.trainer import PhaseError
 from .errors import ApiError
+from .ratelimit import AddressBuckets, RateLimit
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -115,6 +116,26 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+RATE_LIMITED = {"description": "this address sent more requests than BACKPROP_RATE allows (rate_limited; "
+                               "Retry-After; the connection is closed)",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+def document_rate_limit(app: FastAPI) -> None:
+    """Any operation may answer 429 `rate_limited` (app/ratelimit.py answers before the routes): each says so in
+    the OpenAPI document."""
+    make = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            for operations in make()["paths"].values():
+                for operation in operations.values():
+                    operation["responses"].setdefault("429", RATE_LIMITED)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     redact_access_log()
@@ -164,6 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.budget = Budget(settings.cpu_budget, settings.max_message_values)
     app.state.pool = HeavyPool(settings.heavy_threads, settings.heavy_share)
     app.state.store = Store(settings, app.state.pool)
+    app.state.request_rates = AddressBuckets(settings.rate, settings.rate_burst)
+    app.state.message_rates = AddressBuckets(settings.ws_rate, settings.ws_burst)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -209,7 +232,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)
     lti.setup(app)  # /lti/...: LTI 1.3 when BACKPROP_LTI_PLATFORMS names the platforms (app/lti)
+    document_rate_limit(app)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outermost: a client over its rate is answered before anything else reads its request
+    app.add_middleware(RateLimit, buckets=app.state.request_rates, burst=settings.rate_burst)
     return app

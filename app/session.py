@@ -27,7 +27,7 @@ from .engine.batches import BatchSampler
 from .engine.network import Network
 from .engine.trainer import PHASES, PhaseError, Trainer
 from .errors import ConfigError, conflict
-from .frames import dumps, frame_body
+from .frames import dumps, dumps_in_pieces, frame_body
 from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
 
@@ -424,7 +424,8 @@ class Session:
         key = (rec.phase, self.trainer.phase, detail)
         cached = self._frames.get(key)
         if cached is None:
-            cached = dumps(frame_body(rec, self.trainer.phase, self.trainer.next_phase, detail))
+            body = frame_body(rec, self.trainer.phase, self.trainer.next_phase, detail)
+            cached = dumps_in_pieces(body) if detail == "full" else dumps(body)  # full: made on a heavy thread
             self._frames[key] = cached
         return cached
 

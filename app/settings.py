@@ -84,6 +84,11 @@ class Settings:
     create_burst: int = 60  # BACKPROP_CREATE_BURST: ... of which this many at once
     evict_after: float = 600.0  # BACKPROP_EVICT_AFTER: a full server evicts only sessions unused this many seconds
     subscribe_rate: float = 5.0  # BACKPROP_SUBSCRIBE_RATE: subscribe messages per second per client (burst 20)
+    # request rates per client address (app/ratelimit.py; the defaults let a classroom behind one NAT address in)
+    rate: float = 100.0  # BACKPROP_RATE: HTTP requests (WebSocket handshakes included) a second
+    rate_burst: int = 2000  # BACKPROP_RATE_BURST: ... of which this many at once
+    ws_rate: float = 1000.0  # BACKPROP_WS_RATE: WebSocket messages a second, over all the address's connections
+    ws_burst: int = 2000  # BACKPROP_WS_BURST: ... of which this many at once
     # live stream
     max_clients_per_session: int = 500  # BACKPROP_MAX_CLIENTS_PER_SESSION
     max_frame_rate: float = 60.0  # BACKPROP_MAX_FRAME_RATE: runner ticks (and so frames) per second while playing
@@ -128,6 +133,10 @@ def load_settings() -> Settings:
         create_burst=_int("BACKPROP_CREATE_BURST", 60, 1, 1_000_000),
         evict_after=_float("BACKPROP_EVICT_AFTER", 600.0, 0.0, 30 * 86400.0),
         subscribe_rate=_float("BACKPROP_SUBSCRIBE_RATE", 5.0, 0.1, 1000.0),
+        rate=_float("BACKPROP_RATE", 100.0, 0.1, 1_000_000.0),
+        rate_burst=_int("BACKPROP_RATE_BURST", 2000, 1, 10_000_000),
+        ws_rate=_float("BACKPROP_WS_RATE", 1000.0, 0.1, 1_000_000.0),
+        ws_burst=_int("BACKPROP_WS_BURST", 2000, 1, 10_000_000),
         max_clients_per_session=_int("BACKPROP_MAX_CLIENTS_PER_SESSION", 500, 1, 100_000),
         max_frame_rate=_float("BACKPROP_MAX_FRAME_RATE", 60.0, 1.0, 1000.0),
         boundary_max_rate=_float("BACKPROP_BOUNDARY_MAX_RATE", 10.0, 0.1, 1000.0),

@@ -25,7 +25,8 @@ import json
 import logging
 
 from . import snapshots
-from .budget import MB, TokenBucket
+from .budget import MB
+from .ratelimit import AddressBuckets, retry_after
 from .rewind import Timeline
 from .errors import ApiError, not_found
 from .session import Session
@@ -46,24 +47,19 @@ class Store:
         self.saved: dict[str, tuple] = {}  # id -> (fingerprint, structure, history entries saved) of the last save
         self.revived = 0
         self.clock = time.monotonic
-        self.buckets: dict[str, TokenBucket] = {}  # client address -> its creation rate
+        # client address -> its creation rate (the store's clock, so tests may move it)
+        self.creations = AddressBuckets(settings.create_rate / 60.0, settings.create_burst, lambda: self.clock())
 
     def admit(self, address: str) -> None:
         """Count a creation for this client address: BACKPROP_CREATE_RATE a minute, BACKPROP_CREATE_BURST at once;
         429 with Retry-After beyond."""
         s = self.settings
-        bucket = self.buckets.get(address)
-        if bucket is None:
-            if len(self.buckets) > 10_000:  # forget full buckets: they are what a new one is
-                for a in [a for a, b in self.buckets.items() if b.full()]:
-                    del self.buckets[a]
-            bucket = self.buckets[address] = TokenBucket(s.create_rate / 60.0, s.create_burst, self.clock)
-        if not bucket.take():
-            wait = bucket.wait()
+        granted, wait = self.creations.take(address)
+        if not granted:
             raise ApiError(429, "too_many_creations",
                            f"this address may create {s.create_rate:g} sessions a minute, {s.create_burst} at once "
                            f"(BACKPROP_CREATE_RATE, BACKPROP_CREATE_BURST); try again in {wait:.0f} s",
-                           headers={"Retry-After": str(max(1, int(wait + 0.999)))})
+                           headers={"Retry-After": retry_after(wait)})
 
     def memory(self) -> float:
         """Estimated bytes held by this server's sessions."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import budget as cost
 from .budget import Budget, TokenBucket
-from .frames import dumps, frame_text, round_sig
+from .frames import dumps, dumps_in_pieces, frame_text, round_sig
 from .errors import ApiError
 from .session import Session, grid
 from .settings import Settings
@@ -322,7 +322,7 @@ async def make_boundary(session: Session, resolution: int, neurons: bool, owner:
 
     def work() -> bytes:
         b = compact_boundary(grid(network, data, features, resolution, neurons))
-        return dumps({"type": "boundary", "step": made[0], **b})
+        return dumps_in_pieces({"type": "boundary", "step": made[0], **b})
 
     try:
         body = await session.pool.run(owner, work)

@@ -17,6 +17,7 @@ from ..session import Session
 from ..stream import (Client, metrics_wanted, publish_audience, publish_extras, publish_frame, publish_hello,
                       publish_presentation, publish_state, resend_frame, start_playing, stop_playing, welcome)
 from .. import budget as cost
+from ..ratelimit import MessageLimit
 from ..stream import check_grid
 from .deps import BUILD_SECONDS, client_address, public_limits, run_priced
 
@@ -66,6 +67,7 @@ async def live(ws: WebSocket, sid: str):
     loop = asyncio.get_running_loop()
     sender = loop.create_task(client.run_sender())
     inbox: asyncio.Queue = asyncio.Queue(INBOX)
+    rate = MessageLimit(app.state.message_rates, settings.ws_burst, client.owner)
 
     async def work():
         while True:
@@ -81,6 +83,13 @@ async def live(ws: WebSocket, sid: str):
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            refusal = rate.admit()
+            if refusal is not None:
+                client.error("rate_limited", refusal)
+                if rate.ignored():
+                    await ws.close(code=1008, reason="rate limited")
+                    break
+                continue
             text = message.get("text")
             if text is None:
                 text = (message.get("bytes") or b"").decode("utf-8", "replace")

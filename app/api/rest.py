@@ -12,7 +12,7 @@ from .. import budget as cost
 from ..engine import limits
 from ..engine.datasets import DATASETS
 from ..errors import ApiError, ConfigError
-from ..frames import dumps, with_skipped
+from ..frames import dumps, dumps_in_pieces, with_skipped
 from ..presets import PRESETS, preset_list
 from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, BranchRequest, ConfigPatch, CreateSession, DataOut,
                        DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, PredictOut,
@@ -20,6 +20,7 @@ from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, BranchRequest, Confi
 from ..rewind import Timeline
 from ..session import Session, new_id
 from ..stream import check_grid, publish_frame, publish_hello, publish_state, stop_playing
+from .hangup import HungUp
 from .deps import (BUILD_SECONDS, OrjsonResponse, client_address, get_settings, get_store, public_limits, raw_json,
                    read_session, run_priced, write_session)
 
@@ -177,14 +178,15 @@ async def step(request: Request, body: Optional[StepRequest] = None, session: Se
         def work() -> tuple[int, bytes | None]:
             done = 1
             if body.phase == "full":
-                done = session.run_steps(count, cost.Deadline(budget.seconds, pool))
+                done = session.run_steps(count, cost.Deadline(budget.seconds, pool, gone=hung_up.gone))
             else:
                 session.run_to_phase(body.phase)
             session.make_frames(details)
             return done, session.frame(body.detail)
 
         price = min(per_step * count, budget.seconds) + sum(cost.frame_seconds(sizes, batch, d) for d in details)
-        done, frame = await run_priced(request.app, client_address(request), price, work)
+        async with HungUp(request) as hung_up:  # a client gone: its run of steps ends at the next step
+            done, frame = await run_priced(request.app, client_address(request), price, work)
         publish_frame(session, force_extras=True)
         session.drop_full_frames()
     headers = {"X-Steps-Run": str(done)}
@@ -205,6 +207,12 @@ async def reset(request: Request, body: Optional[ResetRequest] = None, session: 
         return session.state("controller")
 
 
+def answered(fn, *args) -> bytes:
+    """fn(*args) serialized where it is made: a big answer off the event loop is also serialized off it, in pieces
+    (app/frames.py dumps_in_pieces)."""
+    return dumps_in_pieces(fn(*args))
+
+
 @router.post("/sessions/{sid}/predict", response_model=PredictOut, responses=ERRORS)
 async def predict(body: PredictRequest, request: Request, found: tuple = Depends(read_session)):
     session, _ = found
@@ -214,8 +222,8 @@ async def predict(body: PredictRequest, request: Request, found: tuple = Depends
     async with session.lock:
         seconds = cost.predict_seconds(session.network.sizes, len(body.x))
         request.app.state.budget.check(seconds, f"predicting {len(body.x)} rows", "x", "send fewer rows")
-        answer = await run_priced(request.app, client_address(request), seconds, session.predict, body.x)
-    return raw_json(dumps(answer))
+        answer = await run_priced(request.app, client_address(request), seconds, answered, session.predict, body.x)
+    return raw_json(answer)
 
 
 @router.get("/sessions/{sid}/boundary", responses={200: {"model": Boundary}, **ERRORS})
@@ -226,9 +234,9 @@ async def boundary(request: Request, found: tuple = Depends(read_session),
     session, _ = found
     async with session.lock:
         seconds = check_grid(request.app.state.budget, session, resolution, neurons, "resolution")
-        answer = await run_priced(request.app, client_address(request), seconds, session.boundary, resolution,
-                                  neurons, True)
-        return raw_json(dumps(answer))
+        answer = await run_priced(request.app, client_address(request), seconds, answered, session.boundary,
+                                  resolution, neurons, True)
+        return raw_json(answer)
 
 
 @router.get("/sessions/{sid}/data", response_model=DataOut, responses=ERRORS)
@@ -248,8 +256,8 @@ async def gradcheck(request: Request, found: tuple = Depends(read_session),
         seconds = cost.gradcheck_seconds(session.network.sizes, session.batch)
         request.app.state.budget.check(seconds, "a gradient check of this network on its batch", "epsilon",
                                        "check a smaller network or batch (two forward passes per parameter)")
-        answer = await run_priced(request.app, client_address(request), seconds, session.gradcheck, epsilon)
-    return raw_json(dumps(answer))
+        answer = await run_priced(request.app, client_address(request), seconds, answered, session.gradcheck, epsilon)
+    return raw_json(answer)
 
 
 @router.get("/sessions/{sid}/history", response_model=HistoryOut, responses=ERRORS)

@@ -15,7 +15,8 @@ def make_settings(**overrides):
     # tests create many sessions from one address and evict sessions they just made: no creation rate, no idle wait;
     # runs kept in memory only
     base = dataclasses.replace(load_settings(), max_body_bytes=1_000_000, max_sessions=50, metrics_every=5,
-                               create_burst=100_000, evict_after=0.0, store="memory")
+                               create_burst=100_000, rate_burst=10_000_000, ws_burst=10_000_000,
+                               evict_after=0.0, store="memory")
     return dataclasses.replace(base, **overrides)
 
 

@@ -3,8 +3,10 @@ creation fairness, headers and the log."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
 from fastapi.testclient import TestClient
 
@@ -235,3 +237,48 @@ def test_a_tick_is_priced_as_its_steps_and_the_frames_of_its_details():
     assert frames == frame_seconds(sizes, 10, "summary") + frame_seconds(sizes, 10, "full")
     assert step_and_frames(sizes, 10, frozenset())[1] == 0
     assert step_and_frames((2, 64, 1), 10, frozenset({"summary"}))[0] > per_step
+
+
+def _step_then(app, portal, sid: str, count: int, hang_up: bool) -> tuple[int, bytes]:
+    """POST .../step straight to the ASGI app; with hang_up, the client is gone as soon as its body is read."""
+    body = orjson.dumps({"count": count})
+    sent: list[dict] = []
+    parts = [{"type": "http.request", "body": body, "more_body": False}]
+    answered = None
+
+    async def call():
+        nonlocal answered
+        answered = asyncio.Event()
+
+        async def receive():
+            if parts:
+                return parts.pop()
+            if not hang_up:
+                await answered.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+                 "path": f"/api/sessions/{sid}/step", "raw_path": f"/api/sessions/{sid}/step".encode(),
+                 "query_string": b"", "root_path": "", "client": ("192.0.2.1", 1), "server": ("testserver", 80),
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]}
+        await app(scope, receive, send)
+
+    portal.call(call)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], dict(start["headers"]).get(b"x-steps-run", b"")
+
+
+def test_a_long_step_request_whose_client_hangs_up_ends_at_the_next_step(make_app):
+    app = make_app(cpu_budget=600.0)  # only the hang-up can cut the run short
+    with TestClient(app) as client:
+        sid = client.post("/api/sessions", json={}).json()["id"]
+        status, run = _step_then(app, client.portal, sid, 10_000, hang_up=True)
+        assert status == 200 and int(run) < 5_000
+        assert client.get(f"/api/sessions/{sid}").json()["step"] == int(run)
+        status, run = _step_then(app, client.portal, sid, 3_000, hang_up=False)  # the same, the client staying
+        assert status == 200 and int(run) == 3_000

@@ -13,7 +13,8 @@ from schemathesis.config import SchemathesisConfig
 from app.main import create_app
 from app.settings import load_settings
 
-app = create_app(dataclasses.replace(load_settings(), max_sessions=20, create_burst=100_000, evict_after=0.0, store="memory"))
+app = create_app(dataclasses.replace(load_settings(), max_sessions=20, create_burst=100_000, rate_burst=10_000_000,
+                                     evict_after=0.0, store="memory"))
 # A schema-valid config may still pair fields wrongly (a softmax output with mse, features of 1-D data) or ask for
 # more than the CPU budget: that is a documented 422, not a rejection of valid data.
 CONFIG = SchemathesisConfig.from_str("""

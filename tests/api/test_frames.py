@@ -84,3 +84,18 @@ def test_summary_frame_of_2_8_8_1_stays_under_2_kb():
     for _ in range(20):
         s.run_steps(7)
         assert len(s.frame("summary")) <= 2000
+
+
+def test_a_big_answer_made_in_pieces_is_byte_for_byte_the_one_made_at_once(monkeypatch):
+    import app.frames as frames
+
+    rng = np.random.default_rng(3)
+    answer = {"type": "boundary", "step": 7, "output": rng.random((96, 96)).astype(np.float32),
+              "neurons": [rng.random((40, 9216)), rng.random((1, 30_000)).astype(np.float32)],
+              "curve": None, "x": [1, 2.5, None, {"a": np.zeros(2)}], "empty": np.zeros((0, 3)),
+              "gaps": np.array([np.nan, np.inf, 1.0] * 10_000), "labels": np.arange(50_000)}
+    whole = frames.dumps(answer)
+    made = []  # the size of what each orjson call made (each holds the GIL)
+    monkeypatch.setattr(frames, "dumps", lambda obj: made.append(len(b := orjson.dumps(obj, option=frames.OPTS))) or b)
+    assert frames.dumps_in_pieces(answer) == whole
+    assert max(made) <= 25 * frames.PIECE < len(whole) / 4  # no call makes more than a piece (<= 25 bytes a number)

@@ -265,3 +265,20 @@ def test_two_machines_sharing_redis_a_run_survives_its_instance_replaced_elsewhe
 
 def make_settings_memory():
     return dataclasses.replace(load_settings(), store="memory")
+
+
+def test_behind_nginx_each_client_address_has_its_own_limits(tmp_path):
+    """Instances on Unix sockets see no peer address: they take the client's from nginx's X-Forwarded-For, which
+    nginx sets to the address it saw (a client's own header is not believed). One instance; one creation per address,
+the next in 10 minutes."""
+    env = {"BACKPROP_CREATE_BURST": "1", "BACKPROP_CREATE_RATE": "0.1", "BACKPROP_STORE": "memory"}
+    with Cluster(1, port=free_port(), runtime=tmp_path, env=env) as c:
+        def create(source: str, spoof: str | None = None) -> int:
+            headers = {"X-Forwarded-For": spoof} if spoof else {}
+            with httpx.Client(base_url=c.base, transport=httpx.HTTPTransport(local_address=source)) as http:
+                return http.post("/api/sessions", json={}, headers=headers).status_code
+
+        assert create("127.0.0.3") == 201
+        assert create("127.0.0.3") == 429
+        assert create("127.0.0.3", spoof="203.0.113.9") == 429  # a forged address is not another client
+        assert create("127.0.0.4") == 201
