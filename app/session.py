@@ -342,9 +342,8 @@ class Session:
     def _forward(self, idx=None):
         idx = self.sampler.next() if idx is None else idx
         x = self.x_train[idx]
-        rec = self.trainer.forward(x, self.y_train[idx], idx)
-        rec.extra["x_raw"] = x if self.x_train is self.data.x_train else self.data.x_train[idx]
-        return rec
+        x_raw = None if self.x_train is self.data.x_train else self.data.x_train[idx]
+        return self.trainer.forward(x, self.y_train[idx], idx, x_raw)
 
     def _run_phase(self, phase: str):
         if phase == "forward":
@@ -366,8 +365,8 @@ class Session:
         self._check_not_diverged()
         tr = self.trainer
         done = 0
-        if tr.phase not in ("ready", "updated"):
-            while tr.phase != "updated" and not tr.diverged:
+        if tr.state not in ("ready", "updated"):
+            while tr.state != "updated" and not tr.diverged:
                 self._run_phase(tr.next_phase)
             done = 1
         x_train, y_train, raw = self.x_train, self.y_train, self.data.x_train
@@ -378,8 +377,7 @@ class Session:
                 break
             idx = self.sampler.next()
             x = x_train[idx]
-            rec = tr.step(x, y_train[idx], idx)
-            rec.extra["x_raw"] = x if same else raw[idx]
+            tr.step(x, y_train[idx], idx, None if same else raw[idx])
             done += 1
             if not tr.diverged:
                 self.version += 1
@@ -392,7 +390,7 @@ class Session:
         """Run phases in order up to and including `phase` for the current step (a new step from 'updated')."""
         self._check_not_diverged()
         tr = self.trainer
-        start = "forward" if tr.phase in ("ready", "updated") else tr.next_phase
+        start = "forward" if tr.state in ("ready", "updated") else tr.next_phase
         if PHASES.index(phase) < PHASES.index(start):
             raise conflict("phase_order", f"step {tr.record.step} already ran {phase}; its next phase is {start}",
                            "phase")
@@ -421,10 +419,10 @@ class Session:
         if self._frames_of is not rec:  # holding the record keeps its id from being reused by a new one
             self._frames_of = rec
             self._frames.clear()
-        key = (rec.phase, self.trainer.phase, detail)
+        key = (rec.state, self.trainer.state, detail)
         cached = self._frames.get(key)
         if cached is None:
-            cached = dumps(frame_body(rec, self.trainer.phase, self.trainer.next_phase, detail))
+            cached = dumps(frame_body(rec, self.trainer.state, self.trainer.next_phase, detail))
             self._frames[key] = cached
         return cached
 
@@ -451,7 +449,7 @@ class Session:
     def _record_history(self) -> None:
         m = self.metrics()
         rec = self.trainer.record
-        last = rec is not None and rec.phase == "updated" and rec.step == self.step
+        last = rec is not None and rec.state == "updated" and rec.step == self.step
         self.history_total += 1
         self.history.append({
             "step": self.step,
@@ -523,7 +521,7 @@ class Session:
 
     def set_weight(self, layer: int, kind: str, row: int, col: int, value: float) -> None:
         tr, net = self.trainer, self.network
-        if tr.phase not in ("ready", "updated"):
+        if tr.state not in ("ready", "updated"):
             self._check_not_diverged()  # a diverged step stops between phases: say that, not "mid step"
             raise conflict("mid_step", f"step {tr.record.step} is between phases (next: {tr.next_phase}); "
                                        "finish it before editing a weight", "layer")
@@ -561,7 +559,7 @@ class Session:
             "config": self.config,
             "step": self.step,
             "epoch": self.sampler.epoch,
-            "state": tr.phase,
+            "state": tr.state,
             "next_phase": tr.next_phase,
             "playing": self.playing,
             "steps_per_second": self.steps_per_second,
@@ -594,7 +592,7 @@ class Session:
         """The `state` WebSocket message."""
         tr = self.trainer
         return {"type": "state", "playing": self.playing, "steps_per_second": self.steps_per_second,
-                "step": self.step, "state": tr.phase, "next_phase": tr.next_phase, "diverged": tr.diverged,
+                "step": self.step, "state": tr.state, "next_phase": tr.next_phase, "diverged": tr.diverged,
                 "divergence": tr.divergence}
 
     def touch(self) -> None:

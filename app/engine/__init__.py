@@ -8,9 +8,10 @@
     y = targets(data.task, data.n_classes, data.y_train[:10], "sigmoid")
     record = trainer.step(x, y)          # record.layers[l].z, .a, .delta, .grad_W, .dW_applied, ...
 
-Modules: network (parameters, forward rule), activations, losses, optimizers (PyTorch's order of operations),
-trainer (the four phases and the divergence state), trace (the record of a step), datasets, features, batches,
-evaluate (metrics, decision boundary, 1-D curve), gradcheck (central differences), limits (every size limit).
+Modules: network (parameters and the one forward pass), activations (each rule with its derivative), losses,
+optimizers (PyTorch's order of operations), trainer (the four phases and the divergence state), trace (the record
+of a step), datasets, features, batches, evaluate (metrics, decision boundary, 1-D curve), gradcheck (central
+differences), limits (every size limit), config_rules (which output goes with which loss).
 The engine knows numpy and nothing else: no web framework, no JSON, no sessions.
 """
 

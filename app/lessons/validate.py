@@ -17,7 +17,8 @@ from app.engine import limits
 from app.engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from app.engine.datasets import DATASET_NAMES, DATASETS, output_size
 from app.engine.features import FEATURES
-from app.engine.losses import LOSSES, check_pairing
+from app.engine.config_rules import check_pairing
+from app.engine.losses import LOSSES
 from app.engine.network import INITS
 from app.engine.optimizers import OPTIMIZERS
 from app.engine.trainer import PHASES, REGULARIZATIONS

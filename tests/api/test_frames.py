@@ -39,11 +39,11 @@ def test_frame_matches_the_record(name, phase):
     s.run_steps(3)
     s.run_to_phase(phase)
     rec, tr = s.trainer.record, s.trainer
-    summary = wire(rec, tr.phase, tr.next_phase, "summary")
-    full = wire(rec, tr.phase, tr.next_phase, "full")
+    summary = wire(rec, tr.state, tr.next_phase, "summary")
+    full = wire(rec, tr.state, tr.next_phase, "full")
     assert summary["step"] == full["step"] == rec.step
-    assert np.allclose(full["input_mean"], rec.x.mean(axis=0), rtol=1e-12, atol=1e-15)
-    assert summary["input_mean"] == round_sig([rec.x.mean(axis=0)])[0].tolist()
+    assert np.allclose(full["input_mean"], rec.a0.mean(axis=0), rtol=1e-12, atol=1e-15)
+    assert summary["input_mean"] == round_sig([rec.a0.mean(axis=0)])[0].tolist()
     for layer, s_out, f_out in zip(rec.layers, summary["layers"], full["layers"]):
         ref = layer.summary()
         assert f_out["W"] == layer.W.tolist() and f_out["b"] == layer.b.tolist()
@@ -72,7 +72,7 @@ def test_dead_relu_units_are_counted():
     s = Session(SessionConfig(**CONFIGS["relu with dead units"]), load_settings())
     s.run_steps(40)
     rec = s.trainer.record
-    frame = wire(rec, s.trainer.phase, s.trainer.next_phase, "summary")
+    frame = wire(rec, s.trainer.state, s.trainer.next_phase, "summary")
     dead = ~(rec.layers[0].z > 0).any(axis=0)
     assert dead.any(), "this config is meant to leave some relu units dead"
     assert frame["layers"][0]["dead_fraction"] == pytest.approx(dead.mean())
