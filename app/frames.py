@@ -222,11 +222,6 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     return body
 
 
-def frame_bytes(body: dict) -> bytes:
-    """The body serialized without its opening brace, ready for `with_skipped`."""
-    return dumps(body)
-
-
 def with_skipped(body_json: bytes, skipped: int) -> bytes:
     """Prefix type and skipped to a serialized frame body: cheap enough to do per client."""
     head = b'{"type":"frame","skipped":' + str(int(skipped)).encode()

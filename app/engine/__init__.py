@@ -20,7 +20,7 @@ from .activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from .batches import BatchSampler
 from .datasets import DATASET_NAMES, DATASETS, Dataset, DatasetInfo, make_dataset, output_size, targets
 from .evaluate import boundary, curve, evaluate
-from .features import FEATURE_TEX, FEATURES, feature_map, network_inputs
+from .features import FEATURES, feature_map, network_inputs
 from .gradcheck import NotFiniteError, gradcheck
 from .losses import LOSSES
 from .network import INITS, Network
@@ -30,7 +30,7 @@ from .trainer import REGULARIZATIONS, PhaseError, Trainer
 
 __all__ = [
     "limits", "HIDDEN_ACTIVATIONS", "OUTPUT_ACTIVATIONS", "BatchSampler", "DATASET_NAMES", "DATASETS", "Dataset",
-    "DatasetInfo", "make_dataset", "output_size", "targets", "boundary", "curve", "evaluate", "FEATURE_TEX", "FEATURES", "feature_map",
+    "DatasetInfo", "make_dataset", "output_size", "targets", "boundary", "curve", "evaluate", "FEATURES", "feature_map",
     "network_inputs", "NotFiniteError", "gradcheck", "LOSSES", "INITS", "Network", "OPTIMIZERS", "LayerRecord", "StepRecord", "REGULARIZATIONS",
     "PhaseError", "Trainer",
 ]

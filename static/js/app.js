@@ -37,7 +37,7 @@ const conn = new Connection();
 const timeline = new Timeline();
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
-  points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
+  points: null, latest: null, seq: 0, wantManual: false, diverged: false,
   boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, metricsShown: null, lastInspect: 0, starting: null,
   catchUp: false, viewers: 0, localFocus: null, ended: false, presets: new Map(),
 };
@@ -890,12 +890,10 @@ async function main() {
     api("GET", "/api/datasets").catch(() => null),
     api("GET", "/api/presets").catch(() => null),
   ]);
-  const dl = Array.isArray(datasets) ? datasets : datasets?.datasets;
-  panel.setDatasets(dl);
-  const pl = Array.isArray(presets) ? presets : presets?.presets;
-  for (const p of pl || []) if (p.config) state.presets.set(p.name, p.config);
-  if (pl && $("preset").options.length <= 1) {
-    for (const p of pl) {
+  panel.setDatasets(datasets);
+  for (const p of presets || []) if (p.config) state.presets.set(p.name, p.config);
+  if (presets && $("preset").options.length <= 1) {
+    for (const p of presets) {
       const o = document.createElement("option");
       o.value = p.name; o.textContent = p.title || p.name; o.title = p.description || "";
       $("preset").appendChild(o);
