@@ -24,11 +24,12 @@ from .engine.evaluate import SetsEvaluation
 from .engine.features import feature_map, network_inputs
 from .engine.gradcheck import gradcheck as engine_gradcheck
 from .engine.batches import BatchSampler
+from .engine.config_rules import RAW_FEATURES, PairingError, resolve_output_and_loss
 from .engine.network import Network
 from .engine.trainer import PHASES, PhaseError, Trainer
 from .errors import ConfigError, conflict
 from .frames import dumps, frame_body
-from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
+from .schemas import HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
 
 ID_BYTES = 24  # 192 random bits per id
@@ -75,16 +76,6 @@ def check_parameters(W: list, b: list, sizes: list[int]) -> None:
             raise ConfigError("b", f"b[{i}] ({layer}) must have {fan_out} numbers, not {len(v)}")
 
 
-def default_output(task: str, n_classes: int) -> str:
-    if task == "regression":
-        return "linear"
-    return "softmax" if n_classes > 2 else "sigmoid"
-
-
-def default_loss(output_activation: str) -> str:
-    return {"sigmoid": "bce", "softmax": "softmax_ce"}.get(output_activation, "mse")
-
-
 def load_data(cfg: SessionConfig) -> Dataset:
     custom = cfg.custom_data.model_dump() if cfg.custom_data is not None else None
     if custom is not None:
@@ -97,32 +88,21 @@ def load_data(cfg: SessionConfig) -> Dataset:
 
 
 def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> SessionConfig:
-    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot.
+    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot (the
+    engine's rules: config_rules.resolve_output_and_loss).
 
     Features are computed from 2-D inputs only: other data takes its raw inputs, so it accepts only the default
     features. features_given=False (they came from a preset or the previous config) falls back to the default."""
-    if data.input_dim != 2 and tuple(cfg.features) != DEFAULT_FEATURES:
+    if data.input_dim != 2 and tuple(cfg.features) != RAW_FEATURES:
         if features_given:
             raise ConfigError("features", f"features {', '.join(cfg.features)} need 2-D data (x1, x2); this data "
                                           f"set has {data.input_dim} input{'s' if data.input_dim > 1 else ''}, "
                                           "which the network takes as they are: leave features out")
-        cfg = cfg.model_copy(update={"features": list(DEFAULT_FEATURES)})
-    out = cfg.output_activation
-    if out is None:
-        out = {"bce": "sigmoid", "softmax_ce": "softmax"}.get(cfg.loss) or default_output(data.task, data.n_classes)
-    loss = cfg.loss or default_loss(out)
-    if data.task == "regression":
-        if out == "softmax":
-            raise ConfigError("output_activation", "a softmax output needs a classification data set; "
-                                                   "use linear (or sigmoid) for regression")
-        if loss != "mse":
-            raise ConfigError("loss", f"loss {loss} needs class labels; use mse for regression")
-    if loss == "bce" and out != "sigmoid":
-        raise ConfigError("loss", f"loss bce needs output_activation sigmoid, not {out}")
-    if loss == "softmax_ce" and out != "softmax":
-        raise ConfigError("loss", f"loss softmax_ce needs output_activation softmax, not {out}")
-    if loss == "mse" and out == "softmax":
-        raise ConfigError("loss", "loss mse cannot follow a softmax output: use softmax_ce")
+        cfg = cfg.model_copy(update={"features": list(RAW_FEATURES)})
+    try:
+        out, loss = resolve_output_and_loss(data.task, data.n_classes, cfg.output_activation, cfg.loss)
+    except PairingError as e:
+        raise ConfigError(e.field, str(e)) from None
     return cfg.model_copy(update={"output_activation": out, "loss": loss})
 
 

@@ -5,7 +5,7 @@
     softmax_ce   L_i = -sum_k y_k log softmax(z)_k
 
 The trainer calls each loss with what its forward pass kept (a - y for mse, softplus(z) for bce); evaluate calls
-loss_per_sample. Which output activation goes with which loss is a config rule (config_rules.py).
+loss_per_sample. Each loss is defined on one output activation (LOSS_OUTPUT); check_pairing says so.
 """
 
 from __future__ import annotations
@@ -13,6 +13,19 @@ from __future__ import annotations
 import numpy as np
 
 LOSSES = ("mse", "bce", "softmax_ce")
+
+# which output activation each loss is defined on (None: any elementwise one)
+LOSS_OUTPUT = {"mse": None, "bce": "sigmoid", "softmax_ce": "softmax"}
+
+
+def check_pairing(loss: str, output_activation: str) -> None:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {loss!r}")
+    needed = LOSS_OUTPUT[loss]
+    if needed is not None and output_activation != needed:
+        raise ValueError(f"loss {loss} needs output activation {needed}, not {output_activation}")
+    if loss == "mse" and output_activation == "softmax":
+        raise ValueError("loss mse cannot follow a softmax output: use softmax_ce")
 
 _exp, _multiply, _subtract = np.exp, np.multiply, np.subtract
 

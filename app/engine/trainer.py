@@ -21,8 +21,7 @@ import math
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .config_rules import check_pairing
-from .losses import bce, mse, sigmoid_and_softplus, softmax_ce
+from .losses import bce, check_pairing, mse, sigmoid_and_softplus, softmax_ce
 from .network import Network
 from .optimizers import make_optimizer
 from .trace import FlatVectors, LayerRecord, StepRecord

@@ -8,7 +8,7 @@ import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
+import { ConfigPanel, DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { fmt, speedText, applyTheme } from "./palette.js";
@@ -889,7 +889,9 @@ async function main() {
   const [datasets, presets] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
     api("GET", "/api/presets").catch(() => null),
+    loadConfigRules(api),
   ]);
+  panel.config = { ...DEFAULTS };
   panel.setDatasets(datasets);
   for (const p of presets || []) if (p.config) state.presets.set(p.name, p.config);
   if (presets && $("preset").options.length <= 1) {

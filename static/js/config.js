@@ -1,15 +1,17 @@
 // The configuration panel and the URL that holds the whole run: short readable query keys, so that a link
 // reproduces the same run from the same starting weights.
 
-export const DEFAULTS = {
-  dataset: "xor", n_samples: 400, noise: 0.1, train_fraction: 0.8, data_seed: 1, features: ["x1", "x2"],
-  hidden_layers: [{ neurons: 4, activation: "tanh" }, { neurons: 2, activation: "tanh" }],
-  output_activation: null, loss: null, optimizer: "sgd", learning_rate: 0.03, batch_size: 10,
-  regularization: "none", regularization_rate: 0, init: "xavier", seed: 1,
-};
+// The engine's config rules, from the server (GET /api/config): every field's default, and the hyperparameters the
+// server changes without a reset (everything else starts a new run). loadConfigRules() fills them before use.
+export const DEFAULTS = {};
+export const LIVE_FIELDS = new Set();
 
-// hyperparameters the server changes without a reset; everything else starts a new run
-export const LIVE_FIELDS = new Set(["learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index"]);
+export async function loadConfigRules(get) {
+  const rules = await get("GET", "/api/config");
+  Object.assign(DEFAULTS, rules.defaults);
+  for (const field of rules.live_fields) LIVE_FIELDS.add(field);
+  return rules;
+}
 
 const KEYS = {
   d: "dataset", ns: "n_samples", n: "noise", tr: "train_fraction", ds: "data_seed", f: "features", h: "hidden_layers",
@@ -244,7 +246,7 @@ export class ConfigPanel {
   /** The layer cards above the hidden columns of the diagram, at the columns' x positions. */
   renderLayerControls(cols) {
     const box = this.$("layer-controls");
-    const h = this.config.hidden_layers;
+    const h = this.config.hidden_layers || [];  // none before the rules are loaded
     if (!cols || cols.length !== h.length + 2) { box.innerHTML = ""; return; }
     const span = cols.length > 1 ? cols[1].x - cols[0].x : 120;
     const width = Math.max(44, Math.min(118, span - 6));
