@@ -14,6 +14,7 @@ import copy
 
 from .engine import config_rules as rules
 from .engine import limits
+from .engine.trainer import PHASES, STATES
 
 DatasetName = Literal[rules.CHOICES["dataset"]]  # type: ignore[valid-type]
 Feature = Literal[rules.CHOICES["features"]]  # type: ignore[valid-type]
@@ -25,8 +26,8 @@ Regularization = Literal[rules.CHOICES["regularization"]]  # type: ignore[valid-
 InitName = Literal[rules.CHOICES["init"]]  # type: ignore[valid-type]
 Task = Literal["classification", "regression"]
 Detail = Literal["summary", "full"]
-PhaseName = Literal["forward", "loss", "backward", "update"]
-StateName = Literal["ready", "forwarded", "loss_computed", "backpropagated", "updated", "diverged"]
+PhaseName = Literal[PHASES]  # type: ignore[valid-type]
+StateName = Literal[STATES]  # type: ignore[valid-type]
 
 Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED)]
 

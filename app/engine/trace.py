@@ -238,6 +238,8 @@ class StepRecord:
       batch_indices      rows of the training set, when the caller gave them
       layers             one LayerRecord per weighted layer
       loss_per_sample    L_i; loss is their mean (the data loss); regularization_loss is reported apart
+      softplus, error    what one phase hands the next: softplus(z[L]) from the forward pass to the bce loss
+                         (sigmoid + bce only), a[L] - y from the mse loss to the backward pass (mse only)
       theta, grad, d_theta   the flat vectors behind the layers' W/b, grad_W/grad_b and dW/db_applied
                          (same layout as Network.theta)
       diverged, divergence   whether (and why) the step diverged; a diverged step is not applied (trainer.py)
@@ -245,7 +247,7 @@ class StepRecord:
 
     __slots__ = ("step", "a0", "x_raw", "y", "batch_indices", "layers", "focus_index", "state", "loss_per_sample",
                  "loss", "regularization_loss", "learning_rate", "diverged", "divergence", "regularization",
-                 "regularization_rate", "flat")
+                 "regularization_rate", "flat", "softplus", "error")
 
     def __init__(self, step, a0, y, batch_indices, layers, focus_index, learning_rate, regularization,
                  regularization_rate, flat, x_raw=None):
@@ -263,6 +265,7 @@ class StepRecord:
         self.regularization = regularization
         self.regularization_rate = regularization_rate
         self.flat = flat
+        self.softplus = self.error = None
 
     @property
     def theta(self) -> np.ndarray:

@@ -62,7 +62,6 @@ class Trainer:
         self.record: StepRecord | None = None
         self.divergence: str | None = None
         self._ones: dict[int, np.ndarray] = {}
-        self._diff = None  # a - y of the current step (mse)
 
     @property
     def network(self) -> Network:
@@ -208,6 +207,8 @@ class Trainer:
         for (z, a), (index, f, sl, _) in zip(net.layers_forward(x, None, False, self._output_f), self._plan):
             layers.append(LayerRecord(index, f, z, a, a_prev, sl, flat))
             a_prev = a
+        if self._output_f is not None:
+            rec.softplus = self._softplus
         self.record = rec
         self.state = "forwarded"
         return rec
@@ -221,9 +222,9 @@ class Trainer:
         out = rec.layers[-1]
         name = self.loss_name
         if name == "bce":
-            lps = bce(out.z, rec.y, self._softplus)
+            lps = bce(out.z, rec.y, rec.softplus)
         elif name == "mse":
-            diff = self._diff = _subtract(out.a, rec.y)
+            diff = rec.error = _subtract(out.a, rec.y)
             lps = mse(diff)
         else:
             lps = softmax_ce(out.z, rec.y)
@@ -252,10 +253,10 @@ class Trainer:
             prime = self._backward_plan[0][0]
             if prime is None:  # linear output: f' = 1
                 out._f_prime = np.ones_like(out.z)
-                delta = self._diff
+                delta = rec.error
             else:
                 fp = out._f_prime = prime(out.z, out.a)
-                delta = _multiply(self._diff, fp)
+                delta = _multiply(rec.error, fp)
         else:  # sigmoid + bce, softmax + softmax_ce: the fused a - y (f' of the output is derived when read)
             delta = _subtract(out.a, rec.y)
         # sums over the batch go into a scratch vector with fixed views; one division makes the record's copy
