@@ -127,7 +127,8 @@ class Network:
         self._theta = theta
         self._W = ParamList([theta[s:e].reshape(fi, fo) for s, e, _, fi, fo in self.layout])
         self._b = ParamList([theta[e:be] for _, e, be, _, _ in self.layout])
-        self._forward_plan = tuple(zip(self._W, self._b, self._f))  # (W[l], b[l], f_l) of each weighted layer
+        # (W[l], b[l], f_l) of each hidden layer, and of the output layer
+        *self._hidden_plan, self._output_plan = zip(self._W, self._b, self._f)
 
     @property
     def W(self) -> list[np.ndarray]:
@@ -167,22 +168,22 @@ class Network:
         dtype: compute in this float type (float32 is plenty for a picture). overwrite_hidden: each hidden layer's
         a is written into its z (when only the output is wanted). output_f: the output layer's f(z) in place of
         its activation's (the trainer's sigmoid that keeps softplus(z) for bce)."""
-        a = x
         product = _dot if x.shape[0] <= DOT_MAX_ROWS else _matmul
-        plan = self._forward_plan
-        last = plan[-1]
         out = []
-        for layer in plan:
-            W, b, f = layer
+        a = x
+        for W, b, f in self._hidden_plan:
             if dtype is not None:
                 W, b = W.astype(dtype, copy=False), b.astype(dtype, copy=False)
             z = product(a, W)
             _add(z, b, out=z)
-            if layer is not last:
-                a = f(z, z) if overwrite_hidden else f(z)
-            else:
-                a = f(z) if output_f is None else output_f(z)
+            a = f(z, z) if overwrite_hidden else f(z)
             out.append((z, a))
+        W, b, f = self._output_plan
+        if dtype is not None:
+            W, b = W.astype(dtype, copy=False), b.astype(dtype, copy=False)
+        z = product(a, W)
+        _add(z, b, out=z)
+        out.append((z, f(z) if output_f is None else output_f(z)))
         return out
 
     def forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
