@@ -14,8 +14,8 @@ import numpy as np
 
 LEAKY_SLOPE = 0.01
 
-_exp, _tanh, _negative, _add, _divide, _multiply, _subtract, _maximum = (
-    np.exp, np.tanh, np.negative, np.add, np.divide, np.multiply, np.subtract, np.maximum)
+_exp, _negative, _add, _divide, _multiply, _subtract, _maximum = (
+    np.exp, np.negative, np.add, np.divide, np.multiply, np.subtract, np.maximum)
 
 
 # linear: a = z; f'(z) = 1
