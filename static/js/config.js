@@ -5,9 +5,11 @@
 // server changes without a reset (everything else starts a new run). loadConfigRules() fills them before use.
 export const DEFAULTS = {};
 export const LIVE_FIELDS = new Set();
+const RULES = {};  // the whole answer: ranges (neurons of a layer), max_hidden_layers, hidden_layer (a new layer)
 
 export async function loadConfigRules(get) {
   const rules = await get("GET", "/api/config");
+  Object.assign(RULES, rules);
   Object.assign(DEFAULTS, rules.defaults);
   for (const field of rules.live_fields) LIVE_FIELDS.add(field);
   return rules;
@@ -176,9 +178,8 @@ export class ConfigPanel {
     });
     $("btn-layer-add").addEventListener("click", () => {
       const h = this.config.hidden_layers;
-      if (h.length >= 8) return;
-      const last = h[h.length - 1];
-      change({ hidden_layers: [...h, { neurons: last ? last.neurons : 4, activation: last ? last.activation : "tanh" }] });
+      if (h.length >= RULES.max_hidden_layers) return;
+      change({ hidden_layers: [...h, { ...(h[h.length - 1] || RULES.hidden_layer) }] });
     });
     $("btn-layer-remove").addEventListener("click", () => {
       const h = this.config.hidden_layers;
@@ -189,7 +190,7 @@ export class ConfigPanel {
       if (!btn) return;
       const l = Number(btn.dataset.layer), d = Number(btn.dataset.delta);
       const h = this.config.hidden_layers.map((x) => ({ ...x }));
-      const n = Math.max(1, Math.min(64, h[l].neurons + d));
+      const n = Math.max(RULES.ranges.neurons.min, Math.min(RULES.ranges.neurons.max, h[l].neurons + d));
       if (n === h[l].neurons) return;
       h[l].neurons = n;
       change({ hidden_layers: h });
@@ -237,7 +238,7 @@ export class ConfigPanel {
     $("cfg-features").innerHTML = FEATURES.map(([v, label]) =>
       `<label class="chip"><input type="checkbox" value="${v}" ${feats.includes(v) ? "checked" : ""}> ${label}</label>`).join("");
     $("layer-count-text").textContent = `${c.hidden_layers.length} hidden layer${c.hidden_layers.length === 1 ? "" : "s"}`;
-    $("btn-layer-add").disabled = c.hidden_layers.length >= 8;
+    $("btn-layer-add").disabled = c.hidden_layers.length >= RULES.max_hidden_layers;
     $("btn-layer-remove").disabled = c.hidden_layers.length === 0;
     const noiseless = c.dataset === "digits";
     $("cfg-noise").disabled = noiseless;
@@ -254,9 +255,9 @@ export class ConfigPanel {
     box.innerHTML = h.map((layer, l) => `
       <div class="layer-card" style="left:${cols[l + 1].x}px;width:${width}px" role="group" aria-label="Hidden layer ${l + 1}">
         <div class="row">
-          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= 1 ? "disabled" : ""}>&minus;</button>
+          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= RULES.ranges.neurons.min ? "disabled" : ""}>&minus;</button>
           <span class="n" title="neurons">${layer.neurons}</span>
-          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= 64 ? "disabled" : ""}>+</button>
+          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= RULES.ranges.neurons.max ? "disabled" : ""}>+</button>
         </div>
         <select data-layer="${l}" aria-label="Activation of layer ${l + 1}">
           ${ACTIVATIONS.map(([v, t]) => `<option value="${v}" ${v === layer.activation ? "selected" : ""}>${t}</option>`).join("")}

@@ -50,3 +50,13 @@ def test_the_widget_takes_the_api_rules(page, live_server):
     session = page.evaluate("() => window.__backpropEmbed.session.config")
     assert session["hidden_layers"] == rules["defaults"]["hidden_layers"]
     assert session["learning_rate"] == rules["defaults"]["learning_rate"]
+
+
+def test_the_layer_buttons_follow_the_api_limits(page, live_server, open_app):
+    neurons = httpx.get(f"{live_server}/api/config").json()["ranges"]["neurons"]
+    open_app(page, live_server, f"?h={int(neurons['max'])}:tanh,{int(neurons['min'])}:tanh")
+    page.wait_for_selector("#layer-controls .layer-card")
+    disabled = page.evaluate("""() => [...document.querySelectorAll('#layer-controls button[data-layer]')]
+        .map((b) => [Number(b.dataset.layer), Number(b.dataset.delta), b.disabled])""")
+    # the widest layer cannot grow, the narrowest cannot shrink; the other two buttons work
+    assert sorted(disabled) == [[0, -1, False], [0, 1, True], [1, -1, True], [1, 1, False]]
