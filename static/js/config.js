@@ -6,6 +6,8 @@
 export const DEFAULTS = {};
 export const LIVE_FIELDS = new Set();
 const RULES = {};  // the whole answer: ranges (neurons of a layer), max_hidden_layers, hidden_layer (a new layer)
+// a hidden layer's neurons (unbounded before the rules are loaded: a viewer's page does not load them)
+const neuronRange = () => RULES.ranges?.neurons || { min: -Infinity, max: Infinity };
 
 export async function loadConfigRules(get) {
   const rules = await get("GET", "/api/config");
@@ -190,7 +192,8 @@ export class ConfigPanel {
       if (!btn) return;
       const l = Number(btn.dataset.layer), d = Number(btn.dataset.delta);
       const h = this.config.hidden_layers.map((x) => ({ ...x }));
-      const n = Math.max(RULES.ranges.neurons.min, Math.min(RULES.ranges.neurons.max, h[l].neurons + d));
+      const range = neuronRange();
+      const n = Math.max(range.min, Math.min(range.max, h[l].neurons + d));
       if (n === h[l].neurons) return;
       h[l].neurons = n;
       change({ hidden_layers: h });
@@ -248,6 +251,7 @@ export class ConfigPanel {
   renderLayerControls(cols) {
     const box = this.$("layer-controls");
     const h = this.config.hidden_layers || [];  // none before the rules are loaded
+    const range = neuronRange();
     if (!cols || cols.length !== h.length + 2) { box.innerHTML = ""; return; }
     const span = cols.length > 1 ? cols[1].x - cols[0].x : 120;
     const width = Math.max(44, Math.min(118, span - 6));
@@ -255,9 +259,9 @@ export class ConfigPanel {
     box.innerHTML = h.map((layer, l) => `
       <div class="layer-card" style="left:${cols[l + 1].x}px;width:${width}px" role="group" aria-label="Hidden layer ${l + 1}">
         <div class="row">
-          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= RULES.ranges.neurons.min ? "disabled" : ""}>&minus;</button>
+          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= range.min ? "disabled" : ""}>&minus;</button>
           <span class="n" title="neurons">${layer.neurons}</span>
-          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= RULES.ranges.neurons.max ? "disabled" : ""}>+</button>
+          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= range.max ? "disabled" : ""}>+</button>
         </div>
         <select data-layer="${l}" aria-label="Activation of layer ${l + 1}">
           ${ACTIVATIONS.map(([v, t]) => `<option value="${v}" ${v === layer.activation ? "selected" : ""}>${t}</option>`).join("")}
