@@ -183,14 +183,14 @@ def _layout(flat, deltas: list) -> _Layout:
 
 
 def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: str) -> dict:
-    """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's phase.
+    """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's state.
 
     The per-layer summary (the numbers of LayerRecord.summary()) is computed for all layers at once from the
     step's flat vectors, and theta, the means and the norms go into one flat array (rounded in one pass in summary
     detail) that every array of the frame is a view of: this runs for every frame.
     """
-    x = record.x
-    n = x.shape[0]
+    inputs = record.a0
+    n = inputs.shape[0]
     full = detail == "full"
     layers = record.layers
     flat = record.flat
@@ -198,7 +198,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     deltas = [layer.delta for layer in layers]
     layout = _layout(flat, deltas)
     # batch means of the input, every a and every delta at once: one matrix-vector product
-    blocks = [x, *[layer.a for layer in layers], *[d for d in deltas if d is not None]]
+    blocks = [inputs, *[layer.a for layer in layers], *[d for d in deltas if d is not None]]
     means = _batch_mean_weights(n) @ np.concatenate(blocks, axis=1)
     # |grad_W| and |dW_applied| of every layer from the flat vectors the phases so far have made
     if grad is not None:
@@ -241,7 +241,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     i0, i1 = layout.input
     body = {
         "step": record.step,
-        "phase": PHASE_RAN[record.phase],
+        "phase": PHASE_RAN[record.state],
         "state": state,
         "next_phase": next_phase,
         "detail": detail,
@@ -257,18 +257,13 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     }
     if full:
         body.update(
-            x=_c(record.extra.get("x_raw", record.x)),
-            a0=_c(record.x),
+            x=_c(record.x_raw),
+            a0=_c(inputs),
             y=_c(record.y),
             batch_indices=_c(record.batch_indices),
             loss_per_sample=_c(record.loss_per_sample),
         )
     return body
-
-
-def frame_bytes(body: dict) -> bytes:
-    """The body serialized without its opening brace, ready for `with_skipped`."""
-    return dumps(body)
 
 
 def frame_text(body_json: bytes, skipped: int) -> str:

@@ -24,7 +24,7 @@ BETWEEN_STEPS = ("ready", "updated")
 @dataclasses.dataclass(frozen=True)
 class Change:
     step: int  # completed steps when it was made
-    phase: str  # the trainer's phase then: between steps (ready, updated) or after one phase of step + 1
+    state: str  # the trainer's state then: between steps (ready, updated) or after one phase of step + 1
     kind: str  # "patch" (hyperparameters) or "weight"
     value: dict
 
@@ -48,7 +48,7 @@ class Timeline:
             self.checkpoints[session.step] = snapshots.capture(session)
 
     def note(self, session: Session, kind: str, value: dict) -> None:
-        self.changes.append(Change(session.step, session.trainer.phase, kind, value))
+        self.changes.append(Change(session.step, session.trainer.state, kind, value))
 
     def copy(self) -> Timeline:
         """As it is now (to replay from while the run goes on)."""
@@ -68,16 +68,16 @@ class Timeline:
         for step in range(start, n):
             now = [c for c in pending if c.step == step]
             for c in now:
-                if c.phase in BETWEEN_STEPS:
+                if c.state in BETWEEN_STEPS:
                     apply(run, c)
-            mid = [c for c in now if c.phase not in BETWEEN_STEPS]
+            mid = [c for c in now if c.state not in BETWEEN_STEPS]
             if not mid:
                 run.run_steps(1)  # the whole step at once, as a run that was not stopped between phases
             else:
                 for _ in PHASES:
                     run.run_next_phase()
                     for c in mid:
-                        if c.phase == run.trainer.phase:
+                        if c.state == run.trainer.state:
                             apply(run, c)
             if run.trainer.diverged:
                 break

@@ -10,25 +10,33 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args
 from pydantic_core import PydanticCustomError
 from pydantic import model_validator, BaseModel, ConfigDict, Field, create_model, field_validator
 
-from .engine import limits
-from .engine.datasets import DATASET_NAMES
-from .engine.features import FEATURES
+import copy
 
-DatasetName = Literal[DATASET_NAMES + ("custom",)]  # type: ignore[valid-type]
-Feature = Literal[FEATURES]  # type: ignore[valid-type]
-DEFAULT_FEATURES = ("x1", "x2")  # the raw inputs: the only features data that is not 2-D accepts
-HiddenActivation = Literal["linear", "sigmoid", "tanh", "relu", "leaky_relu"]
-OutputActivation = Literal["linear", "sigmoid", "softmax"]
-LossName = Literal["mse", "bce", "softmax_ce"]
-OptimizerName = Literal["sgd", "momentum", "adam"]
-Regularization = Literal["none", "l1", "l2"]
-InitName = Literal["xavier", "he", "uniform", "zeros"]
+from .engine import config_rules as rules
+from .engine import limits
+from .engine.trainer import PHASES, STATES
+
+DatasetName = Literal[rules.CHOICES["dataset"]]  # type: ignore[valid-type]
+Feature = Literal[rules.CHOICES["features"]]  # type: ignore[valid-type]
+HiddenActivation = Literal[rules.CHOICES["activation"]]  # type: ignore[valid-type]
+OutputActivation = Literal[rules.CHOICES["output_activation"]]  # type: ignore[valid-type]
+LossName = Literal[rules.CHOICES["loss"]]  # type: ignore[valid-type]
+OptimizerName = Literal[rules.CHOICES["optimizer"]]  # type: ignore[valid-type]
+Regularization = Literal[rules.CHOICES["regularization"]]  # type: ignore[valid-type]
+InitName = Literal[rules.CHOICES["init"]]  # type: ignore[valid-type]
 Task = Literal["classification", "regression"]
 Detail = Literal["summary", "full"]
-PhaseName = Literal["forward", "loss", "backward", "update"]
-StateName = Literal["ready", "forwarded", "loss_computed", "backpropagated", "updated", "diverged"]
+PhaseName = Literal[PHASES]  # type: ignore[valid-type]
+StateName = Literal[STATES]  # type: ignore[valid-type]
 
 Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED)]
+
+
+def _ranged(name: str, default: Any = None, **kw) -> Any:
+    """A field with the default and the limits config_rules gives it."""
+    r = rules.RANGES[name]
+    bounds = {"gt" if r.lo_open else "ge": r.lo, "le": r.hi}
+    return Field(rules.DEFAULTS[name] if default is None else default, **bounds, **kw)
 Number = Annotated[float, Field(strict=True)]  # an int or a float, not true/false or a string
 
 
@@ -52,8 +60,8 @@ class Model(BaseModel):
 # -- the configuration ---------------------------------------------------------------------------------------
 
 class HiddenLayer(Model):
-    neurons: int = Field(4, ge=limits.MIN_NEURONS, le=limits.MAX_NEURONS)
-    activation: HiddenActivation = "tanh"
+    neurons: int = _ranged("neurons", rules.HIDDEN_LAYER_DEFAULT["neurons"])
+    activation: HiddenActivation = rules.HIDDEN_LAYER_DEFAULT["activation"]
 
 
 class CustomData(Model):
@@ -65,35 +73,38 @@ class CustomData(Model):
     task: Task = "classification"
 
 
-def _default_hidden() -> list[HiddenLayer]:
-    return [HiddenLayer(neurons=4, activation="tanh"), HiddenLayer(neurons=2, activation="tanh")]
+def _default(name: str):
+    return lambda: copy.deepcopy(rules.DEFAULTS[name])
 
 
 class SessionConfig(Model):
-    dataset: DatasetName = "xor"
-    n_samples: int = Field(400, ge=limits.MIN_SAMPLES, le=limits.MAX_SAMPLES,
-                           description="ignored for digits (1,797 images) and custom")
-    noise: float = Field(0.1, ge=0.0, le=1.0)
-    train_fraction: float = Field(0.8, ge=limits.MIN_TRAIN_FRACTION, le=limits.MAX_TRAIN_FRACTION)
-    data_seed: Seed = Field(1, description="the data set's draw")
-    custom_data: Optional[CustomData] = None
-    features: list[Feature] = Field(default_factory=lambda: list(DEFAULT_FEATURES), min_length=1,
-                                    max_length=len(FEATURES),
+    """A run's config. Defaults, limits and choices come from the engine's rules (app/engine/config_rules.py)."""
+
+    dataset: DatasetName = rules.DEFAULTS["dataset"]
+    n_samples: int = _ranged("n_samples", description="ignored for digits (1,797 images) and custom")
+    noise: float = _ranged("noise")
+    train_fraction: float = _ranged("train_fraction")
+    data_seed: int = _ranged("data_seed", description="the data set's draw")
+    custom_data: Optional[CustomData] = rules.DEFAULTS["custom_data"]
+    features: list[Feature] = Field(default_factory=_default("features"), min_length=1,
+                                    max_length=len(rules.CHOICES["features"]),
                                     description="network inputs computed from x1, x2 (2-D data sets only; other "
                                                 "data sets take their raw inputs and accept only the default)")
-    hidden_layers: list[HiddenLayer] = Field(default_factory=_default_hidden, max_length=limits.MAX_HIDDEN_LAYERS)
+    hidden_layers: list[HiddenLayer] = Field(default_factory=lambda: [HiddenLayer(**h) for h in
+                                                                      rules.DEFAULTS["hidden_layers"]],
+                                             max_length=rules.MAX_HIDDEN_LAYERS)
     output_activation: Optional[OutputActivation] = Field(
-        None, description="null: sigmoid for 2 classes, softmax for more, linear for regression")
-    loss: Optional[LossName] = Field(None, description="null: bce after sigmoid, softmax_ce after softmax, else mse")
-    optimizer: OptimizerName = "sgd"
-    learning_rate: float = Field(0.03, gt=0.0, le=limits.MAX_LEARNING_RATE)
-    batch_size: int = Field(10, ge=1, le=limits.MAX_BATCH)
-    regularization: Regularization = "none"
-    regularization_rate: float = Field(0.0, ge=0.0, le=limits.MAX_REGULARIZATION_RATE)
-    init: InitName = "xavier"
-    seed: Seed = Field(1, description="the initial weights and the order of the batches")
-    focus_index: int = Field(0, ge=0, le=limits.MAX_BATCH - 1,
-                             description="which sample of each batch has its own gradient contribution recorded")
+        rules.DEFAULTS["output_activation"], description=rules.rules()["by_task"]["output_activation"])
+    loss: Optional[LossName] = Field(rules.DEFAULTS["loss"], description=rules.rules()["by_task"]["loss"])
+    optimizer: OptimizerName = rules.DEFAULTS["optimizer"]
+    learning_rate: float = _ranged("learning_rate")
+    batch_size: int = _ranged("batch_size")
+    regularization: Regularization = rules.DEFAULTS["regularization"]
+    regularization_rate: float = _ranged("regularization_rate")
+    init: InitName = rules.DEFAULTS["init"]
+    seed: int = _ranged("seed", description="the initial weights and the order of the batches")
+    focus_index: int = _ranged("focus_index", description="which sample of each batch has its own gradient "
+                                                          "contribution recorded")
 
     @field_validator("features")
     @classmethod
@@ -103,9 +114,9 @@ class SessionConfig(Model):
         return v
 
 
-# fields that change between steps without a reset; every other field is structural
-HYPERPARAMETERS = ("learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index")
-STRUCTURAL = tuple(name for name in SessionConfig.model_fields if name not in HYPERPARAMETERS)
+assert tuple(SessionConfig.model_fields) == tuple(rules.DEFAULTS), "SessionConfig and config_rules.DEFAULTS part"
+HYPERPARAMETERS = rules.LIVE_FIELDS  # change between steps without a reset
+STRUCTURAL = rules.STRUCTURAL_FIELDS
 # fields whose null means something (by-task default, no custom data); in a patch, null keeps any other field
 NULLABLE = frozenset(name for name, info in SessionConfig.model_fields.items() if info.default is None)
 
@@ -171,6 +182,25 @@ class DatasetOut(BaseModel):
     x_range: Optional[list[float]] = None
     y_range: Optional[list[float]] = None
     defaults: dict[str, Any]
+
+
+class RangeOut(BaseModel):
+    min: float
+    max: float
+    integer: bool
+    min_exclusive: bool = Field(description="the value must be greater than min (else at least min)")
+
+
+class ConfigRules(BaseModel):
+    """The engine's config rules (app/engine/config_rules.py): what the page and the widget start from."""
+    defaults: SessionConfig
+    hidden_layer: HiddenLayer = Field(description="a new hidden layer's neurons and activation")
+    ranges: dict[str, RangeOut] = Field(description="per numeric field (neurons: of each hidden layer)")
+    max_hidden_layers: int
+    choices: dict[str, list[str]] = Field(description="per field with a fixed set of values (activation: hidden)")
+    live_fields: list[str] = Field(description="fields a PATCH changes between steps; the others need reset=true")
+    structural_fields: list[str]
+    by_task: dict[str, str] = Field(description="what null means for output_activation and loss")
 
 
 class PresetOut(BaseModel):

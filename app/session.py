@@ -24,11 +24,12 @@ from .engine.evaluate import SetsEvaluation
 from .engine.features import feature_map, network_inputs
 from .engine.gradcheck import gradcheck as engine_gradcheck
 from .engine.batches import BatchSampler
+from .engine.config_rules import RAW_FEATURES, PairingError, resolve_output_and_loss
 from .engine.network import Network
 from .engine.trainer import PHASES, PhaseError, Trainer
 from .errors import ConfigError, conflict
 from .frames import dumps, dumps_in_pieces, frame_body
-from .schemas import DEFAULT_FEATURES, HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
+from .schemas import HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
 
 ID_BYTES = 24  # 192 random bits per id
@@ -75,16 +76,6 @@ def check_parameters(W: list, b: list, sizes: list[int]) -> None:
             raise ConfigError("b", f"b[{i}] ({layer}) must have {fan_out} numbers, not {len(v)}")
 
 
-def default_output(task: str, n_classes: int) -> str:
-    if task == "regression":
-        return "linear"
-    return "softmax" if n_classes > 2 else "sigmoid"
-
-
-def default_loss(output_activation: str) -> str:
-    return {"sigmoid": "bce", "softmax": "softmax_ce"}.get(output_activation, "mse")
-
-
 def load_data(cfg: SessionConfig) -> Dataset:
     custom = cfg.custom_data.model_dump() if cfg.custom_data is not None else None
     if custom is not None:
@@ -97,32 +88,21 @@ def load_data(cfg: SessionConfig) -> Dataset:
 
 
 def resolve(cfg: SessionConfig, data: Dataset, features_given: bool = True) -> SessionConfig:
-    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot.
+    """Fill the 'by task' defaults (output activation, loss) and check the pairings the schema cannot (the
+    engine's rules: config_rules.resolve_output_and_loss).
 
     Features are computed from 2-D inputs only: other data takes its raw inputs, so it accepts only the default
     features. features_given=False (they came from a preset or the previous config) falls back to the default."""
-    if data.input_dim != 2 and tuple(cfg.features) != DEFAULT_FEATURES:
+    if data.input_dim != 2 and tuple(cfg.features) != RAW_FEATURES:
         if features_given:
             raise ConfigError("features", f"features {', '.join(cfg.features)} need 2-D data (x1, x2); this data "
                                           f"set has {data.input_dim} input{'s' if data.input_dim > 1 else ''}, "
                                           "which the network takes as they are: leave features out")
-        cfg = cfg.model_copy(update={"features": list(DEFAULT_FEATURES)})
-    out = cfg.output_activation
-    if out is None:
-        out = {"bce": "sigmoid", "softmax_ce": "softmax"}.get(cfg.loss) or default_output(data.task, data.n_classes)
-    loss = cfg.loss or default_loss(out)
-    if data.task == "regression":
-        if out == "softmax":
-            raise ConfigError("output_activation", "a softmax output needs a classification data set; "
-                                                   "use linear (or sigmoid) for regression")
-        if loss != "mse":
-            raise ConfigError("loss", f"loss {loss} needs class labels; use mse for regression")
-    if loss == "bce" and out != "sigmoid":
-        raise ConfigError("loss", f"loss bce needs output_activation sigmoid, not {out}")
-    if loss == "softmax_ce" and out != "softmax":
-        raise ConfigError("loss", f"loss softmax_ce needs output_activation softmax, not {out}")
-    if loss == "mse" and out == "softmax":
-        raise ConfigError("loss", "loss mse cannot follow a softmax output: use softmax_ce")
+        cfg = cfg.model_copy(update={"features": list(RAW_FEATURES)})
+    try:
+        out, loss = resolve_output_and_loss(data.task, data.n_classes, cfg.output_activation, cfg.loss)
+    except PairingError as e:
+        raise ConfigError(e.field, str(e)) from None
     return cfg.model_copy(update={"output_activation": out, "loss": loss})
 
 
@@ -342,9 +322,8 @@ class Session:
     def _forward(self, idx=None):
         idx = self.sampler.next() if idx is None else idx
         x = self.x_train[idx]
-        rec = self.trainer.forward(x, self.y_train[idx], idx)
-        rec.extra["x_raw"] = x if self.x_train is self.data.x_train else self.data.x_train[idx]
-        return rec
+        x_raw = None if self.x_train is self.data.x_train else self.data.x_train[idx]
+        return self.trainer.forward(x, self.y_train[idx], idx, x_raw)
 
     def _run_phase(self, phase: str):
         if phase == "forward":
@@ -366,8 +345,8 @@ class Session:
         self._check_not_diverged()
         tr = self.trainer
         done = 0
-        if tr.phase not in ("ready", "updated"):
-            while tr.phase != "updated" and not tr.diverged:
+        if tr.state not in ("ready", "updated"):
+            while tr.state != "updated" and not tr.diverged:
                 self._run_phase(tr.next_phase)
             done = 1
         x_train, y_train, raw = self.x_train, self.y_train, self.data.x_train
@@ -378,8 +357,7 @@ class Session:
                 break
             idx = self.sampler.next()
             x = x_train[idx]
-            rec = tr.step(x, y_train[idx], idx)
-            rec.extra["x_raw"] = x if same else raw[idx]
+            tr.step(x, y_train[idx], idx, None if same else raw[idx])
             done += 1
             if not tr.diverged:
                 self.version += 1
@@ -392,7 +370,7 @@ class Session:
         """Run phases in order up to and including `phase` for the current step (a new step from 'updated')."""
         self._check_not_diverged()
         tr = self.trainer
-        start = "forward" if tr.phase in ("ready", "updated") else tr.next_phase
+        start = "forward" if tr.state in ("ready", "updated") else tr.next_phase
         if PHASES.index(phase) < PHASES.index(start):
             raise conflict("phase_order", f"step {tr.record.step} already ran {phase}; its next phase is {start}",
                            "phase")
@@ -421,10 +399,10 @@ class Session:
         if self._frames_of is not rec:  # holding the record keeps its id from being reused by a new one
             self._frames_of = rec
             self._frames.clear()
-        key = (rec.phase, self.trainer.phase, detail)
+        key = (rec.state, self.trainer.state, detail)
         cached = self._frames.get(key)
         if cached is None:
-            body = frame_body(rec, self.trainer.phase, self.trainer.next_phase, detail)
+            body = frame_body(rec, self.trainer.state, self.trainer.next_phase, detail)
             cached = dumps_in_pieces(body) if detail == "full" else dumps(body)  # full: made on a heavy thread
             self._frames[key] = cached
         return cached
@@ -452,7 +430,7 @@ class Session:
     def _record_history(self) -> None:
         m = self.metrics()
         rec = self.trainer.record
-        last = rec is not None and rec.phase == "updated" and rec.step == self.step
+        last = rec is not None and rec.state == "updated" and rec.step == self.step
         self.history_total += 1
         self.history.append({
             "step": self.step,
@@ -524,7 +502,7 @@ class Session:
 
     def set_weight(self, layer: int, kind: str, row: int, col: int, value: float) -> None:
         tr, net = self.trainer, self.network
-        if tr.phase not in ("ready", "updated"):
+        if tr.state not in ("ready", "updated"):
             self._check_not_diverged()  # a diverged step stops between phases: say that, not "mid step"
             raise conflict("mid_step", f"step {tr.record.step} is between phases (next: {tr.next_phase}); "
                                        "finish it before editing a weight", "layer")
@@ -562,7 +540,7 @@ class Session:
             "config": self.config,
             "step": self.step,
             "epoch": self.sampler.epoch,
-            "state": tr.phase,
+            "state": tr.state,
             "next_phase": tr.next_phase,
             "playing": self.playing,
             "steps_per_second": self.steps_per_second,
@@ -595,7 +573,7 @@ class Session:
         """The `state` WebSocket message."""
         tr = self.trainer
         return {"type": "state", "playing": self.playing, "steps_per_second": self.steps_per_second,
-                "step": self.step, "state": tr.phase, "next_phase": tr.next_phase, "diverged": tr.diverged,
+                "step": self.step, "state": tr.state, "next_phase": tr.next_phase, "diverged": tr.diverged,
                 "divergence": tr.divergence}
 
     def touch(self) -> None:

@@ -34,7 +34,7 @@ MID_STEP = {"forwarded": "forward", "loss_computed": "loss", "backpropagated": "
 def fingerprint(session: Session) -> tuple:
     """Changes whenever anything a snapshot holds changes (a cheap check for the periodic save)."""
     tr = session.trainer
-    return (session.structure, session.version, tr.step_count, tr.phase, session.config, session.steps_per_second,
+    return (session.structure, session.version, tr.step_count, tr.state, session.config, session.steps_per_second,
             session.history_total)
 
 
@@ -52,13 +52,13 @@ def capture(session: Session) -> bytes:
         m, v, t = opt
         opt_meta = {"m": _stash(arrays, "m", m), "v": _stash(arrays, "v", v), "t": t}
     arrays["order"] = np.asarray(sampler._order)
-    mid = tr.phase in MID_STEP and tr.record is not None
+    mid = tr.state in MID_STEP and tr.record is not None
     if mid:
         arrays["batch"] = np.asarray(tr.record.batch_indices)
     meta = {
         "format": FORMAT, "id": session.id, "view_id": session.view_id, "created": session.created,
         "config": session.config.model_dump(mode="json"), "layers": len(net.W),
-        "step": tr.step_count, "phase": tr.phase, "divergence": tr.divergence, "mid_step": mid,
+        "step": tr.step_count, "phase": tr.state, "divergence": tr.divergence, "mid_step": mid,  # "phase": saved key
         "optimizer": opt_meta, "steps_per_second": session.steps_per_second,
         "sampler": {"epoch": sampler.epoch, "pos": sampler._pos, "batch_size": sampler.batch_size,
                     "rng": _ints_as_text(sampler.rng.bit_generator.state)},
@@ -107,7 +107,7 @@ def revive(blob: bytes, history: list[dict], settings: Settings, data=None) -> S
         idx = arrays["batch"]
         session.run_batch_phases(idx, MID_STEP[meta["phase"]])
     elif meta["phase"] == "diverged":
-        tr.phase, tr.divergence = "diverged", meta["divergence"]
+        tr.state, tr.divergence = "diverged", meta["divergence"]
     session.version += 1
     return session
 

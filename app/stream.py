@@ -59,7 +59,6 @@ class Client:
         self.last_boundary_time = 0.0
         self.last_metrics_step: int | None = step
         # counters (read by tests and the health of the stream)
-        self.frames_put = 0
         self.frames_sent = 0
         self.frames_coalesced = 0
         self.control_dropped = 0
@@ -78,10 +77,8 @@ class Client:
 
     def put(self, kind: str, payload) -> None:
         self.seq += 1
-        if kind == "frame":
-            self.frames_put += 1
-            if "frame" in self.slots:
-                self.frames_coalesced += 1
+        if kind == "frame" and "frame" in self.slots:
+            self.frames_coalesced += 1
         self.slots[kind] = (self.seq, payload)
         self._mark()
 

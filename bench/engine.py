@@ -62,11 +62,14 @@ def time_blocks(fn, steps, blocks):
     return min(per_step), statistics.median(per_step)
 
 
-def engine_step(sizes, batch):
+def engine_step(sizes, batch, engine=None):
+    """One full traced step per call; `engine`: another engine package to take Network and Trainer from
+    (bench/engine_ab.py), else this tree's."""
     multi = sizes[-1] > 1
     hidden = ["relu" if multi else "tanh"] * (len(sizes) - 2)
-    net = Network(list(sizes), hidden, "softmax" if multi else "sigmoid", init="xavier", seed=1)
-    trainer = Trainer(net, "softmax_ce" if multi else "bce", optimizer="sgd", learning_rate=0.03)
+    network_class, trainer_class = (Network, Trainer) if engine is None else (engine.Network, engine.Trainer)
+    net = network_class(list(sizes), hidden, "softmax" if multi else "sigmoid", init="xavier", seed=1)
+    trainer = trainer_class(net, "softmax_ce" if multi else "bce", optimizer="sgd", learning_rate=0.03)
     data = batches(sizes, batch)
     state = {"i": 0}
 

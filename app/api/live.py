@@ -239,7 +239,7 @@ async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
         elif kind == "step_phase":
             session.run_next_phase()
             publish_frame(session, force_extras=True)
-            if session.trainer.diverged or session.trainer.phase == "updated":
+            if session.trainer.diverged or session.trainer.state == "updated":
                 publish_state(session)
         elif kind == "set_config":
             changes = msg.config.model_dump(exclude_unset=True)

@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from .. import __version__
 from .. import budget as cost
-from ..engine import limits
+from ..engine import config_rules, limits
 from ..engine.datasets import DATASETS
 from ..errors import ApiError, ConfigError
 from ..frames import dumps, dumps_in_pieces, with_skipped
 from ..presets import PRESETS, preset_list
-from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, BranchRequest, ConfigPatch, CreateSession, DataOut,
+from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, ConfigRules, BranchRequest, ConfigPatch, CreateSession, DataOut,
                        DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, PredictOut,
                        PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
 from ..rewind import Timeline
@@ -60,6 +60,13 @@ async def health(request: Request):
 async def get_limits(request: Request) -> dict:
     """Every limit a page's config panel needs (also passed to the page templates)."""
     return public_limits(get_settings(request))
+
+
+@router.get("/config", response_model=ConfigRules)
+async def config():
+    """Defaults, limits and choices of a session's config, and which fields change without a reset (the engine's
+    rules: the page and the widget start from these)."""
+    return config_rules.rules()
 
 
 @router.get("/datasets", response_model=list[DatasetOut])

@@ -11,29 +11,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import limits
-from .activations import activate
 from .features import feature_map
 from .losses import loss_per_sample
 
 
-# hidden activations computed in place (the same operation as activate(), into z's memory)
-_IN_PLACE = {"tanh": lambda z: np.tanh(z, out=z), "relu": lambda z: np.maximum(z, 0.0, out=z), "linear": lambda z: z}
-
-
-def _output(network, x: np.ndarray, dtype=np.float64, hidden: list | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _output(network, x: np.ndarray, dtype=None, hidden: list | None = None) -> tuple[np.ndarray, np.ndarray]:
     """z and a of the output layer, computed in `dtype`. With a list `hidden`, each hidden layer's activations
-    are appended to it as a (width, rows) array: one row of values per neuron; without, the hidden layers whose
-    activation allows it are computed in place."""
-    a = x
-    z = x
-    last = network.n_layers - 1
-    for l, (W, b, f) in enumerate(zip(network.W, network.b, network.activations)):
-        z = a @ W.astype(dtype, copy=False)
-        z += b.astype(dtype, copy=False)
-        a = _IN_PLACE[f](z) if hidden is None and l < last and f in _IN_PLACE else activate(f, z)
-        if hidden is not None and l < last:
-            hidden.append(np.ascontiguousarray(a.T))
-    return z, a
+    are appended to it as a (width, rows) array: one row of values per neuron."""
+    if hidden is None:
+        return network.output(x, dtype)
+    with np.errstate(over="ignore"):
+        layers = network.layers_forward(x, dtype, overwrite_hidden=True)
+    hidden.extend(np.ascontiguousarray(a.T) for _, a in layers[:-1])
+    return layers[-1]
 
 
 def predicted_class(a: np.ndarray) -> np.ndarray:

@@ -12,16 +12,6 @@ import numpy as np
 
 FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1_x2", "sin_x1", "sin_x2")
 
-FEATURE_TEX = {
-    "x1": "x_1",
-    "x2": "x_2",
-    "x1_sq": "x_1^2",
-    "x2_sq": "x_2^2",
-    "x1_x2": "x_1 x_2",
-    "sin_x1": r"\sin x_1",
-    "sin_x2": r"\sin x_2",
-}
-
 _MAPS = {
     "x1": lambda x1, x2: x1,
     "x2": lambda x1, x2: x2,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import numpy as np
 
 from .losses import loss_per_sample
-from .activations import activate
 from .trainer import PhaseError, Trainer
 
 
@@ -27,11 +26,7 @@ RELATIVE_ERROR_FLOOR = 1e-8
 
 
 def _total_loss(network, loss: str, x, y, regularization: str, rate: float) -> float:
-    a = x
-    z = x
-    for W, b, f in zip(network.W, network.b, network.activations):
-        z = a @ W + b
-        a = activate(f, z)
+    z, a = network.output(x)
     data = float(loss_per_sample(loss, z, a, y).mean())
     if regularization == "l2" and rate:
         return data + 0.5 * rate * sum(float(np.sum(W * W)) for W in network.W)

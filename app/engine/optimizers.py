@@ -94,11 +94,3 @@ def make_optimizer(name: str):
     if name == "adam":
         return Adam()
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {name!r}")
-
-
-UPDATE_TEX = {
-    "sgd": r"W \leftarrow W - \eta\, g",
-    "momentum": r"v \leftarrow 0.9\, v + g,\quad W \leftarrow W - \eta\, v",
-    "adam": r"m \leftarrow \beta_1 m + (1-\beta_1) g,\ v \leftarrow \beta_2 v + (1-\beta_2) g^2,\ "
-    r"W \leftarrow W - \eta\,\frac{\hat m}{\sqrt{\hat v} + \epsilon}",
-}

@@ -229,37 +229,43 @@ def _norm_bounds(layout: tuple, count: int) -> list[int]:
 
 
 class StepRecord:
-    """One step. `step` is its number (1 for the first update); `phase` is the last phase that ran on it.
+    """One step. `step` is its number (1 for the first update); `state` is what the last phase that ran on it left
+    (forwarded, loss_computed, backpropagated, updated: the trainer's state names).
 
-      x, y               the batch after the feature map (= a[0]) and its targets (one-hot for softmax)
+      a0, y              a[0], the batch after the feature map, and its targets (one-hot for softmax)
+      x_raw              the same rows before the feature map, as the data set holds them (a0 itself when the
+                         features are the raw inputs)
       batch_indices      rows of the training set, when the caller gave them
       layers             one LayerRecord per weighted layer
       loss_per_sample    L_i; loss is their mean (the data loss); regularization_loss is reported apart
+      softplus, error    what one phase hands the next: softplus(z[L]) from the forward pass to the bce loss
+                         (sigmoid + bce only), a[L] - y from the mse loss to the backward pass (mse only)
       theta, grad, d_theta   the flat vectors behind the layers' W/b, grad_W/grad_b and dW/db_applied
                          (same layout as Network.theta)
+      diverged, divergence   whether (and why) the step diverged; a diverged step is not applied (trainer.py)
     """
 
-    __slots__ = ("step", "x", "y", "batch_indices", "layers", "focus_index", "phase", "loss_per_sample", "loss",
-                 "regularization_loss", "learning_rate", "diverged", "divergence", "extra", "regularization",
-                 "regularization_rate", "flat", "regularization_grad")
+    __slots__ = ("step", "a0", "x_raw", "y", "batch_indices", "layers", "focus_index", "state", "loss_per_sample",
+                 "loss", "regularization_loss", "learning_rate", "diverged", "divergence", "regularization",
+                 "regularization_rate", "flat", "softplus", "error")
 
-    def __init__(self, step, x, y, batch_indices, layers, focus_index, learning_rate, regularization,
-                 regularization_rate, flat):
+    def __init__(self, step, a0, y, batch_indices, layers, focus_index, learning_rate, regularization,
+                 regularization_rate, flat, x_raw=None):
         self.step = step
-        self.x = x
+        self.a0 = a0
+        self.x_raw = a0 if x_raw is None else x_raw
         self.y = y
         self.batch_indices = batch_indices
         self.layers = layers
         self.focus_index = focus_index
-        self.phase = "forwarded"
+        self.state = "forwarded"
         self.loss_per_sample = self.loss = self.regularization_loss = self.divergence = None
         self.learning_rate = learning_rate
         self.diverged = False
-        self.extra = {}
         self.regularization = regularization
         self.regularization_rate = regularization_rate
         self.flat = flat
-        self.regularization_grad = None  # flat, when the update added one
+        self.softplus = self.error = None
 
     @property
     def theta(self) -> np.ndarray:
@@ -285,7 +291,7 @@ class StepRecord:
 
     @property
     def batch_size(self) -> int:
-        return self.x.shape[0]
+        return self.a0.shape[0]
 
     @property
     def total_loss(self) -> float | None:
@@ -294,5 +300,5 @@ class StepRecord:
         return self.loss + (self.regularization_loss or 0.0)
 
     def __repr__(self) -> str:
-        return (f"StepRecord(step={self.step}, phase={self.phase!r}, batch={self.x.shape[0]}, "
+        return (f"StepRecord(step={self.step}, state={self.state!r}, batch={self.a0.shape[0]}, "
                 f"loss={self.loss!r}, diverged={self.diverged})")

@@ -162,18 +162,18 @@ class LessonRun:
 
     def _own(self) -> None:
         tr = self.session.trainer
-        self.owned = (step_in_progress(tr.phase, self.session.step), tr.phase)
+        self.owned = (step_in_progress(tr.state, self.session.step), tr.state)
 
     def kept(self) -> bool:
         tr = self.session.trainer
-        return self.owned == (step_in_progress(tr.phase, self.session.step), tr.phase)
+        return self.owned == (step_in_progress(tr.state, self.session.step), tr.state)
 
     def position(self, exercise: dict) -> dict:
         """Runs the phases the widget runs before asking; returns the plan (position_plan)."""
         tr = self.session.trainer
         if tr.diverged:
             raise RuntimeError("the run diverged; reset it before an exercise")
-        plan = position_plan(exercise["ask"], tr.phase, self.kept())
+        plan = position_plan(exercise["ask"], tr.state, self.kept())
         for phase in plan["calls"]:
             self.session.run_to_phase(phase)
             self._own()

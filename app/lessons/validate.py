@@ -13,14 +13,13 @@ import math
 import re
 from typing import Any
 
+from pydantic import ValidationError
+
+from app.engine import config_rules as rules
 from app.engine import limits
-from app.engine.activations import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
-from app.engine.datasets import DATASET_NAMES, DATASETS, output_size
-from app.engine.features import FEATURES
-from app.engine.losses import LOSSES, check_pairing
-from app.engine.network import INITS
-from app.engine.optimizers import OPTIMIZERS
-from app.engine.trainer import PHASES, REGULARIZATIONS
+from app.engine.datasets import DATASETS, output_size
+from app.engine.trainer import PHASES
+from app.schemas import SessionConfig
 
 LESSON_FORMAT = "backprop-live-lesson/1"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -56,16 +55,10 @@ CLAIM_MEASURES = (
     "lowest_test_accuracy", "grad_norm_ratio", "dead_fraction", "diverged",
 )
 
-# defaults of SessionConfig (docs/API.md); used to follow the network's shape through a lesson
-CONFIG_DEFAULTS: dict[str, Any] = {
-    "dataset": "xor", "n_samples": 400, "noise": 0.1, "train_fraction": 0.8, "data_seed": 1, "custom_data": None,
-    "features": ["x1", "x2"],
-    "hidden_layers": [{"neurons": 4, "activation": "tanh"}, {"neurons": 2, "activation": "tanh"}],
-    "output_activation": None, "loss": None, "optimizer": "sgd", "learning_rate": 0.03, "batch_size": 10,
-    "regularization": "none", "regularization_rate": 0.0, "init": "xavier", "seed": 1, "focus_index": 0,
-}
-# changeable between steps without a reset; every other field needs `"reset": true` in set_config
-LIVE_FIELDS = ("learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index")
+# the config's defaults (docs/API.md), to follow the network's shape through a lesson, and the fields that change
+# between steps without a reset (every other field needs `"reset": true` in set_config): the engine's rules
+CONFIG_DEFAULTS = rules.DEFAULTS
+LIVE_FIELDS = rules.LIVE_FIELDS
 
 # the quantity an exercise asks for -> the phase that computes it (the widget pauses just before that phase)
 EXERCISE_PHASE = {
@@ -170,70 +163,45 @@ class _Checker:
     # -- the configuration ----------------------------------------------------------------------------------------
 
     def config(self, cfg: Any, path: str) -> None:
-        """A (partial) SessionConfig: each field given is checked against the limits of docs/API.md."""
+        """A (partial) SessionConfig, validated by SessionConfig itself (the server's contract); each problem is
+        reported at its path in the lesson, with the limit or the choices of the engine's rules."""
         if not self.obj(cfg, path):
             return
-        for k, v in cfg.items():
-            p = f"{path}.{k}"
-            if k == "dataset":
-                self.choice(v, p, DATASET_NAMES + ("custom",))
-            elif k == "n_samples":
-                self.int_in(v, p, limits.MIN_SAMPLES, limits.MAX_SAMPLES)
-            elif k == "noise":
-                self.num_in(v, p, 0.0, 1.0)
-            elif k == "train_fraction":
-                self.num_in(v, p, limits.MIN_TRAIN_FRACTION, limits.MAX_TRAIN_FRACTION)
-            elif k in ("data_seed", "seed"):
-                self.int_in(v, p, 0, limits.MAX_SEED)
-            elif k == "custom_data":
-                if v is not None:
-                    from app.engine.datasets import _check_custom  # the engine's own checks, one source of truth
-                    try:
-                        _check_custom(v)
-                    except ValueError as e:
-                        self.err(p, str(e))
-            elif k == "features":
-                if not isinstance(v, list) or not v:
-                    self.err(p, f"must be a non-empty list of {', '.join(FEATURES)}")
-                else:
-                    for i, f in enumerate(v):
-                        self.choice(f, f"{p}[{i}]", FEATURES)
-                    if len(set(map(str, v))) != len(v):
-                        self.err(p, "each feature may appear only once")
-            elif k == "hidden_layers":
-                if not isinstance(v, list) or len(v) > limits.MAX_HIDDEN_LAYERS:
-                    self.err(p, f"must be a list of 0 to {limits.MAX_HIDDEN_LAYERS} layers")
-                else:
-                    for i, layer in enumerate(v):
-                        lp = f"{p}[{i}]"
-                        if self.obj(layer, lp):
-                            self.keys(layer, lp, ("neurons", "activation"), ("neurons", "activation"))
-                            if "neurons" in layer:
-                                self.int_in(layer["neurons"], f"{lp}.neurons", 1, limits.MAX_NEURONS)
-                            if "activation" in layer:
-                                self.choice(layer["activation"], f"{lp}.activation", HIDDEN_ACTIVATIONS)
-            elif k == "output_activation":
-                if v is not None:
-                    self.choice(v, p, OUTPUT_ACTIVATIONS)
-            elif k == "loss":
-                if v is not None:
-                    self.choice(v, p, LOSSES)
-            elif k == "optimizer":
-                self.choice(v, p, OPTIMIZERS)
-            elif k == "learning_rate":
-                self.num_in(v, p, 0.0, limits.MAX_LEARNING_RATE, lo_open=True)
-            elif k == "batch_size":
-                self.int_in(v, p, 1, limits.MAX_BATCH)
-            elif k == "regularization":
-                self.choice(v, p, REGULARIZATIONS)
-            elif k == "regularization_rate":
-                self.num_in(v, p, 0.0, limits.MAX_REGULARIZATION_RATE)
-            elif k == "init":
-                self.choice(v, p, INITS)
-            elif k == "focus_index":
-                self.int_in(v, p, 0, limits.MAX_BATCH - 1)
-            else:
-                self.err(p, f"unknown config field; allowed: {', '.join(CONFIG_DEFAULTS)}")
+        try:
+            SessionConfig.model_validate(cfg)
+        except ValidationError as e:
+            for error in e.errors():
+                loc = error["loc"]
+                where = path + "".join(f"[{x}]" if isinstance(x, int) else f".{x}" for x in loc)
+                self.err(where, _config_message(error, loc))
+            return
+        if cfg.get("custom_data") is not None:
+            from app.engine.datasets import _check_custom  # the engine's own checks of the rows
+            try:
+                _check_custom(cfg["custom_data"])
+            except ValueError as e:
+                self.err(f"{path}.custom_data", str(e))
+
+
+def _config_message(error: dict, loc: tuple) -> str:
+    """What a pydantic error of SessionConfig says, in the words of the rules (docs/API.md's limits)."""
+    names = [x for x in loc if isinstance(x, str)]
+    name = names[-1] if names else None
+    kind, given = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        allowed = ", ".join(rules.DEFAULTS) if len(names) == 1 else ", ".join(
+            rules.HIDDEN_LAYER_DEFAULT) if names[0] == "hidden_layers" else None
+        return f"unknown config field; allowed: {allowed}" if allowed else "unknown field"
+    if name in rules.RANGES and len(loc) == len(names) + (name == "neurons"):
+        return f"must be {rules.RANGES[name].describe()}, not {given!r}"
+    if kind in ("too_long", "too_short") and "ctx" in error:
+        bound = error["ctx"].get("max_length" if kind == "too_long" else "min_length")
+        return (f"must have {'at most' if kind == 'too_long' else 'at least'} {bound} item{'s' if bound != 1 else ''}, "
+                f"not {error['ctx'].get('actual_length')}")
+    if kind == "literal_error" and name in rules.CHOICES:
+        return f"must be one of {', '.join(rules.CHOICES[name])}; not {given!r}"
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
 
 
 def effective_config(config: dict) -> dict:
@@ -264,21 +232,13 @@ def network_sizes(config: dict) -> list[int] | None:
         input_dim, task, k = info.input_dim, info.task, info.n_classes
     n_in = len(c["features"]) if input_dim == 2 else input_dim
     out_act = resolved_output(c, task, k)
+    if out_act is None:
+        return None
     try:
         hidden = [int(h["neurons"]) for h in c["hidden_layers"]]
     except (KeyError, TypeError, ValueError):
         return None
     return [n_in, *hidden, output_size(task, k, out_act)]
-
-
-def default_output_activation(task: str, n_classes: int) -> str:
-    if task == "regression":
-        return "linear"
-    return "sigmoid" if n_classes <= 2 else "softmax"
-
-
-def default_loss(output_activation: str) -> str:
-    return {"linear": "mse", "sigmoid": "bce", "softmax": "softmax_ce"}[output_activation]
 
 
 def _task_of(full: dict) -> tuple[str, int] | None:
@@ -292,10 +252,12 @@ def _task_of(full: dict) -> tuple[str, int] | None:
     return None
 
 
-def resolved_output(full: dict, task: str, n_classes: int) -> str:
-    """The output activation a session resolves: as given, else implied by the loss, else by the task."""
-    return full["output_activation"] or {"bce": "sigmoid", "softmax_ce": "softmax"}.get(full["loss"] or "") or \
-        default_output_activation(task, n_classes)
+def resolved_output(full: dict, task: str, n_classes: int) -> str | None:
+    """The output activation a session resolves (None for a pair the rules refuse)."""
+    try:
+        return rules.resolve_output_and_loss(task, n_classes, full["output_activation"], full["loss"])[0]
+    except rules.PairingError:
+        return None
 
 
 def _check_pairing(c: _Checker, config: dict, path: str) -> None:
@@ -303,22 +265,9 @@ def _check_pairing(c: _Checker, config: dict, path: str) -> None:
     task_k = _task_of(full)
     if task_k is None:
         return
-    task, k = task_k
-    out_act = resolved_output(full, task, k)
-    if out_act not in OUTPUT_ACTIVATIONS:
-        return
-    loss = full["loss"] or default_loss(out_act)
-    if loss not in LOSSES:
-        return
-    if task == "regression" and out_act == "softmax":
-        c.err(path, "a softmax output needs a classification data set; use linear (or sigmoid) for regression")
-        return
-    if task == "regression" and loss != "mse":
-        c.err(path, f"loss {loss} needs class labels; use mse for regression")
-        return
     try:
-        check_pairing(loss, out_act)
-    except ValueError as e:
+        rules.resolve_output_and_loss(*task_k, full["output_activation"], full["loss"])
+    except rules.PairingError as e:
         c.err(path, str(e))
 
 

@@ -8,7 +8,7 @@ import { BoundaryView } from "./boundary.js";
 import { NeuronImages, inputImages } from "./neuron-images.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, LIVE_FIELDS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
+import { ConfigPanel, DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
 import { DigitsView, firstLayerImages } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { fmt, speedText, applyTheme } from "./palette.js";
@@ -49,7 +49,7 @@ const PAST_STEP_MS = 2400; // a past step's four phases play once, then its upda
 const shownTimeline = () => (scrubber.scrubbed && pastTimeline.frame ? pastTimeline : timeline);
 const state = {
   session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
-  points: null, latest: null, seq: 0, wantManual: false, diverged: false, requestedOutputAuto: true,
+  points: null, latest: null, seq: 0, wantManual: false, diverged: false,
   boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, metricsShown: null, lastInspect: 0, starting: null,
   catchUp: false, viewers: 0, localFocus: null, ended: false, presets: new Map(),
 };
@@ -1070,17 +1070,17 @@ async function main() {
     api("GET", "/api/datasets").catch(() => null),
     api("GET", "/api/presets").catch(() => null),
     api("GET", "/api/limits").catch(() => null),
+    loadConfigRules(api),
   ]);
   if (limits) {
     for (const k of ["max_custom_rows", "max_inputs", "max_classes"]) if (typeof limits[k] === "number") CUSTOM_LIMITS[k] = limits[k];
     ownData?.setLimits(CUSTOM_LIMITS);
   }
-  const dl = Array.isArray(datasets) ? datasets : datasets?.datasets;
-  panel.setDatasets(dl);
-  const pl = Array.isArray(presets) ? presets : presets?.presets;
-  for (const p of pl || []) if (p.config) state.presets.set(p.name, p.config);
-  if (pl && $("preset").options.length <= 1) {
-    for (const p of pl) {
+  panel.config = { ...DEFAULTS };
+  panel.setDatasets(datasets);
+  for (const p of presets || []) if (p.config) state.presets.set(p.name, p.config);
+  if (presets && $("preset").options.length <= 1) {
+    for (const p of presets) {
       const o = document.createElement("option");
       o.value = p.name; o.textContent = p.title || p.name; o.title = p.description || "";
       $("preset").appendChild(o);

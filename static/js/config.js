@@ -1,15 +1,21 @@
 // The configuration panel and the URL that holds the whole run: short readable query keys, so that a link
 // reproduces the same run from the same starting weights.
 
-export const DEFAULTS = {
-  dataset: "xor", n_samples: 400, noise: 0.1, train_fraction: 0.8, data_seed: 1, features: ["x1", "x2"],
-  hidden_layers: [{ neurons: 4, activation: "tanh" }, { neurons: 2, activation: "tanh" }],
-  output_activation: null, loss: null, optimizer: "sgd", learning_rate: 0.03, batch_size: 10,
-  regularization: "none", regularization_rate: 0, init: "xavier", seed: 1,
-};
+// The engine's config rules, from the server (GET /api/config): every field's default, and the hyperparameters the
+// server changes without a reset (everything else starts a new run). loadConfigRules() fills them before use.
+export const DEFAULTS = {};
+export const LIVE_FIELDS = new Set();
+const RULES = {};  // the whole answer: ranges (neurons of a layer), max_hidden_layers, hidden_layer (a new layer)
+// a hidden layer's neurons (unbounded before the rules are loaded: a viewer's page does not load them)
+const neuronRange = () => RULES.ranges?.neurons || { min: -Infinity, max: Infinity };
 
-// hyperparameters the server changes without a reset; everything else starts a new run
-export const LIVE_FIELDS = new Set(["learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index"]);
+export async function loadConfigRules(get) {
+  const rules = await get("GET", "/api/config");
+  Object.assign(RULES, rules);
+  Object.assign(DEFAULTS, rules.defaults);
+  for (const field of rules.live_fields) LIVE_FIELDS.add(field);
+  return rules;
+}
 
 const KEYS = {
   d: "dataset", ns: "n_samples", n: "noise", tr: "train_fraction", ds: "data_seed", f: "features", h: "hidden_layers",
@@ -179,9 +185,8 @@ export class ConfigPanel {
     });
     $("btn-layer-add").addEventListener("click", () => {
       const h = this.config.hidden_layers;
-      if (h.length >= 8) return;
-      const last = h[h.length - 1];
-      change({ hidden_layers: [...h, { neurons: last ? last.neurons : 4, activation: last ? last.activation : "tanh" }] });
+      if (h.length >= RULES.max_hidden_layers) return;
+      change({ hidden_layers: [...h, { ...(h[h.length - 1] || RULES.hidden_layer) }] });
     });
     $("btn-layer-remove").addEventListener("click", () => {
       const h = this.config.hidden_layers;
@@ -192,7 +197,8 @@ export class ConfigPanel {
       if (!btn) return;
       const l = Number(btn.dataset.layer), d = Number(btn.dataset.delta);
       const h = this.config.hidden_layers.map((x) => ({ ...x }));
-      const n = Math.max(1, Math.min(64, h[l].neurons + d));
+      const range = neuronRange();
+      const n = Math.max(range.min, Math.min(range.max, h[l].neurons + d));
       if (n === h[l].neurons) return;
       h[l].neurons = n;
       change({ hidden_layers: h });
@@ -241,7 +247,7 @@ export class ConfigPanel {
     $("cfg-features").innerHTML = FEATURES.map(([v, label]) =>
       `<label class="chip"><input type="checkbox" value="${v}" ${feats.includes(v) ? "checked" : ""}> ${label}</label>`).join("");
     $("layer-count-text").textContent = `${c.hidden_layers.length} hidden layer${c.hidden_layers.length === 1 ? "" : "s"}`;
-    $("btn-layer-add").disabled = c.hidden_layers.length >= 8;
+    $("btn-layer-add").disabled = c.hidden_layers.length >= RULES.max_hidden_layers;
     $("btn-layer-remove").disabled = c.hidden_layers.length === 0;
     const noiseless = c.dataset === "digits" || c.dataset === "custom";
     $("cfg-noise").disabled = noiseless;
@@ -250,7 +256,8 @@ export class ConfigPanel {
   /** The layer cards above the hidden columns of the diagram, at the columns' x positions. */
   renderLayerControls(cols) {
     const box = this.$("layer-controls");
-    const h = this.config.hidden_layers;
+    const h = this.config.hidden_layers || [];  // none before the rules are loaded
+    const range = neuronRange();
     if (!cols || cols.length !== h.length + 2) { box.innerHTML = ""; return; }
     const span = cols.length > 1 ? cols[1].x - cols[0].x : 120;
     const width = Math.max(44, Math.min(118, span - 6));
@@ -258,9 +265,9 @@ export class ConfigPanel {
     box.innerHTML = h.map((layer, l) => `
       <div class="layer-card" style="left:${cols[l + 1].x}px;width:${width}px" role="group" aria-label="Hidden layer ${l + 1}">
         <div class="row">
-          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= 1 ? "disabled" : ""}>&minus;</button>
+          <button class="small" data-layer="${l}" data-delta="-1" aria-label="Fewer neurons in layer ${l + 1}" ${layer.neurons <= range.min ? "disabled" : ""}>&minus;</button>
           <span class="n" title="neurons">${layer.neurons}</span>
-          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= 64 ? "disabled" : ""}>+</button>
+          <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= range.max ? "disabled" : ""}>+</button>
         </div>
         <select data-layer="${l}" aria-label="Activation of layer ${l + 1}">
           ${ACTIVATIONS.map(([v, t]) => `<option value="${v}" ${v === layer.activation ? "selected" : ""}>${t}</option>`).join("")}

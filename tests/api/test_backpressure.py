@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import orjson
 
@@ -30,6 +31,18 @@ class StalledSocket:
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         pass
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Let the clients' senders run until `condition()` holds (the timeout only turns a hang into a failure)."""
+    give_up = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < give_up, "the condition did not come true"
+        await asyncio.sleep(0.001)
+
+
+def frames(ws) -> list[dict]:
+    return [m for m in ws.sent if m["type"] == "frame"]
 
 
 class ReadingSocket(StalledSocket):
@@ -66,13 +79,13 @@ def test_stalled_client_is_bounded_and_does_not_slow_others():
         assert slow.frames_coalesced > 0
         # the slow client has sent at most the one frame it is blocked on; the fast one got frames all along
         assert sum(m["type"] == "frame" for m in slow_ws.sent) == 0
-        await asyncio.sleep(0.05)
-        fast_frames = [m for m in fast_ws.sent if m["type"] == "frame"]
+        await until(lambda: frames(fast_ws) and frames(fast_ws)[-1]["step"] == session.step)
+        fast_frames = frames(fast_ws)
         assert len(fast_frames) > 20
         # release the slow client: it receives only the latest frame, which says how many steps it missed
         slow_ws.gate.set()
-        await asyncio.sleep(0.05)
-        slow_frames = [m for m in slow_ws.sent if m["type"] == "frame"]
+        await until(lambda: frames(slow_ws) and frames(slow_ws)[-1]["step"] == session.step)
+        slow_frames = frames(slow_ws)
         assert 1 <= len(slow_frames) <= 2
         assert slow_frames[-1]["step"] == session.step
         assert slow_frames[-1]["skipped"] > 100

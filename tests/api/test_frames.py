@@ -7,7 +7,7 @@ import numpy as np
 import orjson
 import pytest
 
-from app.frames import frame_body, round_sig
+from app.frames import frame_body
 from app.schemas import SessionConfig
 from app.session import Session
 from app.settings import load_settings
@@ -27,6 +27,11 @@ def sig(v, digits=5):
     return None if v is None else float(f"{v:.{digits}g}")
 
 
+def sigs(a: np.ndarray) -> list:
+    """Each number to 5 significant digits by Python's own decimal formatting (not by the code under test)."""
+    return np.vectorize(sig, otypes=[float])(a).tolist()
+
+
 def wire(record, state, next_phase, detail):
     return orjson.loads(orjson.dumps(frame_body(record, state, next_phase, detail),
                                      option=orjson.OPT_SERIALIZE_NUMPY))
@@ -39,15 +44,15 @@ def test_frame_matches_the_record(name, phase):
     s.run_steps(3)
     s.run_to_phase(phase)
     rec, tr = s.trainer.record, s.trainer
-    summary = wire(rec, tr.phase, tr.next_phase, "summary")
-    full = wire(rec, tr.phase, tr.next_phase, "full")
+    summary = wire(rec, tr.state, tr.next_phase, "summary")
+    full = wire(rec, tr.state, tr.next_phase, "full")
     assert summary["step"] == full["step"] == rec.step
-    assert np.allclose(full["input_mean"], rec.x.mean(axis=0), rtol=1e-12, atol=1e-15)
-    assert summary["input_mean"] == round_sig([rec.x.mean(axis=0)])[0].tolist()
+    assert np.allclose(full["input_mean"], rec.a0.mean(axis=0), rtol=1e-12, atol=1e-15)
+    assert summary["input_mean"] == sigs(rec.a0.mean(axis=0))
     for layer, s_out, f_out in zip(rec.layers, summary["layers"], full["layers"]):
         ref = layer.summary()
         assert f_out["W"] == layer.W.tolist() and f_out["b"] == layer.b.tolist()
-        assert s_out["W"] == round_sig([layer.W])[0].tolist() and s_out["b"] == round_sig([layer.b])[0].tolist()
+        assert s_out["W"] == sigs(layer.W) and s_out["b"] == sigs(layer.b)
         assert np.allclose(f_out["a_mean"], ref["a_mean"], rtol=1e-12, atol=1e-15)
         assert np.allclose(s_out["a_mean"], f_out["a_mean"], rtol=1e-4, atol=1e-300)
         for key in ("grad_W_norm", "dW_norm"):
@@ -72,7 +77,7 @@ def test_dead_relu_units_are_counted():
     s = Session(SessionConfig(**CONFIGS["relu with dead units"]), load_settings())
     s.run_steps(40)
     rec = s.trainer.record
-    frame = wire(rec, s.trainer.phase, s.trainer.next_phase, "summary")
+    frame = wire(rec, s.trainer.state, s.trainer.next_phase, "summary")
     dead = ~(rec.layers[0].z > 0).any(axis=0)
     assert dead.any(), "this config is meant to leave some relu units dead"
     assert frame["layers"][0]["dead_fraction"] == pytest.approx(dead.mean())

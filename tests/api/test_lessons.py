@@ -189,19 +189,19 @@ def test_exercise_modes_ask_before_or_hold_the_phase():
     run = LessonRun(get_lesson("chain-rule")["config"])
     session = run.session
     run.answer({"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (0, "forwarded")
+    assert (session.step, session.trainer.state) == (0, "forwarded")
     run.answer({"ask": "a", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (0, "forwarded")  # the same step: its a was held back
+    assert (session.step, session.trainer.state) == (0, "forwarded")  # the same step: its a was held back
     run.answer({"ask": "loss", "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (0, "loss_computed")
+    assert (session.step, session.trainer.state) == (0, "loss_computed")
     assert EXERCISE_MODE["loss"] == "before"
     run.answer({"ask": "new_W", "target": {"layer": 1, "from": 0, "to": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (1, "updated")
+    assert (session.step, session.trainer.state) == (1, "updated")
     run.answer({"ask": "delta", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (1, "updated")  # step 1's delta, from its kept numbers
+    assert (session.step, session.trainer.state) == (1, "updated")  # step 1's delta, from its kept numbers
     run.apply({"do": "step", "count": 1})  # a step the lesson did not run phase by phase: the next card moves on
     run.answer({"ask": "z", "target": {"layer": 1, "neuron": 0}, "prompt": "?"})
-    assert (session.step, session.trainer.phase) == (2, "forwarded")
+    assert (session.step, session.trainer.state) == (2, "forwarded")
 
 
 # -- the claims of each lesson ----------------------------------------------------------------------------------

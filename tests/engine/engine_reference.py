@@ -1,4 +1,4 @@
-"""An independent float64 reference of one training step, written plainly from shared/CONVENTIONS.md.
+"""An independent float64 reference of one training step, written plainly from docs/CONVENTIONS.md.
 
 Nothing here imports the engine: per-layer lists of W and b, textbook formulas, PyTorch's optimizer order.
 """

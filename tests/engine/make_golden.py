@@ -1,4 +1,4 @@
-"""Regenerates golden_steps.json with PyTorch autograd in float64, in the conventions of shared/CONVENTIONS.md.
+"""Regenerates golden_steps.json with PyTorch autograd in float64, in the conventions of docs/CONVENTIONS.md.
 
     python tests/engine/make_golden.py --check     compare every number with the file (exit 1 on a difference)
     python tests/engine/make_golden.py --write     rewrite the file

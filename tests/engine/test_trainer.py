@@ -35,7 +35,7 @@ def test_record_shapes_and_phases():
     tr = make(regularization="l2", regularization_rate=0.01)
     x, y = xor_batch(5)
     rec = tr.forward(x, y, batch_indices=np.arange(5))
-    assert tr.phase == "forwarded" and tr.next_phase == "loss" and rec.phase == "forwarded"
+    assert tr.state == "forwarded" and tr.next_phase == "loss" and rec.state == "forwarded"
     assert rec.step == 1 and rec.batch_size == 5 and rec.loss is None
     sizes = [2, 4, 3, 1]
     for l, layer in enumerate(rec.layers):
@@ -45,7 +45,7 @@ def test_record_shapes_and_phases():
         assert layer.z.shape == layer.a.shape == (5, fo) and layer.a_prev.shape == (5, fi)
         assert layer.delta is None and layer.grad_W is None and layer.dW_applied is None and layer.f_prime is None
         assert layer.regularization_grad_W is None
-    assert rec.layers[0].a_prev is rec.x and rec.layers[1].a_prev is rec.layers[0].a
+    assert rec.layers[0].a_prev is rec.a0 and rec.layers[1].a_prev is rec.layers[0].a
     tr.loss()
     assert rec.loss_per_sample.shape == (5,) and rec.loss == pytest.approx(rec.loss_per_sample.mean(), rel=1e-15)
     assert rec.regularization_loss == pytest.approx(0.5 * 0.01 * sum((W ** 2).sum() for W in tr.network.W))
@@ -58,7 +58,7 @@ def test_record_shapes_and_phases():
         assert np.allclose(layer.regularization_grad_W, 0.01 * layer.W)
         assert layer.dW_applied is None
     tr.update()
-    assert tr.phase == "updated" and tr.next_phase == "forward" and tr.step_count == 1 and rec.phase == "updated"
+    assert tr.state == "updated" and tr.next_phase == "forward" and tr.step_count == 1 and rec.state == "updated"
     for l, layer in enumerate(rec.layers):
         assert layer.dW_applied.shape == layer.W.shape and layer.db_applied.shape == layer.b.shape
         assert np.allclose(layer.W + layer.dW_applied, tr.network.W[l], rtol=0, atol=1e-15)
@@ -102,7 +102,7 @@ def test_phase_out_of_order_is_a_phase_error(phase):
     tr = make()
     with pytest.raises(PhaseError, match=rf"{phase}\(\) cannot run now.*next phase is forward\(\)"):
         getattr(tr, phase)()
-    assert tr.phase == "ready"
+    assert tr.state == "ready"
 
 
 def test_phase_errors_mid_step():
@@ -214,7 +214,7 @@ def test_loss_pairing_and_batch_checks():
         tr.forward(np.zeros((3, 3)), np.zeros((3, 1)))
     with pytest.raises(ValueError, match="y must be batch x 1"):
         tr.forward(np.zeros((3, 2)), np.zeros((3, 2)))
-    assert tr.phase == "ready"
+    assert tr.state == "ready"
 
 
 def test_parameters_edit_through_views():
@@ -340,7 +340,7 @@ def test_divergence_is_a_state_with_the_parameters_kept():
             kept = before
             break
     assert tr.diverged, "learning rate 10 with mse on a linear output must diverge"
-    assert tr.phase == "diverged" and tr.next_phase is None
+    assert tr.state == "diverged" and tr.next_phase is None
     assert rec.diverged and rec.divergence == tr.divergence
     assert tr.divergence in ("loss is not finite", "a gradient is not finite",
                              "a parameter is not finite after the update")
@@ -350,7 +350,7 @@ def test_divergence_is_a_state_with_the_parameters_kept():
     with pytest.raises(PhaseError, match="diverged"):
         tr.loss()
     tr.reset_divergence()
-    assert tr.phase == "ready" and tr.divergence is None
+    assert tr.state == "ready" and tr.divergence is None
     tr.set_learning_rate(1e-6)
     tr.forward(x / 1e3, y / 1e3)
     assert not tr.diverged
@@ -385,7 +385,33 @@ def test_divergence_found_by_each_phase():
     rec = tr3.step(np.array([[1e154]]), np.array([[-1e154]]))  # loss 5e307 and gradient 1e308 are finite
     assert np.isfinite(rec.loss) and np.isfinite(rec.grad).all()
     assert tr3.divergence == "a parameter is not finite after the update"
-    assert net3.W[0][0, 0] == 0.0 and tr3.step_count == 1
+    assert net3.W[0][0, 0] == 0.0 and tr3.step_count == 0
+
+
+@pytest.mark.parametrize("where", ["loss", "backward", "update"])
+def test_a_diverged_step_is_not_counted_wherever_it_diverges(where):
+    """One rule: step_count counts the updates applied, so a step that diverges at the loss, the backward pass or
+    the update leaves it (and the parameters) as they were; the record keeps its own number."""
+    if where == "loss":
+        net, x, y = Network([1, 1], [], "linear", W=[[[1e300]]], b=[[0.0]]), np.ones((2, 1)), np.zeros((2, 1))
+    elif where == "backward":
+        net = Network([1, 1, 1], ["linear"], "linear", W=[[[1e200]], [[1e-50]]], b=[[0.0], [0.0]])
+        x, y = np.array([[1.0]]), np.array([[0.0]])
+    else:
+        net, x, y = Network([1, 1], [], "linear", W=[[[0.0]]], b=[[0.0]]), np.array([[1e154]]), np.array([[-1e154]])
+    for phased in (False, True):
+        tr = Trainer(net.copy(), "mse", learning_rate=10.0)
+        tr.step(np.array([[0.0]] * len(x)), np.zeros_like(y))  # one applied step first
+        theta = tr.network.theta.copy()
+        if phased:
+            tr.forward(x, y)
+            while not tr.diverged:
+                rec = tr.run_phase(tr.next_phase)
+        else:
+            rec = tr.step(x, y)
+        assert tr.diverged and rec.diverged and rec.step == 2, (where, phased)
+        assert tr.step_count == 1 and np.array_equal(tr.network.theta, theta), (where, phased)
+        assert rec.state == {"loss": "loss_computed", "backward": "backpropagated", "update": "updated"}[where]
 
 
 def test_bce_loss_of_a_confident_right_answer_is_exact():

@@ -11,7 +11,7 @@ import { NeuronImages, inputImages } from "../neuron-images.js";
 import { Charts } from "../charts.js";
 import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
-import { DEFAULTS, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "../config.js";
+import { DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "../config.js";
 import { sharedData } from "../shared-data.js";
 import { fmt, speedText, applyTheme as setTheme } from "../palette.js";
 import { isFull, focusOf } from "../frame.js";
@@ -545,7 +545,7 @@ const controller = {
     refreshBoundary();
   },
   async setConfig(config, reset = false) {
-    const live = Object.keys(config).every((k) => ["learning_rate", "batch_size", "regularization", "regularization_rate", "optimizer", "focus_index"].includes(k));
+    const live = Object.keys(config).every((k) => LIVE_FIELDS.has(k));
     if (!live) await pauseAndSettle();
     const s = await api("PATCH", `/api/sessions/${state.session.id}${reset ? "?reset=true" : ""}`, config);
     const rebuilt = JSON.stringify(s.sizes) !== JSON.stringify(state.sizes) || s.step !== state.session.step || !live;
@@ -791,6 +791,7 @@ async function main() {
     subscribe();
     return;
   }
+  const rules = loadConfigRules(api);
   let lesson = null;
   if (opts.lesson || opts.lessonUrl) {
     try { lesson = await loadLesson({ id: opts.lesson, url: opts.lessonUrl }); } catch (err) {
@@ -800,6 +801,7 @@ async function main() {
       hostError("lesson_invalid", err.message);
     }
   }
+  await rules;
   const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
   for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
   if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
