@@ -151,7 +151,7 @@ async def one_client_fast(srv: LocalServer, seconds: float, window: int = 16) ->
         t0, own0, cpu0 = time.perf_counter(), time.process_time(), cpu_seconds(srv)
         end = t0 + seconds
         while time.perf_counter() < end:
-            raw = await ws.recv()
+            raw = await asyncio.wait_for(ws.recv(), 10)  # a step refused (rate, budget) would empty the window
             m = json.loads(raw)
             if m["type"] == "frame":
                 frames += 1
@@ -343,7 +343,10 @@ def row(label: str, r: dict) -> str:
 # every client of the bench comes from one address: the per-address creation rate would stop it at 60 sessions
 # (and by its memory share: a run's estimate counts a full history, about 3.7 MB for 2-8-8-1)
 BENCH_ENV = {"BACKPROP_MAX_SESSIONS": "1000", "BACKPROP_CREATE_BURST": "100000", "BACKPROP_CREATE_RATE": "1000000",
-             "BACKPROP_MAX_ADDRESS_MB": "100000", "BACKPROP_MAX_MEMORY_MB": "100000"}
+             "BACKPROP_MAX_ADDRESS_MB": "100000", "BACKPROP_MAX_MEMORY_MB": "100000",
+             # every client of the bench comes from one address: the per-address request rates would drop its steps
+             "BACKPROP_RATE": "1000000", "BACKPROP_RATE_BURST": "10000000",
+             "BACKPROP_WS_RATE": "1000000", "BACKPROP_WS_BURST": "10000000"}
 HEADER = ("server, client      clients  served  sessions  frames/s/client  median ms  p99 ms  server CPU %  "
           "server RSS MB  bench CPU %  load  us per step  (app only)")
 
