@@ -94,9 +94,9 @@ def main() -> None:
     ]
     rec = tr.record
     rows += [
-        ("summary frame body", per_call(lambda: frame_body(rec, tr.phase, tr.next_phase, "summary"), 20_000)),
+        ("summary frame body", per_call(lambda: frame_body(rec, tr.state, tr.next_phase, "summary"), 20_000)),
         ("summary frame body + serialization",
-         per_call(lambda: dumps(frame_body(rec, tr.phase, tr.next_phase, "summary")), 20_000)),
+         per_call(lambda: dumps(frame_body(rec, tr.state, tr.next_phase, "summary")), 20_000)),
         ("whole-set metrics (one history entry)", per_call(lambda: (setattr(run, "_metrics", None), run.metrics()),
                                                            2_000)),
         ("rewind checkpoint (a snapshot)", per_call(lambda: run.journal.begin(run), 2_000)),
