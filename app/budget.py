@@ -216,11 +216,17 @@ class TokenBucket:
         self.when = now
 
     def take(self) -> bool:
+        return self.reserve()[0]
+
+    def reserve(self, ahead: float = 0.0) -> tuple[bool, float]:
+        """(True, wait): a token is the caller's, to use after `wait` seconds (0 unless it was taken ahead, at most
+        `ahead`: tokens then go below zero by what is reserved); (False, wait): none taken, the next in `wait`."""
         self._refill()
-        if self.tokens < 1.0:
-            return False
+        wait = (1.0 - self.tokens) / self.rate if self.tokens < 1.0 else 0.0
+        if wait > ahead:
+            return False, wait
         self.tokens -= 1.0
-        return True
+        return True, wait
 
     def wait(self) -> float:
         """Seconds until a token is there."""

@@ -27,6 +27,7 @@ from typing import Awaitable, Callable
 
 import orjson
 
+from .budget import TokenBucket
 from .security import ALWAYS
 
 PAGE_LOAD_REQUESTS = 45  # requests one page load makes, with room to grow (a browser counted 36)
@@ -36,37 +37,30 @@ MAX_ADDRESSES = 10_000  # past this many addresses, those whose bucket is full a
 
 
 class AddressBuckets:
-    """A token bucket per client address: `burst` tokens at most, refilled at `rate` a second. Each bucket is
-    [tokens, time of the last take]; tokens may go below zero by what `take(..., ahead)` reserved in advance.
+    """A token bucket (budget.TokenBucket) per client address: `burst` tokens at most, refilled at `rate` a second.
     `clock` and `sleep` (how a caller waits for a token taken ahead) are the event loop's unless a test sets others."""
 
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable] = asyncio.sleep):
         self.rate, self.burst, self.clock, self.sleep = rate, float(burst), clock, sleep
-        self.buckets: dict[str, list[float]] = {}
+        self.buckets: dict[str, TokenBucket] = {}
 
     def take(self, address: str, ahead: float = 0.0) -> tuple[bool, float]:
         """(True, wait): a token is this caller's, to use after `wait` seconds (0 unless it was taken ahead, at most
         `ahead`); (False, wait): none taken, the next is free in `wait` seconds."""
-        now = self.clock()
         bucket = self.buckets.get(address)
         if bucket is None:
             if len(self.buckets) >= MAX_ADDRESSES:
-                self._forget(now)
-            bucket = self.buckets[address] = [self.burst, now]
-        tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
-        bucket[1] = now
-        wait = (1.0 - tokens) / self.rate if tokens < 1.0 else 0.0
-        if wait > ahead:
-            bucket[0] = tokens
-            return False, wait
-        bucket[0] = tokens - 1.0
-        return True, wait
+                self._forget()
+            bucket = self.buckets[address] = TokenBucket(self.rate, self.burst, self._now)
+        return bucket.reserve(ahead)
 
-    def _forget(self, now: float) -> None:
+    def _now(self) -> float:
+        return self.clock()  # read at each call: a test may set another clock after the buckets exist
+
+    def _forget(self) -> None:
         """Drop the buckets that are full again: a new bucket is the same."""
-        full = [a for a, (tokens, when) in self.buckets.items() if tokens + (now - when) * self.rate >= self.burst]
-        for a in full:
+        for a in [a for a, bucket in self.buckets.items() if bucket.full()]:
             del self.buckets[a]
 
 
