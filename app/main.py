@@ -155,8 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             while True:
                 await asyncio.sleep(settings.snapshot_interval)
                 for session in store.changed():
+                    room = store.rooms.get(session.id)
+                    if room is None:  # let go meanwhile
+                        continue
                     try:
-                        async with session.lock:  # a consistent state: no step runs while it is read
+                        async with room.lock:  # a consistent state: no step runs while it is read
                             captured = store.capture(session)
                         await asyncio.to_thread(store.write, captured)
                     except Exception:  # keep saving the others

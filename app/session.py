@@ -1,14 +1,14 @@
-"""One training run: config, data, network, trainer, batch sampler, phase, metric history, and one lock.
+"""One training run: config, data, network, trainer, batch sampler, phase, metric history.
 
     dataset (make_dataset) -> feature map -> Network (sizes from features and task) -> Trainer -> BatchSampler
 
-Every method here is synchronous and assumes the caller holds `session.lock` (an asyncio.Lock): REST handlers,
-WebSocket messages and the play runner all take it, so calls on one session never interleave.
+The run knows nothing of the web, of transport or of processes (.importlinter says so): its viewers, its play task
+and its lock are its room's (app/stream/room.py), and the commands (app/commands.py) are what change it, one at a
+time under that lock. Every method here is synchronous; a change that fails leaves the run exactly as it was.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 import time
@@ -28,7 +28,6 @@ from .engine.config_rules import RAW_FEATURES, PairingError, resolve_output_and_
 from .engine.network import Network
 from .engine.trainer import PHASES, PhaseError, Trainer
 from .errors import ConfigError, conflict
-from .frames import dumps, dumps_in_pieces, frame_body
 from .schemas import HYPERPARAMETERS, NULLABLE, STRUCTURAL, SessionConfig
 from .settings import Settings
 
@@ -125,30 +124,19 @@ class Session:
         self.id = new_id(settings.instance)
         self.view_id = new_id(settings.instance)
         self.settings = settings
-        self.lock = asyncio.Lock()
         self.created = time.time()
-        self.last_used = time.monotonic()
-        # live stream: connected clients, the play runner and its speed (see app/stream.py)
-        self.clients: set = set()
-        self.presentation: bytes | None = None  # the controller's last `present` message, for viewers who join
-        self.runner: asyncio.Task | None = None
-        self.playing = False
-        self.steps_per_second = 10.0
+        self.last_used = time.monotonic()  # the last request, message or step (the store expires idle runs)
+        self.steps_per_second = 10.0  # the speed it plays at (app/stream/play.py), kept with it across restarts
         self.history: deque = deque(maxlen=settings.history_size)
         self.history_total = 0  # entries recorded since the last build (the history's numbering, for snapshots)
         self.on_rebuild = None  # called after a rebuild that replaced a built run (app/store.py saves it)
         self.journal = journal or NoJournal()  # told of every step and change (app/rewind.py Timeline)
-        # heavy work (app/budget.py): the pool is set when the store takes the session (None: all inline)
-        self.pool = None
-        self.player = "unknown"  # the address of the client that pressed play: whom the runner's work counts for
-        self.boundaries: dict = {}  # (resolution, neurons) -> ((version, structure, step), message bytes)
-        self.boundary_jobs: set = set()  # (resolution, neurons) being computed on a heavy-work thread
         self.build(config, W=W, b=b, step=step, features_given=features_given, data=data)
 
     # -- building ---------------------------------------------------------------------------------------------
     def build(self, config: SessionConfig, W=None, b=None, step: int = 0, data: Dataset | None = None,
               features_given: bool = True) -> None:
-        """(Re)build data, network, trainer and sampler from a config; the ids and clients stay. Everything new is
+        """(Re)build data, network, trainer and sampler from a config; the ids stay. Everything new is
         made aside and swapped in at the end, and anything that fails after puts the old run back (see _kept).
 
         features_given: see resolve()."""
@@ -181,8 +169,6 @@ class Session:
             self.structure = getattr(self, "structure", 0) + 1  # bumps on every rebuild: clients get a new hello
             self._metrics: tuple | None = None
             self._evaluation: SetsEvaluation | None = None  # the train and test sets, prepared for metrics()
-            self._frames: dict = {}
-            self._frames_of = None
             self.history.clear()
             self.history_total = 0
             self._record_history()
@@ -298,24 +284,11 @@ class Session:
         """Samples in one step's batch."""
         return min(self.config.batch_size, self.data.n_train)
 
-    def make_frames(self, details, metrics: bool = True) -> None:
-        """The current record's frames at these details and (metrics) the current metrics, made now (on a
-        heavy-work thread) and kept for the publishing that follows (which then costs the event loop nothing)."""
-        for detail in details:
-            self.frame(detail)
-        if metrics and self.clients:
-            self.metrics()
-
-    def drop_full_frames(self) -> None:
-        """Forget the full-detail frames once the answers that needed them are made (megabytes for a large batch)."""
-        for key in [k for k in self._frames if k[2] == "full"]:
-            del self._frames[key]
-
     @property
     def record(self):
         return self.trainer.record
 
-    def _check_not_diverged(self) -> None:
+    def check_not_diverged(self) -> None:
         if self.trainer.diverged:
             raise conflict("diverged", f"the run diverged ({self.trainer.divergence}); reset it to go on")
 
@@ -342,7 +315,7 @@ class Session:
     def run_steps(self, count: int, deadline: Deadline | None = None) -> int:
         """Run `count` whole steps (finishing a step left mid-phase counts as the first), or fewer if the deadline
         passes first (at least one). Returns steps run."""
-        self._check_not_diverged()
+        self.check_not_diverged()
         tr = self.trainer
         done = 0
         if tr.state not in ("ready", "updated"):
@@ -368,7 +341,7 @@ class Session:
 
     def run_to_phase(self, phase: str) -> None:
         """Run phases in order up to and including `phase` for the current step (a new step from 'updated')."""
-        self._check_not_diverged()
+        self.check_not_diverged()
         tr = self.trainer
         start = "forward" if tr.state in ("ready", "updated") else tr.next_phase
         if PHASES.index(phase) < PHASES.index(start):
@@ -386,27 +359,10 @@ class Session:
             self._run_phase(p)
 
     def run_next_phase(self) -> None:
-        self._check_not_diverged()
+        self.check_not_diverged()
         self._run_phase(self.trainer.next_phase)
 
     # -- reading ----------------------------------------------------------------------------------------------
-    def frame(self, detail: str) -> bytes | None:
-        """The serialized body of the current record's frame (cached per record, phase and detail; full frames
-        until drop_full_frames())."""
-        rec = self.trainer.record
-        if rec is None:
-            return None
-        if self._frames_of is not rec:  # holding the record keeps its id from being reused by a new one
-            self._frames_of = rec
-            self._frames.clear()
-        key = (rec.state, self.trainer.state, detail)
-        cached = self._frames.get(key)
-        if cached is None:
-            body = frame_body(rec, self.trainer.state, self.trainer.next_phase, detail)
-            cached = dumps_in_pieces(body) if detail == "full" else dumps(body)  # full: made on a heavy thread
-            self._frames[key] = cached
-        return cached
-
     def metrics(self) -> dict:
         """Loss and accuracy on the whole train and test sets for the current parameters (cached per version)."""
         if self._metrics is not None and self._metrics[0] == (self.version, self.step):
@@ -503,7 +459,7 @@ class Session:
     def set_weight(self, layer: int, kind: str, row: int, col: int, value: float) -> None:
         tr, net = self.trainer, self.network
         if tr.state not in ("ready", "updated"):
-            self._check_not_diverged()  # a diverged step stops between phases: say that, not "mid step"
+            self.check_not_diverged()  # a diverged step stops between phases: say that, not "mid step"
             raise conflict("mid_step", f"step {tr.record.step} is between phases (next: {tr.next_phase}); "
                                        "finish it before editing a weight", "layer")
         if layer > net.n_layers:
@@ -524,57 +480,6 @@ class Session:
         tr.reset_divergence()
         self.version += 1
         self.journal.note(self, "weight", {"layer": layer, "kind": kind, "row": row, "col": col, "value": value})
-
-    def points_for_hello(self) -> dict | None:
-        """The data set's points, for 1-D and 2-D data (what a page plots)."""
-        if self.data.input_dim > 2:
-            return None
-        return self.data_points("all")
-
-    def state(self, role: str) -> dict:
-        tr, d, net = self.trainer, self.data, self.network
-        return {
-            "id": self.id if role == "controller" else None,
-            "view_id": self.view_id,
-            "role": role,
-            "config": self.config,
-            "step": self.step,
-            "epoch": self.sampler.epoch,
-            "state": tr.state,
-            "next_phase": tr.next_phase,
-            "playing": self.playing,
-            "steps_per_second": self.steps_per_second,
-            "diverged": tr.diverged,
-            "divergence": tr.divergence,
-            "task": d.task,
-            "n_classes": d.n_classes,
-            "input_dim": d.input_dim,
-            "sizes": net.sizes,
-            "activations": net.activations,
-            "x_range": list(d.x_range) if d.x_range is not None else None,
-            "y_range": list(d.y_range) if d.y_range is not None else None,
-            "n_train": d.n_train,
-            "n_test": d.n_test,
-            "n_parameters": net.n_parameters(),
-            "W": [w.tolist() for w in net.W],
-            "b": [v.tolist() for v in net.b],
-            "metrics": self.metrics(),
-            "clients": len(self.clients),
-            "viewers": self.viewers(),
-            "expires_in": None if self.clients else
-            max(0.0, self.settings.session_ttl - (time.monotonic() - self.last_used)),
-        }
-
-    def viewers(self) -> int:
-        """WebSocket clients watching with the view id."""
-        return sum(1 for c in self.clients if c.role == "viewer")
-
-    def live_state(self) -> dict:
-        """The `state` WebSocket message."""
-        tr = self.trainer
-        return {"type": "state", "playing": self.playing, "steps_per_second": self.steps_per_second,
-                "step": self.step, "state": tr.state, "next_phase": tr.next_phase, "diverged": tr.diverged,
-                "divergence": tr.divergence}
 
     def touch(self) -> None:
         self.last_used = time.monotonic()

@@ -32,6 +32,7 @@ from .errors import ApiError, not_found
 from .session import Session
 from .settings import Settings
 from .shared_data import SharedData
+from .stream import Room, stop_playing
 
 
 class Store:
@@ -40,6 +41,7 @@ class Store:
         self.pool = pool  # the heavy-work threads (app/budget.py HeavyPool) the sessions use
         self.by_id: dict[str, Session] = {}
         self.by_view: dict[str, Session] = {}
+        self.rooms: dict[str, Room] = {}  # id -> the live side of each run held (its lock, clients, play task)
         self.evicted = 0
         self.expired = 0
         self.snapshots = snapshots.open_store(settings.store)
@@ -74,8 +76,14 @@ class Store:
     def __len__(self) -> int:
         return len(self.by_id)
 
+    def room(self, session: Session) -> Room:
+        return self.rooms[session.id]
+
+    def _watched(self, s: Session) -> bool:
+        return bool(self.rooms[s.id].clients)
+
     def _idle(self, s: Session, now: float) -> bool:
-        return not s.clients and now - s.last_used > self.settings.session_ttl
+        return not self._watched(s) and now - s.last_used > self.settings.session_ttl
 
     def _full(self, adding: Session) -> bool:
         return self.held() >= self.settings.max_sessions or \
@@ -90,7 +98,7 @@ class Store:
             while True:
                 own = [x for x in self.by_id.values() if getattr(x, "creator", None) == address]
                 held = sum(getattr(x, "memory", 0) for x in own)
-                idle = [x for x in own if not x.clients]
+                idle = [x for x in own if not self._watched(x)]
                 if held + getattr(session, "memory", 0) <= limit or not idle:
                     break
                 self.remove(min(idle, key=lambda x: x.last_used))  # this address's own oldest unwatched session
@@ -106,7 +114,8 @@ class Store:
         now = time.monotonic()
         while self._full(session):
             # only a session nobody watches and nobody used for a while makes room: never one in use
-            idle = [s for s in self.by_id.values() if not s.clients and now - s.last_used >= self.settings.evict_after]
+            idle = [s for s in self.by_id.values()
+                    if not self._watched(s) and now - s.last_used >= self.settings.evict_after]
             if not idle:
                 cap = "sessions" if self.held() >= self.settings.max_sessions else "MB of sessions (BACKPROP_MAX_MEMORY_MB)"
                 most = self.settings.max_sessions if cap == "sessions" else f"{self.memory_limit() / MB:.0f}"
@@ -120,7 +129,7 @@ class Store:
         self.save(session)
 
     def _hold(self, session: Session) -> None:
-        session.pool = self.pool
+        self.rooms[session.id] = Room(session, self.pool)
         if not isinstance(session.journal, Timeline):  # every run held can show its past steps again
             session.journal = Timeline(self.settings.checkpoint_every)
             session.journal.begin(session)
@@ -151,10 +160,9 @@ class Store:
             self.saved.pop(session.id, None)
         self.by_id.pop(session.id, None)
         self.by_view.pop(session.view_id, None)
-        session.playing = False
-        if session.runner is not None:
-            session.runner.cancel()
-            session.runner = None
+        room = self.rooms.pop(session.id, None)
+        if room is not None:
+            stop_playing(room)
 
     def sweep(self) -> int:
         now = time.monotonic()

@@ -25,6 +25,7 @@ from app.schemas import SessionConfig  # noqa: E402
 from app.session import Session  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.store import Store  # noqa: E402
+from app.stream import frame_of  # noqa: E402
 
 NET = {"hidden_layers": [{"neurons": 8, "activation": "tanh"}, {"neurons": 8, "activation": "tanh"}],
        "batch_size": 10, "learning_rate": 0.03}
@@ -52,14 +53,13 @@ def main() -> None:
     times = []
     for n in rng.sample(range(1, 10_001), 200):
         t0 = time.process_time()
-        timeline.copy().replay(n, settings).frame("full")
+        frame_of(timeline.copy().replay(n, settings), "full")
         times.append(1000 * (time.process_time() - t0))
     times.sort()
     t0 = time.process_time()
     for _ in range(200):
         run.run_steps(1)
-        run._frames_of = None
-        run.frame("full")
+        frame_of(run, "full")
     live = 1000 * (time.process_time() - t0) / 200
     print("CPU time                             median ms  p99 ms  max ms")
     print(f"frame of a past step (replay)        {statistics.median(times):9.1f}  {times[int(0.99 * 199)]:6.1f}  "

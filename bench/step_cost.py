@@ -55,18 +55,19 @@ async def ticks(settings: Settings, sessions: int, rounds: int) -> float:
     for _ in range(sessions):
         run = Session(SessionConfig.model_validate(NET), settings)
         store.add(run)
+        room = store.room(run)
         client = stream.Client(NullSocket(), "controller", settings, step=run.step)
         client.metrics_every = 0  # as the stream bench subscribes
-        run.clients.add(client)
-        runs.append((run, asyncio.get_running_loop().create_task(client.run_sender())))
+        room.clients.add(client)
+        runs.append((room, asyncio.get_running_loop().create_task(client.run_sender())))
 
     async def one_round():
-        for run, _ in runs:
-            async with run.lock:
-                await stream.run_steps_priced(run, 1)
-                run.touch()
-                stream.publish_frame(run)
-                run.drop_full_frames()
+        for room, _ in runs:
+            async with room.lock:
+                await stream.run_steps_priced(room, 1)
+                room.run.touch()
+                stream.publish_frame(room)
+                room.drop_full_frames()
         await asyncio.sleep(0)  # the senders write
 
     for _ in range(10):

@@ -1,4 +1,5 @@
-"""The WebSocket /ws/sessions/{id} (docs/API.md "WebSocket"): messages in, session calls, publishing out."""
+"""The WebSocket /ws/sessions/{id} (docs/API.md "WebSocket"): messages in, translated into commands
+(app/commands.py) or subscription changes (app/stream/subscription.py); the room publishes what changed."""
 
 from __future__ import annotations
 
@@ -10,16 +11,14 @@ from fastapi import APIRouter, WebSocket
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocketDisconnect
 
+from .. import commands
 from ..engine.trainer import PhaseError
 from ..errors import ApiError
-from ..schemas import ClientMessage
-from ..session import Session
-from ..stream import (Client, metrics_wanted, publish_audience, publish_extras, publish_frame, publish_hello,
-                      publish_presentation, publish_state, resend_frame, start_playing, stop_playing, welcome)
-from .. import budget as cost
 from ..ratelimit import MessageLimit
-from ..stream import check_grid
-from .deps import BUILD_SECONDS, client_address, public_limits, run_priced
+from ..schemas import ClientMessage
+from ..stream import Client, Room, publish_audience, stop_playing, welcome
+from ..stream.subscription import present, subscribe
+from .deps import client_address
 
 log = logging.getLogger("backprop_live.live")
 router = APIRouter()
@@ -37,41 +36,38 @@ def _validation_error(e: ValidationError, msg_type: str | None) -> tuple[str, st
     return field, f"{field}: {err['msg']}"
 
 
+async def _refuse(ws: WebSocket, code: str, message: str, close_code: int, reason: str) -> None:
+    await ws.send_text(orjson.dumps({"type": "error", "code": code, "message": message, "field": None}).decode())
+    await ws.close(code=close_code, reason=reason)
+
+
 @router.websocket("/ws/sessions/{sid}")
 async def live(ws: WebSocket, sid: str):
-    app = ws.app
-    store, settings = app.state.store, app.state.settings
+    store, settings = ws.app.state.store, ws.app.state.settings
     await ws.accept()
     try:
-        session, role = store.lookup(sid)
+        run, role = store.lookup(sid)
     except ApiError as e:
-        await ws.send_text(orjson.dumps({"type": "error", "code": e.code, "message": e.message,
-                                         "field": None}).decode())
-        await ws.close(code=4404, reason="session not found")
-        return
-    if len(session.clients) >= settings.max_clients_per_session:
-        await ws.send_text(orjson.dumps({"type": "error", "code": "too_many_clients",
-                                         "message": f"this session already has {settings.max_clients_per_session} "
-                                                    "clients (BACKPROP_MAX_CLIENTS_PER_SESSION)",
-                                         "field": None}).decode())
-        await ws.close(code=4429, reason="too many clients")
-        return
-    limits = public_limits(settings)
-    async with session.lock:
-        client = Client(ws, role, settings, step=session.step)
-        welcome(session, client, limits)
-        session.clients.add(client)
+        return await _refuse(ws, e.code, e.message, 4404, "session not found")
+    room = store.room(run)
+    if len(room.clients) >= settings.max_clients_per_session:
+        return await _refuse(ws, "too_many_clients", f"this session already has {settings.max_clients_per_session} "
+                                                     "clients (BACKPROP_MAX_CLIENTS_PER_SESSION)", 4429,
+                             "too many clients")
+    async with room.lock:
+        client = Client(ws, role, settings, step=run.step)
+        welcome(room, client)
+        room.clients.add(client)
         if role == "viewer":
-            publish_audience(session)
+            publish_audience(room)
     client.owner = client_address(ws)
     loop = asyncio.get_running_loop()
     sender = loop.create_task(client.run_sender())
     inbox: asyncio.Queue = asyncio.Queue(INBOX)
-    rate = MessageLimit(app.state.message_rates, settings.ws_burst, client.owner)
 
     async def work():
         while True:
-            await handle(session, client, await inbox.get(), limits)
+            await handle(room, client, await inbox.get())
             # let the sender write this message's frame (and other connections run) before the next message:
             # a client that pipelines messages gets one frame each instead of one for the lot, and cannot hog the loop
             await asyncio.sleep(0)
@@ -79,16 +75,31 @@ async def live(ws: WebSocket, sid: str):
     # reading and handling are apart, so a disconnect is seen at once and drops the work queued for this client
     worker = loop.create_task(work())
     try:
+        await receive(ws, client, inbox, MessageLimit(ws.app.state.message_rates, settings.ws_burst, client.owner))
+    finally:
+        worker.cancel()
+        sender.cancel()
+        room.clients.discard(client)
+        if role == "viewer":
+            publish_audience(room)
+        if not room.clients and room.playing:
+            stop_playing(room)  # nobody watches: stop spending CPU on it
+        run.touch()
+
+
+async def receive(ws: WebSocket, client: Client, inbox: asyncio.Queue, rate: MessageLimit) -> None:
+    """Read messages into the inbox until the client goes away (or is closed for flooding)."""
+    try:
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
-                break
+                return
             refusal = rate.admit()
             if refusal is not None:
                 client.error("rate_limited", refusal)
                 if rate.ignored():
                     await ws.close(code=1008, reason="rate limited")
-                    break
+                    return
                 continue
             text = message.get("text")
             if text is None:
@@ -102,44 +113,39 @@ async def live(ws: WebSocket, sid: str):
         pass
     except RuntimeError:  # receive after the socket closed
         pass
-    finally:
-        worker.cancel()
-        sender.cancel()
-        session.clients.discard(client)
-        if role == "viewer":
-            publish_audience(session)
-        if not session.clients and session.playing:
-            stop_playing(session)  # nobody watches: stop spending CPU on it
-        session.touch()
 
 
-async def handle(session: Session, client: Client, text: str, limits: dict) -> None:
-    settings = session.settings
-    if len(text) > settings.max_body_bytes:
-        client.error("too_large", f"a message may have at most {settings.max_body_bytes} bytes "
-                                  "(BACKPROP_MAX_BODY_BYTES)")
-        return
+def parse(client: Client, text: str, max_bytes: int):
+    """The message, validated; None (and an error to the client) if it is not one."""
+    if len(text) > max_bytes:
+        client.error("too_large", f"a message may have at most {max_bytes} bytes (BACKPROP_MAX_BODY_BYTES)")
+        return None
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
         client.error("bad_message", "a message must be a JSON object with a 'type'")
-        return
+        return None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         client.error("bad_message", "a message must be a JSON object with a 'type'", "type")
-        return
+        return None
     try:
-        msg = MESSAGE.validate_python(data)
+        return MESSAGE.validate_python(data)
     except ValidationError as e:
         field, message = _validation_error(e, data.get("type"))
         client.error("invalid_message", message, field)
+        return None
+
+
+async def handle(room: Room, client: Client, text: str) -> None:
+    msg = parse(client, text, room.run.settings.max_body_bytes)
+    if msg is None:
         return
-    kind = msg.type
-    if client.role != "controller" and kind not in VIEWER_MAY:
+    if client.role != "controller" and msg.type not in VIEWER_MAY:
         client.error("read_only", "this connection uses a view id: it can watch but not control", "type")
         return
-    session.touch()
+    room.run.touch()
     try:
-        await dispatch(session, client, msg, limits)
+        await HANDLERS[msg.type](room, client, msg)
     except ApiError as e:
         client.error(e.code, e.message, e.field)
     except ValidationError as e:
@@ -152,128 +158,50 @@ async def handle(session: Session, client: Client, text: str, limits: dict) -> N
         client.error("internal_error", "the message could not be handled; the session is unchanged")
 
 
-async def dispatch(session: Session, client: Client, msg, limits: dict) -> None:
-    kind = msg.type
-    if kind == "ping":
-        client.put_control({"type": "pong"})
-        return
-    if kind == "subscribe":
-        if not client.subscribes.take():
-            raise ApiError(429, "rate_limited", f"at most {session.settings.subscribe_rate:g} subscribe messages a "
-                                                f"second (BACKPROP_SUBSCRIBE_RATE); this one was dropped",
-                           "type")
-        wanted = {name: getattr(msg, name) for name in
-                  ("detail", "boundary_every", "boundary_resolution", "neurons", "metrics_every")
-                  if getattr(msg, name) is not None}
-        budget = ws_budget(session)
-        async with session.lock:
-            sizes, batch = session.network.sizes, session.batch
-            detail = wanted.get("detail", client.detail)
-            budget.check(cost.frame_seconds(sizes, batch, detail), f"a {detail} frame of this run", "detail",
-                         "subscribe with detail summary", cost.frame_values(sizes, batch, detail))
-            if wanted.get("boundary_every", client.boundary_every) and session.data.input_dim <= 2:
-                check_grid(budget, session, wanted.get("boundary_resolution", client.boundary_resolution),
-                           wanted.get("neurons", client.neurons), "boundary_resolution")
-        detail = client.detail
-        for name, value in wanted.items():
-            setattr(client, name, value)
-        if client.boundary_every and session.data.input_dim > 2:
-            client.error("no_boundary", f"this data set has {session.data.input_dim} inputs: the decision "
-                                        "boundary needs 1 or 2", "boundary_every")
-        async with session.lock:
-            if client.detail != detail:
-                price = cost.frame_seconds(session.network.sizes, session.batch, client.detail)
-                await run_priced(app_of(client), client.owner, price, session.make_frames, [client.detail],
-                                 bool(client.metrics_every))
-                resend_frame(session, client)
-                session.drop_full_frames()
-            client.last_boundary = None
-            client.last_metrics_step = None
-            publish_extras(session, force=True, only=client)
-        return
-    if kind == "present":
-        async with session.lock:
-            check_selection(session, msg.selection)
-            publish_presentation(session, msg.model_dump())
-        return
-    async with session.lock:
-        if kind == "play":
-            session._check_not_diverged()
-            session.player = client.owner
-            start_playing(session)
-            publish_state(session)
-        elif kind == "pause":
-            stop_playing(session)
-            publish_state(session)
-            publish_extras(session, force=True)
-        elif kind == "set_speed":
-            session.steps_per_second = float(msg.steps_per_second)
-            if session.playing:  # restart the schedule: a slow tick in progress must not delay the new speed
-                stop_playing(session)
-                start_playing(session)
-            publish_state(session)
-        elif kind == "step":
-            max_steps = session.settings.max_steps_per_request
-            if msg.count > max_steps:
-                raise ApiError(422, "invalid_message", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS)",
-                               "count")
-            budget = ws_budget(session)
-            clients = tuple(session.clients)
-            details = frozenset([c.detail for c in clients])
-            per_step, frames = cost.step_and_frames(tuple(session.network.sizes), session.batch, details)
+# -- one translation per message type ------------------------------------------------------------------------------
 
-            def work() -> int:
-                done = session.run_steps(msg.count, cost.Deadline(budget.seconds, app_of(client).state.pool))
-                session.make_frames(details, metrics=metrics_wanted(clients, session.step, force=True))
-                return done
-
-            price = min(per_step * msg.count, budget.seconds) + frames
-            done = await run_priced(app_of(client), client.owner, price, work)
-            publish_frame(session, force_extras=True)
-            session.drop_full_frames()
-            if session.trainer.diverged:
-                publish_state(session)
-            elif done < msg.count:
-                client.error("cpu_budget", f"ran {done} of {msg.count} steps: a message may use at most "
-                                           f"{budget.seconds:g} s of CPU (BACKPROP_CPU_BUDGET)", "count")
-        elif kind == "step_phase":
-            session.run_next_phase()
-            publish_frame(session, force_extras=True)
-            if session.trainer.diverged or session.trainer.state == "updated":
-                publish_state(session)
-        elif kind == "set_config":
-            changes = msg.config.model_dump(exclude_unset=True)
-            rebuilt = await run_priced(app_of(client), client.owner, BUILD_SECONDS, session.patch, changes, msg.reset)
-            if rebuilt:
-                publish_hello(session, limits)
-            publish_state(session)
-        elif kind == "reset":
-            await run_priced(app_of(client), client.owner, BUILD_SECONDS, session.reset, msg.seed, msg.data_seed)
-            publish_hello(session, limits)
-            publish_state(session)
+async def _ping(room: Room, client: Client, msg) -> None:
+    client.put_control({"type": "pong"})
 
 
-def app_of(client: Client):
-    return client.ws.app
+async def _step(room: Room, client: Client, msg) -> None:
+    max_steps = room.run.settings.max_steps_per_request
+    if msg.count > max_steps:
+        raise ApiError(422, "invalid_message", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS)", "count")
+    done, _ = await commands.step(room, client.owner, msg.count)
+    if done < msg.count and not room.run.trainer.diverged:
+        client.error("cpu_budget", f"ran {done} of {msg.count} steps: a message may use at most "
+                                   f"{room.budget.seconds:g} s of CPU (BACKPROP_CPU_BUDGET)", "count")
 
 
-def ws_budget(session: Session) -> cost.Budget:
-    s = session.settings
-    return cost.Budget(s.cpu_budget, s.max_message_values)
+async def _step_phase(room: Room, client: Client, msg) -> None:
+    await commands.phase(room, client.owner)
 
 
-def check_selection(session: Session, selection) -> None:
-    """A `present` selection names a neuron or a weight of this session's network."""
-    if selection is None:
-        return
-    sizes = session.network.sizes
-    L = len(sizes) - 1
-    if selection.l > L:
-        raise ApiError(422, "invalid_message", f"selection.l must be at most {L} for this network (sizes {sizes})",
-                       "selection.l")
-    if selection.k >= sizes[selection.l]:
-        raise ApiError(422, "invalid_message", f"selection.k must be below {sizes[selection.l]}, the width of "
-                                               f"layer {selection.l}", "selection.k")
-    if selection.kind == "edge" and selection.j >= sizes[selection.l - 1]:
-        raise ApiError(422, "invalid_message", f"selection.j must be below {sizes[selection.l - 1]}, the width "
-                                               f"of layer {selection.l - 1}", "selection.j")
+async def _set_config(room: Room, client: Client, msg) -> None:
+    await commands.patch(room, client.owner, msg.config.model_dump(exclude_unset=True), msg.reset)
+
+
+async def _reset(room: Room, client: Client, msg) -> None:
+    await commands.reset(room, client.owner, msg.seed, msg.data_seed)
+
+
+async def _play(room: Room, client: Client, msg) -> None:
+    await commands.play(room, client.owner)
+
+
+async def _pause(room: Room, client: Client, msg) -> None:
+    await commands.pause(room)
+
+
+async def _set_speed(room: Room, client: Client, msg) -> None:
+    await commands.set_speed(room, msg.steps_per_second)
+
+
+async def _present(room: Room, client: Client, msg) -> None:
+    await present(room, msg)
+
+
+HANDLERS = {"ping": _ping, "subscribe": subscribe, "present": _present, "play": _play, "pause": _pause,
+            "set_speed": _set_speed, "step": _step, "step_phase": _step_phase, "set_config": _set_config,
+            "reset": _reset}

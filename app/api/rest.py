@@ -1,4 +1,5 @@
-"""REST routes (docs/API.md "REST"): thin translations of HTTP into session calls, under the session's lock."""
+"""REST routes (docs/API.md "REST"): thin translations of HTTP into commands (app/commands.py) and reads of a run,
+under its room's lock."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Literal, Optional, Union
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from .. import __version__
+from .. import __version__, commands
 from .. import budget as cost
 from ..engine import config_rules, limits
 from ..engine.datasets import DATASETS
@@ -19,10 +20,11 @@ from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, ConfigRules, BranchR
                        PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
 from ..rewind import Timeline
 from ..session import Session, new_id
-from ..stream import check_grid, publish_frame, publish_hello, publish_state, stop_playing
+from ..stream import Room, frame_of, run_priced
+from ..stream.boundary import check_grid
 from .hangup import HungUp
-from .deps import (BUILD_SECONDS, OrjsonResponse, client_address, get_settings, get_store, public_limits, raw_json,
-                   read_session, run_priced, write_session)
+from .deps import (OrjsonResponse, client_address, get_settings, get_store, public_limits, raw_json, read_room,
+                   write_room)
 
 router = APIRouter(prefix="/api", default_response_class=OrjsonResponse)
 
@@ -109,95 +111,58 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
         base = dict(PRESETS[preset].config)
     config = SessionConfig.model_validate({**base, **given})
     # a preset's features give way to raw inputs when the data set given instead is not 2-D
-    store = get_store(request)
-    store.admit(client_address(request))
-    session = await run_priced(request.app, client_address(request), BUILD_SECONDS,
-                               lambda: Session(config, get_settings(request), features_given="features" in given))
-    store.add(session, client_address(request))
-    async with session.lock:
-        return session.state("controller")
+    return await commands.create(get_store(request), client_address(request),
+                                 lambda: Session(config, get_settings(request), features_given="features" in given))
 
 
 @router.post("/sessions/import", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
 async def import_session(body: Export, request: Request):
     """A new session starting from exported weights (the optimizer state and the batch order start fresh)."""
-    store = get_store(request)
-    store.admit(client_address(request))
-    session = await run_priced(request.app, client_address(request), BUILD_SECONDS,
-                               lambda: Session(body.config, get_settings(request), W=body.W, b=body.b, step=body.step))
-    store.add(session, client_address(request))
-    async with session.lock:
-        return session.state("controller")
+    settings = get_settings(request)
+    return await commands.create(get_store(request), client_address(request),
+                                 lambda: Session(body.config, settings, W=body.W, b=body.b, step=body.step))
 
 
 @router.get("/sessions/{sid}", response_model=SessionState, responses=ERRORS)
-async def get_session(found: tuple = Depends(read_session)):
-    session, role = found
-    async with session.lock:
-        return session.state(role)
+async def get_session(found: tuple = Depends(read_room)):
+    room, role = found
+    async with room.lock:
+        return room.state(role)
 
 
 @router.patch("/sessions/{sid}", response_model=SessionState, responses=ERRORS)
-async def patch_session(body: ConfigPatch, request: Request, reset: bool = False,
-                        session: Session = Depends(write_session)):
+async def patch_session(body: ConfigPatch, request: Request, reset: bool = False, room: Room = Depends(write_room)):
     """Change the config. Hyperparameters apply at the next phase; structural fields need `?reset=true`."""
-    changes = body.model_dump(exclude_unset=True)
-    async with session.lock:
-        rebuilt = await run_priced(request.app, client_address(request), BUILD_SECONDS, session.patch, changes, reset)
-        if rebuilt:
-            publish_hello(session, public_limits(get_settings(request)))
-        publish_state(session)
-        return session.state("controller")
+    return await commands.patch(room, client_address(request), body.model_dump(exclude_unset=True), reset,
+                                answer="controller")
 
 
 @router.delete("/sessions/{sid}", status_code=204, responses=ERRORS)
-async def delete_session(request: Request, session: Session = Depends(write_session)):
-    async with session.lock:
-        stop_playing(session)
-        get_store(request).remove(session)
-        for c in list(session.clients):
-            c.error("session_deleted", "the session was deleted by its controller")
-            c.close_after_sending(4404, "session deleted")
+async def delete_session(request: Request, room: Room = Depends(write_room)):
+    await commands.delete(get_store(request), room)
     return Response(status_code=204)
 
 
 @router.post("/sessions/{sid}/step", responses={200: {"model": Frame, "headers": STEP_HEADERS}, **ERRORS})
-async def step(request: Request, body: Optional[StepRequest] = None, session: Session = Depends(write_session)):
+async def step(request: Request, body: Optional[StepRequest] = None, room: Room = Depends(write_room)):
     """Run phases or whole steps; answers the frame of the last step run. `count` applies to phase `full`.
 
     A run of steps stops early when it has used the CPU budget (BACKPROP_CPU_BUDGET): X-Steps-Run says how many
     ran, and X-Stopped-By says `cpu_budget`."""
     body = body or StepRequest()
-    settings = get_settings(request)
-    max_steps = settings.max_steps_per_request
+    max_steps = get_settings(request).max_steps_per_request
     if body.count > max_steps:
         raise ConfigError("count", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS), not {body.count}")
-    budget, pool = request.app.state.budget, request.app.state.pool
-    count = body.count if body.phase == "full" else 1
-    async with session.lock:
-        sizes, batch = session.network.sizes, session.batch
-        budget.check(cost.frame_seconds(sizes, batch, body.detail), f"a {body.detail} frame of this run", "detail",
-                     "ask for detail=summary", cost.frame_values(sizes, batch, body.detail))
-        per_step = cost.step_seconds(sizes, batch)
-
-        details = {body.detail, *(c.detail for c in session.clients)}
-
-        def work() -> tuple[int, bytes | None]:
-            done = 1
-            if body.phase == "full":
-                done = session.run_steps(count, cost.Deadline(budget.seconds, pool, gone=hung_up.gone))
-            else:
-                session.run_to_phase(body.phase)
-            session.make_frames(details)
-            return done, session.frame(body.detail)
-
-        price = min(per_step * count, budget.seconds) + sum(cost.frame_seconds(sizes, batch, d) for d in details)
+    owner = client_address(request)
+    if body.phase == "full":
+        count = body.count
         async with HungUp(request) as hung_up:  # a client gone: its run of steps ends at the next step
-            done, frame = await run_priced(request.app, client_address(request), price, work)
-        publish_frame(session, force_extras=True)
-        session.drop_full_frames()
+            done, frame = await commands.step(room, owner, count, body.detail, gone=hung_up.gone)
+    else:
+        count = 1
+        done, frame = await commands.phase(room, owner, body.phase, body.detail)
     headers = {"X-Steps-Run": str(done)}
-    if done < count and not session.trainer.diverged:
+    if done < count and not room.run.trainer.diverged:
         headers["X-Stopped-By"] = "cpu_budget"
     response = raw_json(with_skipped(frame, max(done - 1, 0)))
     response.headers.update(headers)
@@ -205,13 +170,9 @@ async def step(request: Request, body: Optional[StepRequest] = None, session: Se
 
 
 @router.post("/sessions/{sid}/reset", response_model=SessionState, responses=ERRORS)
-async def reset(request: Request, body: Optional[ResetRequest] = None, session: Session = Depends(write_session)):
+async def reset(request: Request, body: Optional[ResetRequest] = None, room: Room = Depends(write_room)):
     body = body or ResetRequest()
-    async with session.lock:
-        await run_priced(request.app, client_address(request), BUILD_SECONDS, session.reset, body.seed, body.data_seed)
-        publish_hello(session, public_limits(get_settings(request)))
-        publish_state(session)
-        return session.state("controller")
+    return await commands.reset(room, client_address(request), body.seed, body.data_seed, answer="controller")
 
 
 def answered(fn, *args) -> bytes:
@@ -221,110 +182,108 @@ def answered(fn, *args) -> bytes:
 
 
 @router.post("/sessions/{sid}/predict", response_model=PredictOut, responses=ERRORS)
-async def predict(body: PredictRequest, request: Request, found: tuple = Depends(read_session)):
-    session, _ = found
+async def predict(body: PredictRequest, request: Request, found: tuple = Depends(read_room)):
+    room, _ = found
     max_rows = get_settings(request).max_predict_rows
     if len(body.x) > max_rows:
         raise ConfigError("x", f"x may have at most {max_rows} rows (BACKPROP_MAX_PREDICT_ROWS), not {len(body.x)}")
-    async with session.lock:
-        seconds = cost.predict_seconds(session.network.sizes, len(body.x))
-        request.app.state.budget.check(seconds, f"predicting {len(body.x)} rows", "x", "send fewer rows")
-        answer = await run_priced(request.app, client_address(request), seconds, answered, session.predict, body.x)
+    async with room.lock:
+        seconds = cost.predict_seconds(room.run.network.sizes, len(body.x))
+        room.budget.check(seconds, f"predicting {len(body.x)} rows", "x", "send fewer rows")
+        answer = await run_priced(room.pool, client_address(request), seconds, answered, room.run.predict, body.x)
     return raw_json(answer)
 
 
 @router.get("/sessions/{sid}/boundary", responses={200: {"model": Boundary}, **ERRORS})
-async def boundary(request: Request, found: tuple = Depends(read_session),
+async def boundary(request: Request, found: tuple = Depends(read_room),
                    resolution: int = Query(64, ge=2, le=limits.MAX_GRID_RESOLUTION),
                    neurons: bool = False):
     """The network's output over a grid of the input plane (2-D) or along the input (1-D), values exact."""
-    session, _ = found
-    async with session.lock:
-        seconds = check_grid(request.app.state.budget, session, resolution, neurons, "resolution")
-        answer = await run_priced(request.app, client_address(request), seconds, answered, session.boundary,
+    room, _ = found
+    async with room.lock:
+        seconds = check_grid(room.budget, room.run, resolution, neurons, "resolution")
+        answer = await run_priced(room.pool, client_address(request), seconds, answered, room.run.boundary,
                                   resolution, neurons, True)
         return raw_json(answer)
 
 
 @router.get("/sessions/{sid}/data", response_model=DataOut, responses=ERRORS)
-async def data(found: tuple = Depends(read_session), split: Literal["train", "test", "all"] = "all",
+async def data(found: tuple = Depends(read_room), split: Literal["train", "test", "all"] = "all",
                limit: Optional[int] = Query(None, ge=1, le=limits.MAX_CUSTOM_ROWS)):
-    session, _ = found
-    async with session.lock:
-        return raw_json(dumps(session.data_points(split, limit)))
+    room, _ = found
+    async with room.lock:
+        return raw_json(dumps(room.run.data_points(split, limit)))
 
 
 @router.get("/sessions/{sid}/gradcheck", response_model=GradcheckOut, responses=ERRORS)
-async def gradcheck(request: Request, found: tuple = Depends(read_session),
+async def gradcheck(request: Request, found: tuple = Depends(read_room),
                     epsilon: float = Query(1e-6, ge=1e-10, le=1e-2)):
     """Backprop's gradient against central differences, on the current step's batch."""
-    session, _ = found
-    async with session.lock:
-        seconds = cost.gradcheck_seconds(session.network.sizes, session.batch)
-        request.app.state.budget.check(seconds, "a gradient check of this network on its batch", "epsilon",
-                                       "check a smaller network or batch (two forward passes per parameter)")
-        answer = await run_priced(request.app, client_address(request), seconds, answered, session.gradcheck, epsilon)
+    room, _ = found
+    async with room.lock:
+        run = room.run
+        seconds = cost.gradcheck_seconds(run.network.sizes, run.batch)
+        room.budget.check(seconds, "a gradient check of this network on its batch", "epsilon",
+                          "check a smaller network or batch (two forward passes per parameter)")
+        answer = await run_priced(room.pool, client_address(request), seconds, answered, run.gradcheck, epsilon)
     return raw_json(answer)
 
 
 @router.get("/sessions/{sid}/history", response_model=HistoryOut, responses=ERRORS)
-async def history(request: Request, found: tuple = Depends(read_session), every: int = Query(1, ge=1, le=1_000_000)):
-    session, _ = found
+async def history(request: Request, found: tuple = Depends(read_room), every: int = Query(1, ge=1, le=1_000_000)):
+    room, _ = found
     settings = get_settings(request)
-    async with session.lock:
-        entries = session.history_entries(every)
+    async with room.lock:
+        entries = room.run.history_entries(every)
     return raw_json(dumps({"metrics_every": settings.metrics_every, "capacity": settings.history_size,
                            "entries": entries}))
 
 
 @router.get("/sessions/{sid}/export", response_model=Export, responses=ERRORS)
-async def export(found: tuple = Depends(read_session)):
-    session, _ = found
-    async with session.lock:
-        return session.export()
+async def export(found: tuple = Depends(read_room)):
+    room, _ = found
+    async with room.lock:
+        return room.run.export()
 
 
 @router.put("/sessions/{sid}/weights", response_model=SessionState, responses=ERRORS)
-async def set_weight(body: WeightEdit, request: Request, session: Session = Depends(write_session)):
+async def set_weight(body: WeightEdit, room: Room = Depends(write_room)):
     """Set one weight or bias (between steps): the next forward pass uses it."""
-    async with session.lock:
-        session.set_weight(body.layer, body.kind, body.row, body.col, body.value)
-        publish_hello(session, public_limits(get_settings(request)))
-        return session.state("controller")
+    return await commands.set_weight(room, body.layer, body.kind, body.row, body.col, body.value, answer="controller")
 
 
 # -- past steps and branches (app/rewind.py) ---------------------------------------------------------------------
 
-def _replay_seconds(session: Session, tl: Timeline) -> float:
+def _replay_seconds(run: Session, tl: Timeline) -> float:
     """The price of a replay: bringing a checkpoint back, then at most a checkpoint interval of steps."""
-    return BUILD_SECONDS + tl.every * cost.step_seconds(session.network.sizes, session.config.batch_size)
+    return commands.BUILD_SECONDS + tl.every * cost.step_seconds(run.network.sizes, run.config.batch_size)
 
 
-def _timeline_to(session: Session, n: int, field: str) -> Timeline:
-    """A copy of the session's timeline that holds step n (with the session's lock held)."""
-    tl = session.journal
-    if not isinstance(tl, Timeline) or not tl.first < n <= session.step:
-        first = tl.first + 1 if isinstance(tl, Timeline) else session.step
+def _timeline_to(run: Session, n: int, field: str) -> Timeline:
+    """A copy of the run's timeline that holds step n (with its room's lock held)."""
+    tl = run.journal
+    if not isinstance(tl, Timeline) or not tl.first < n <= run.step:
+        first = tl.first + 1 if isinstance(tl, Timeline) else run.step
         raise ApiError(422, "step_out_of_range", f"{field} must be a completed step of this run, from {first} (its "
-                                                 f"start, or its last reset) to {session.step}, not {n}", field)
+                                                 f"start, or its last reset) to {run.step}, not {n}", field)
     return tl.copy()
 
 
 @router.get("/sessions/{sid}/steps/{n}", responses={200: {"model": Frame}, **ERRORS})
 async def past_step(request: Request, n: int, detail: Literal["summary", "full"] = "summary",
-                    found: tuple = Depends(read_session)):
+                    found: tuple = Depends(read_room)):
     """The frame of past step n, after its update, as it streamed then: replayed from the nearest checkpoint."""
-    session, _ = found
-    async with session.lock:
-        tl = _timeline_to(session, n, "n")
-        price = _replay_seconds(session, tl) + cost.frame_seconds(session.network.sizes, session.config.batch_size,
-                                                                  detail)
-    run = await run_priced(request.app, client_address(request), price, tl.replay, n, get_settings(request))
-    return raw_json(with_skipped(run.frame(detail), 0))
+    room, _ = found
+    async with room.lock:
+        run = room.run
+        tl = _timeline_to(run, n, "n")
+        price = _replay_seconds(run, tl) + cost.frame_seconds(run.network.sizes, run.config.batch_size, detail)
+    past = await run_priced(room.pool, client_address(request), price, tl.replay, n, get_settings(request))
+    return raw_json(with_skipped(frame_of(past, detail), 0))
 
 
 @router.post("/sessions/{sid}/branch", status_code=201, response_model=SessionState, responses=ERRORS)
-async def branch(body: BranchRequest, request: Request, session: Session = Depends(write_session)):
+async def branch(body: BranchRequest, request: Request, room: Room = Depends(write_room)):
     """A new run (new ids) from the exact state right after past step `step`, with the changes applied."""
     changes = body.changes.model_dump(exclude_unset=True) if body.changes is not None else {}
     other = [k for k in changes if k not in HYPERPARAMETERS]
@@ -333,18 +292,17 @@ async def branch(body: BranchRequest, request: Request, session: Session = Depen
                                                  f"; {other[0]} needs a new run")
     settings = get_settings(request)
     store = get_store(request)
-    store.admit(client_address(request))
-    async with session.lock:
-        tl = _timeline_to(session, body.step, "step")
-        history = [dict(e) for e in session.history if e["step"] <= body.step]
-        price = _replay_seconds(session, tl)
-    run = await run_priced(request.app, client_address(request), price, tl.replay, body.step, settings)
+    owner = client_address(request)
+    store.admit(owner)
+    async with room.lock:
+        tl = _timeline_to(room.run, body.step, "step")
+        history = [dict(e) for e in room.run.history if e["step"] <= body.step]
+        price = _replay_seconds(room.run, tl)
+    run = await run_priced(room.pool, owner, price, tl.replay, body.step, settings)
     run.id, run.view_id = new_id(settings.instance), new_id(settings.instance)
     run.history.clear()
     run.history.extend(history)
     run.history_total = len(history)
     if changes:
         run.patch(changes, allow_reset=False)
-    store.add(run, client_address(request))
-    async with run.lock:
-        return run.state("controller")
+    return await commands.hold(store, run, owner)

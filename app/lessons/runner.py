@@ -114,7 +114,9 @@ def apply_action(session, action: dict) -> None:
 
 
 def full_frame(session) -> dict:
-    return orjson.loads(session.frame("full"))
+    from app.stream import frame_of
+
+    return orjson.loads(frame_of(session, "full"))
 
 
 def exercise_truth(frame: dict, exercise: dict) -> float:

@@ -15,7 +15,7 @@ import orjson
 from app.schemas import SessionConfig
 from app.session import Session
 from app.settings import load_settings
-from app.stream import Client, publish_frame, publish_state, start_playing, stop_playing
+from app.stream import Client, Room, publish_frame, publish_state, start_playing, stop_playing
 
 
 class StalledSocket:
@@ -55,14 +55,15 @@ def test_stalled_client_is_bounded_and_does_not_slow_others():
     async def scenario():
         settings = dataclasses.replace(load_settings(), max_frame_rate=1000.0, control_queue=8)
         session = Session(SessionConfig(), settings)
+        room = Room(session)
         slow_ws, fast_ws = StalledSocket(), ReadingSocket()
         slow = Client(slow_ws, "viewer", settings)
         fast = Client(fast_ws, "controller", settings)
-        session.clients.update({slow, fast})
+        room.clients.update({slow, fast})
         slow_task = asyncio.create_task(slow.run_sender())
         fast_task = asyncio.create_task(fast.run_sender())
         session.steps_per_second = 1000.0
-        start_playing(session)
+        start_playing(room)
         bound = len(("hello", "state", "frame", "metrics", "boundary")) + settings.control_queue
         # let the session run 600 steps while the slow client reads nothing
         while session.step < 600:
@@ -71,9 +72,9 @@ def test_stalled_client_is_bounded_and_does_not_slow_others():
             for _ in range(5):
                 slow.put_control({"type": "pong"})  # a flood of control messages is bounded too
             assert len(slow.control) <= settings.control_queue
-        async with session.lock:
-            stop_playing(session)
-            publish_state(session)
+        async with room.lock:
+            stop_playing(room)
+            publish_state(room)
         assert slow.max_pending <= bound
         assert slow.control_dropped > 0
         assert slow.frames_coalesced > 0
@@ -101,13 +102,14 @@ def test_publishing_never_waits_for_a_client():
     async def scenario():
         settings = load_settings()
         session = Session(SessionConfig(), settings)
+        room = Room(session)
         clients = [Client(StalledSocket(), "viewer", settings) for _ in range(50)]
-        session.clients.update(clients)
+        room.clients.update(clients)
         tasks = [asyncio.create_task(c.run_sender()) for c in clients]
         await asyncio.sleep(0)
         for _ in range(200):
             session.run_steps(1)
-            publish_frame(session)  # synchronous: it only overwrites slots
+            publish_frame(room)  # synchronous: it only overwrites slots
         assert all(c.pending() <= 3 for c in clients)  # frame, metrics (+ the hello slot is not used here)
         assert all(c.frames_coalesced >= 198 for c in clients)
         for t in tasks:

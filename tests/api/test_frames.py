@@ -11,6 +11,7 @@ from app.frames import frame_body
 from app.schemas import SessionConfig
 from app.session import Session
 from app.settings import load_settings
+from app.stream import frame_of
 
 CONFIGS = {
     "tanh 2-8-8-1": {"hidden_layers": [{"neurons": 8, "activation": "tanh"}, {"neurons": 8, "activation": "tanh"}]},
@@ -88,7 +89,7 @@ def test_summary_frame_of_2_8_8_1_stays_under_2_kb():
     s = Session(SessionConfig(**CONFIGS["tanh 2-8-8-1"]), load_settings())
     for _ in range(20):
         s.run_steps(7)
-        assert len(s.frame("summary")) <= 2000
+        assert len(frame_of(s, "summary")) <= 2000
 
 
 def test_a_big_answer_made_in_pieces_is_byte_for_byte_the_one_made_at_once(monkeypatch):

@@ -174,7 +174,7 @@ def test_clients_that_missed_steps_get_their_own_skipped_count(client, session, 
         receive_until(a, "pong")
         b.send_json({"type": "ping"})
         receive_until(b, "pong")
-        slow = next(iter(s.clients))
+        slow = next(iter(app.state.store.room(s).clients))
         slow.last_frame_step = -2  # as if the frames of steps -1 and 0 had been overwritten before sending
         a.send_json({"type": "step"})
         fa, fb = receive_until(a, "frame"), receive_until(b, "frame")
@@ -282,7 +282,7 @@ def test_last_client_leaving_stops_play(client, session, app):
         ws.send_json({"type": "play"})
         assert receive_until(ws, "state")["playing"] is True
     s = app.state.store.by_id[session["id"]]
-    assert s.playing is False
+    assert app.state.store.room(s).playing is False
     assert client.get(f"/api/sessions/{session['id']}").json()["playing"] is False
 
 
@@ -294,22 +294,23 @@ def test_a_playing_session_makes_up_ticks_missed_in_a_hiccup(make_app):
 
     from app.schemas import SessionConfig
     from app.session import Session
-    from app.stream import run
+    from app.stream import Room, play as run
     from virtual_clock import run_on_virtual_clock
 
     app = make_app()
     session = Session(SessionConfig(), app.state.settings)
+    room = Room(session)
     session.steps_per_second = 20.0
 
     async def play() -> tuple[int, int]:
         loop = asyncio.get_running_loop()
-        session.playing = True
-        runner = loop.create_task(run(session))
+        room.playing = True
+        runner = loop.create_task(run(room))
         await asyncio.sleep(0.31)
         before = session.step  # ticks at 0, 0.05, ..., 0.3
         loop.advance(0.2)  # the hiccup: 0.2 s pass while nothing runs
         await asyncio.sleep(0.98 - loop.time())
-        session.playing = False
+        room.playing = False
         runner.cancel()
         return before, session.step
 
