@@ -276,6 +276,34 @@ def test_divergence_over_the_socket(client):
         assert receive_until(ws, "frame")["diverged"] is False
 
 
+def test_a_run_stepped_over_rest_tells_its_watchers_what_a_step_message_would(client):
+    # one command serves both: the watchers of a run that a notebook steps over REST get the frame, and the state
+    # when a step completes by phases or the run diverges, as they would for a `step` or `step_phase` message
+    sid = client.post("/api/sessions", json={"preset": "lr-too-large"}).json()["id"]
+
+    def sent_since(ws) -> dict:
+        """The last message of each type sent since the previous call (a ping's pong comes after them all)."""
+        ws.send_json({"type": "ping"})
+        last = {}
+        while (m := ws.receive_json())["type"] != "pong":
+            last[m["type"]] = m
+        return last
+
+    with client.websocket_connect(ws_path(sid)) as ws:
+        sent_since(ws)
+        for phase in ("forward", "loss", "backward"):
+            assert client.post(f"/api/sessions/{sid}/step", json={"phase": phase}).status_code == 200
+            got = sent_since(ws)
+            assert got["frame"]["next_phase"] != "forward" and "state" not in got
+        assert client.post(f"/api/sessions/{sid}/step", json={"phase": "update"}).status_code == 200
+        got = sent_since(ws)
+        assert got["frame"]["step"] == 1 and got["state"]["state"] == "updated" and got["state"]["step"] == 1
+        assert client.post(f"/api/sessions/{sid}/step", json={"count": 3000}).json()["diverged"] is True
+        got = sent_since(ws)
+        assert got["frame"]["diverged"] is True
+        assert got["state"]["diverged"] is True and got["state"]["next_phase"] is None
+
+
 def test_last_client_leaving_stops_play(client, session, app):
     with client.websocket_connect(ws_path(session["id"])) as ws:
         ws.receive_json()
