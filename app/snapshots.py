@@ -40,10 +40,18 @@ def fingerprint(session: Session) -> tuple:
 
 def capture(session: Session) -> bytes:
     """The session's state (but its history) as bytes."""
+    return encode(state_of(session))
+
+
+def state_of(session: Session) -> tuple[dict, dict]:
+    """What capture() encodes, as (arrays, meta), cheap to take: the parameters are copied, every other array is
+    one the run replaces and never writes into (the optimizer's moments, the epoch's order, a batch), the config is
+    a model the run replaces on a change. The rewind checkpoints keep this and encode it only when replayed."""
     tr, net, sampler = session.trainer, session.network, session.sampler
+    theta = net.theta.copy()
     arrays: dict[str, np.ndarray] = {}
-    for l, (w, b) in enumerate(zip(net.W, net.b)):
-        arrays[f"W{l}"], arrays[f"b{l}"] = w, b
+    for l, (s, e, be, fi, fo) in enumerate(net.layout):
+        arrays[f"W{l}"], arrays[f"b{l}"] = theta[s:e].reshape(fi, fo), theta[e:be]
     opt = tr.optimizer.state()
     opt_meta = None
     if tr.optimizer.name == "momentum":
@@ -57,15 +65,22 @@ def capture(session: Session) -> bytes:
         arrays["batch"] = np.asarray(tr.record.batch_indices)
     meta = {
         "format": FORMAT, "id": session.id, "view_id": session.view_id, "created": session.created,
-        "config": session.config.model_dump(mode="json"), "layers": len(net.W),
+        "config": session.config, "layers": len(net.W),
         "step": tr.step_count, "phase": tr.state, "divergence": tr.divergence, "mid_step": mid,  # "phase": saved key
         "optimizer": opt_meta, "steps_per_second": session.steps_per_second,
         "sampler": {"epoch": sampler.epoch, "pos": sampler._pos, "batch_size": sampler.batch_size,
-                    "rng": _ints_as_text(sampler.rng.bit_generator.state)},
+                    "rng": sampler.rng.bit_generator.state},
     }
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    return arrays, meta
+
+
+def encode(state: tuple[dict, dict]) -> bytes:
+    """The bytes of a state_of(): an .npz archive of the arrays and the metadata as JSON."""
+    arrays, meta = state
+    meta = {**meta, "config": meta["config"].model_dump(mode="json"),
+            "sampler": {**meta["sampler"], "rng": _ints_as_text(meta["sampler"]["rng"])}}
     out = io.BytesIO()
-    np.savez(out, **arrays)
+    np.savez(out, **arrays, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
     return out.getvalue()
 
 
@@ -280,4 +295,4 @@ def open_store(spec: str):
     raise ValueError(f"BACKPROP_STORE must be memory, sqlite:PATH or redis://host:port/db, not {spec!r}")
 
 
-__all__ = ["capture", "revive", "describe", "fingerprint", "open_store", "SqliteSnapshots", "RedisSnapshots"]
+__all__ = ["capture", "state_of", "encode", "revive", "describe", "fingerprint", "open_store", "SqliteSnapshots", "RedisSnapshots"]

@@ -1,6 +1,12 @@
 """Where a streamed step's CPU goes: the parts of one step of a playing 2-8-8-1 run, measured in-process.
 
     .venv/bin/python bench/step_cost.py        (about 20 s; prints a table, records nothing by itself)
+    .venv/bin/python bench/step_cost.py --ticks SESSIONS ROUNDS     (the tick loop alone, for an instruction count)
+
+Instructions per tick, which the machine's load does not change (run each under valgrind --tool=callgrind and
+take the difference of the two "Collected" counts, divided by 20 x 100 ticks):
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python bench/step_cost.py --ticks 20 100
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python bench/step_cost.py --ticks 20 0
 
 The same run as bench/stream.py's (XOR, batch 10, tanh), held by the server's store (so with its rewind
 checkpoints) and streamed to one client whose socket costs nothing (a null send), so what is left is the
@@ -8,7 +14,8 @@ application's own work. Times are CPU time of this process (time.process_time).
 
   parts, one session, warm caches: the traced step (Trainer.step); Session.run_steps(1), which adds the batch, a
   history entry every BACKPROP_METRICS_EVERY steps (the whole-set metrics) and a rewind checkpoint every
-  BACKPROP_CHECKPOINT_EVERY steps; the summary frame (its body and its serialization);
+  BACKPROP_CHECKPOINT_EVERY steps (the snapshot's arrays and metadata, encoded only for a replay); the summary frame
+  (its body and its serialization);
   the whole tick, 200 sessions round robin (each tick touches another run's arrays, as at 200 sessions playing):
   lock, priced steps, frame, publishing into the outbox and the sender writing it to the (null) socket.
 bench/stream.py measures the same with the real sockets (its "us per step"); the difference is the send.
@@ -24,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app import stream  # noqa: E402
+from app import snapshots, stream  # noqa: E402
 from app.frames import dumps, frame_body  # noqa: E402
 from app.schemas import SessionConfig  # noqa: E402
 from app.session import Session  # noqa: E402
@@ -78,7 +85,7 @@ async def ticks(settings: Settings, sessions: int, rounds: int) -> float:
     spent = time.process_time() - t0
     for _, sender in runs:
         sender.cancel()
-    return 1e6 * spent / (sessions * rounds)
+    return 1e6 * spent / max(1, sessions * rounds)
 
 
 def main() -> None:
@@ -100,7 +107,9 @@ def main() -> None:
          per_call(lambda: dumps(frame_body(rec, tr.state, tr.next_phase, "summary")), 20_000)),
         ("whole-set metrics (one history entry)", per_call(lambda: (setattr(run, "_metrics", None), run.metrics()),
                                                            2_000)),
-        ("rewind checkpoint (a snapshot)", per_call(lambda: run.journal.begin(run), 2_000)),
+        ("rewind checkpoint (taken every 100 steps)", per_call(lambda: run.journal.begin(run), 2_000)),
+        ("its encoding (only when a replay starts from it)",
+         per_call(lambda: snapshots.encode(run.journal.checkpoints[run.step]), 2_000)),
     ]
     rows.append(("whole tick, 200 sessions, null socket", asyncio.run(ticks(settings, 200, 50))))
     print("CPU time of this process                              us")
@@ -109,4 +118,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--ticks"]:  # sessions, rounds (after the 10 warm-up rounds every run makes)
+        print(asyncio.run(ticks(Settings(), int(sys.argv[2]), int(sys.argv[3]))))
+    else:
+        main()
