@@ -20,6 +20,8 @@ def _environment(request: Request) -> Environment:
     if env is None:
         env = Environment(loader=FileSystemLoader(str(get_settings(request).templates_dir)),
                           autoescape=select_autoescape(["html", "xml"]), auto_reload=True)
+        # every page rendered from here (the LTI launch's too) carries the flag its controller reads
+        env.globals["test_hooks"] = get_settings(request).test_hooks
         request.app.state.jinja = env
     return env
 
