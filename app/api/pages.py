@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 
 from .. import __version__
+from ..engine import config_rules
 from ..presets import PRESETS
 from ..errors import ApiError
 from .deps import OrjsonResponse, get_settings, get_store, public_limits
@@ -35,6 +36,7 @@ def _context(request: Request) -> dict:
         "version": __version__,
         "presets": presets,
         "limits": public_limits(settings),
+        "rules": config_rules.rules(),  # the config panel's choices, as GET /api/config gives them
         "query": dict(request.query_params),
         "oembed_href": discovery_href(request, request.url.path),
     }

@@ -178,7 +178,7 @@ function showLive() {
   branchForm?.close();
   if (network.selection) editor.select(network.selection, valueOf(network.selection));
 }
-const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { maxBatch: 2000, start: startBranch });
+const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { start: startBranch });
 if (branchForm) {
   branchForm.ask = () => {
     const f = pastTimeline.frame;
@@ -870,20 +870,22 @@ function watch() {
 }
 
 async function main() {
-  if (VIEWER) { watch(); return; }
-  const { config, ui } = parseUrl(location.search);
+  // the server's rules, limits and data sets: the panel's choices, the speed range, the CSV form's bounds
   const [datasets, presets, limits] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
-    api("GET", "/api/presets").catch(() => null),
+    VIEWER ? null : api("GET", "/api/presets").catch(() => null),
     api("GET", "/api/limits").catch(() => null),
     loadConfigRules(api),
   ]);
+  setSpeedRange(limits?.steps_per_second);
+  panel.config = { ...DEFAULTS };
+  panel.setDatasets(datasets);
+  if (VIEWER) { watch(); return; }
+  const { config, ui } = parseUrl(location.search);
   if (limits) {
     for (const k of ["max_custom_rows", "max_inputs", "max_classes"]) if (typeof limits[k] === "number") CUSTOM_LIMITS[k] = limits[k];
     ownData?.setLimits(CUSTOM_LIMITS);
   }
-  panel.config = { ...DEFAULTS };
-  panel.setDatasets(datasets);
   for (const p of presets || []) if (p.config) state.presets.set(p.name, p.config);
   if (presets && $("preset").options.length <= 1) {
     for (const p of presets) {

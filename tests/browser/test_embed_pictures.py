@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from stream_messages import collect
+from waits import animation_done
 
 pytestmark = pytest.mark.browser
 
@@ -63,7 +64,7 @@ def test_widget_draws_the_hidden_neurons_pictures(make_page, live_server, screen
     assert b["resolution"] == 24 and len(b["neurons"]) == 1 and len(b["neurons"][0]) == 4
     assert all(len(g) == 24 * 24 for g in b["neurons"][0])
     assert boundaries and all(m["resolution"] == 24 and m.get("neurons") for m in boundaries.values())
-    page.wait_for_timeout(300)  # the step's animation has ended: every neuron is drawn in full
+    animation_done(page)  # every neuron is drawn in full
     # each hidden neuron shows its own activation over the plane: orange where positive, blue where negative
     for key in hidden:
         cells = page.evaluate(READ_HEATMAP, key)
@@ -80,7 +81,9 @@ def test_small_neurons_stay_plain_and_no_grids_are_sent(make_page, live_server, 
     open_widget(page, live_server, "d=xor&h=8:tanh&lr=0.1&panels=network,data,loss")
     step_once(page)
     page.wait_for_function("() => window.__backpropTest.boundary && window.__backpropTest.boundary.step === 1")
-    page.wait_for_timeout(300)
+    # the neurons' pictures have been built from that boundary, and drawn
+    page.wait_for_function("() => window.__backpropTest.imagesStep === 1")
+    animation_done(page)
     assert max(n["s"] for n in page.evaluate("() => window.__backpropTest.layout")[1]) < PICTURE_MIN
     pictures = page.evaluate("() => window.__backpropTest.neuronPictures")
     assert not [k for k in pictures if k.startswith("1:")], pictures

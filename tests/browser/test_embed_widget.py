@@ -117,6 +117,7 @@ def test_messages_from_a_host_not_allowed_are_ignored(make_page, embed_server):
     page.evaluate("() => window.backpropHost.send('step', {count: 3})")
     page.evaluate("() => window.backpropHost.send('play')")
     widget.wait_for_function("() => window.__backpropTest.host.ignored >= 2")
+    # not a wait for the animation: an absence is checked, for about the time a ready/state/step event takes
     page.wait_for_timeout(800)
     assert host_events(page) == []  # nothing is posted to a host that is not allowed
     state = httpx.get(f"{embed_server['allowed']}/api/sessions/{view_id}").json()

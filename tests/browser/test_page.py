@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 
+from waits import animation_done, next_frames
 pytestmark = pytest.mark.browser
 
 PHASE_NAMES = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass", "update": "Update"}
@@ -50,8 +51,8 @@ def test_play_trains_xor(page, live_server, open_app):
     page.wait_for_function("() => Number(document.getElementById('step-count').textContent) >= 600", timeout=30_000)
     page.click("#btn-play")
     page.wait_for_function("() => !window.__backpropTest.playing")
-    page.wait_for_timeout(300)
     # a frame sent before the pause is animated: the header shows its loss once its update has been applied
+    animation_done(page)
     page.wait_for_function("() => document.getElementById('step-state').hidden")
     last = number(page.locator("#train-loss").inner_text())
     assert last < 0.5 * first, (first, last)
@@ -72,7 +73,7 @@ def test_step_phase_walks_the_four_phases_in_order(page, live_server, screenshot
         page.wait_for_function(f"() => document.getElementById('phase-label').dataset.phase === '{phase}'")
         assert page.locator("#phase-label").inner_text() == PHASE_NAMES[phase]
         assert page.locator(f"#phasebar li.active[data-phase='{phase}']").count() == 1
-        page.wait_for_timeout(700)  # let the phase's animation finish before the picture
+        animation_done(page)  # the phase's animation finishes before the picture
         page.screenshot(path=str(screenshots / f"phase-{i + 1}-{phase}.png"))
     frame = js(page, "window.__backpropTest.lastFrame")
     assert frame["step"] == 1 and frame["state"] == "updated"
@@ -204,7 +205,7 @@ def test_digits_render_their_views(page, live_server, screenshots, open_app):
     assert [len(c) for c in js(page, "window.__backpropTest.layout")] == [64, 16, 10]
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.detail === 'full'")
-    page.wait_for_timeout(300)
+    animation_done(page)
     # the 8x8 input image is drawn from the focus sample, the ten bars show the output
     ink = page.evaluate("""() => { const d = document.getElementById('digit-input').getContext('2d').getImageData(0, 0, 8, 8).data;
         let dark = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 200) dark++; return dark; }""")
@@ -240,7 +241,7 @@ def test_keyboard_shortcuts(page, live_server, open_app):
     page.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update'")
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => window.__backpropTest.lastFrame.step === 2 && window.__backpropTest.lastFrame.phase === 'forward'")
-    page.wait_for_timeout(900)  # the forward animation ends: the next down arrow asks for the next phase
+    animation_done(page)  # the forward animation ends: the next down arrow asks for the next phase
     # down arrow reveals the next phase layer by layer: the backward pass of 3 layers takes 3 presses
     page.keyboard.press("ArrowDown")  # loss (one step)
     page.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'loss'")
@@ -285,7 +286,8 @@ def test_three_classes_with_an_extra_feature(page, live_server, open_app):
     page.wait_for_function("() => window.__backpropTest.boundary && window.__backpropTest.boundary.class")
     b = js(page, "window.__backpropTest.boundary")
     assert len(b["class"]) == b["resolution"] ** 2 and len(b["neurons"][0]) == 6
-    page.wait_for_timeout(200)
+    page.wait_for_function("() => window.__backpropTest.imagesStep === window.__backpropTest.boundary.step")
+    next_frames(page)  # the heatmap is drawn in the animation frame after the boundary arrived
     # the heatmap shows the classes' colours (blue, orange, green of Okabe and Ito, lightened by confidence)
     hues = page.evaluate("""() => { const c = document.getElementById('boundary'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let blue = 0, orange = 0, green = 0;

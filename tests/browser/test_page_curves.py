@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from waits import animation_done
 pytestmark = pytest.mark.browser
 
 SINE = "?d=sine&h=5:tanh,3:tanh&lr=0.1&s=2"
@@ -53,7 +54,7 @@ def test_sine_hidden_neurons_show_their_activation_along_x(page, live_server, op
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update' "
                            "&& window.__backpropTest.boundary.step === 1")
-    page.wait_for_timeout(1800)  # the step's animation ends
+    animation_done(page)
     # every neuron holds a plot: the input x, each hidden neuron's activation, the output
     plotted = js(page, "window.__backpropTest.neuronPlots")
     assert sorted(plotted) == sorted(["0:0", *[f"1:{k}" for k in range(5)], *[f"2:{k}" for k in range(3)], "3:0"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from waits import animation_done
+
 pytestmark = pytest.mark.browser
 
 
@@ -31,7 +33,7 @@ def first_step(page, open_app, live_server):
     page.keyboard.press("Shift+ArrowRight")
     page.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && "
                            "window.__backpropTest.lastFrame.phase === 'update' && window.__backpropTest.lastFrame.detail === 'full'")
-    page.wait_for_timeout(1600)  # the step's animation has ended: what is drawn is the frame
+    animation_done(page)  # what is drawn is the frame
 
 
 def tab_into_diagram(page):
@@ -116,9 +118,12 @@ def test_controls_keep_their_own_keys(page, live_server, open_app):
     slider = int(page.locator("#speed").input_value())
     page.keyboard.press("ArrowRight")
     page.wait_for_function(f"() => Number(document.getElementById('speed').value) > {slider}")
-    page.wait_for_timeout(300)
-    assert js(page, "window.__backpropTest.frameCount") == 0
     assert js(page, "window.__backpropTest.speed") > 1
+    # then one whole step from its button: had the arrow asked for a phase too, the server (which answers in order)
+    # would have sent that phase's frame first
+    page.click("#btn-step")
+    page.wait_for_function("() => window.__backpropTest.frameCount >= 1")
+    assert js(page, "[window.__backpropTest.frameCount, window.__backpropTest.lastFrame.phase]") == [1, "update"]
     # space ticks a checkbox and opens a section instead of playing
     page.focus("#opt-show-test")
     page.keyboard.press(" ")
@@ -126,7 +131,7 @@ def test_controls_keep_their_own_keys(page, live_server, open_app):
     page.focus("details.about-math summary")
     page.keyboard.press(" ")
     assert js(page, "document.querySelector('details.about-math').open") is False
-    page.wait_for_timeout(300)
+    # play would have been set at once by the key's handler (the keypress has been dispatched by now)
     assert js(page, "window.__backpropTest.playing") is False
     # elsewhere the shortcuts still work
     page.focus("#btn-help")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import pytest
 
 from stream_messages import collect
+from waits import animation_done
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +61,7 @@ def test_header_losses_follow_the_step_being_animated(page, live_server, open_ap
     start = page.evaluate("() => window.__backpropTest.session.metrics")
     received.setdefault(start["step"], start)  # the run's metrics before any step come with the session
     samples = sample_while_playing(page, SAMPLE, 36, 110)
-    page.wait_for_timeout(300)
+    animation_done(page)
 
     # the page's own number format, for the metrics of the step each sample should show
     settled_of = [settled_step(s) for s in samples]
@@ -176,15 +177,8 @@ def test_live_view_charts_and_heatmap_keep_up(page, live_server, open_app):
     open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.1&s=1&ds=1&sp=500")
     page.click("#btn-play")
     page.wait_for_function("() => window.__backpropTest.phase === 'live' && window.__backpropTest.latestFrame.step >= 300")
-    # no phase animation: the charts and the heatmap take what arrives, close behind the latest step, and the
-    # page keeps drawing smoothly
-    fps, stats = page.evaluate("""() => new Promise((done) => {
-      let n = 0; const t0 = performance.now();
-      const tick = () => { n++; if (performance.now() - t0 < 1000) requestAnimationFrame(tick);
-        else done([n * 1000 / (performance.now() - t0), window.__backpropTest.drawStats]); };
-      requestAnimationFrame(tick);
-    })""")
-    assert fps >= 20 and stats["ms"] < 25, (fps, stats)
+    # no phase animation: the charts and the heatmap take what arrives, close behind the latest step (how
+    # smoothly the page draws meanwhile is bench/page.py's to measure)
     # within a few metrics and boundary messages (every 1/15 s and 1/4 s) they pass the step trained just now
     now = page.evaluate("() => window.__backpropTest.latestFrame.step")
     page.wait_for_function("""(now) => { const l = window.__backpropTest;
