@@ -12,7 +12,7 @@ import { DigitsView } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { fmt, speedText, applyTheme } from "./palette.js";
 import { isFull, focusLoss } from "./frame.js";
-import { describeHit, valuesText } from "./describe.js";
+import { hitHtml } from "./describe.js";
 import { confusionTable } from "./confusion.js";
 import { Presenter, audienceText, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
@@ -522,21 +522,16 @@ function frameShown(frame) {
  */
 function showBatch(frame) {
   if (frame.batch_indices && !timeline.live) {
-    boundary.highlight = frame.batch_indices;
-    boundary.focus = frame.batch_indices[Math.min(state.localFocus ?? frame.focus_index ?? 0, frame.batch_indices.length - 1)];
+    ctl.highlightBatch(frame, state.localFocus);
     state.boundaryDirty = true;
-  } else if (timeline.live && boundary.highlight) { boundary.highlight = null; boundary.focus = null; state.boundaryDirty = true; }
+  } else if (timeline.live && boundary.highlight) { ctl.highlightBatch(null); state.boundaryDirty = true; }
 }
 
 const controls = {
   togglePlay: () => { if (!state.diverged) setPlaying(!state.playing); },
-  stepFull: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
-  stepPhase: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
-  stepLayer: () => {
-    scrubber.goLive();
-    if (state.playing) setPlaying(false);
-    if (!timeline.revealLayer(performance.now())) { state.wantManual = true; conn.stepPhase(); }
-  },
+  stepFull: () => { scrubber.goLive(); ctl.step(); },
+  stepPhase: () => { scrubber.goLive(); ctl.stepPhase(); },
+  stepLayer: () => { scrubber.goLive(); ctl.stepLayer(); },
   faster: () => setSpeed(state.speed * 2),
   slower: () => setSpeed(state.speed / 2),
   reset: () => resetWeights(),
@@ -707,9 +702,7 @@ function showTooltip(hit, e, { keyboard = false } = {}) {
   const tip = $("net-tooltip");
   const f = shownTimeline().frame;
   if (!hit || !f || !f.layers.length) { tip.hidden = true; return; }
-  const d = describeHit(hit, f, state.sizes, state.inputLabels);
-  const numbers = valuesText(d.values);
-  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}<br><small>${keyboard ? "Enter" : "click"} for the formulas</small>`;
+  tip.innerHTML = `${hitHtml(hit, f, state.sizes, state.inputLabels)}<br><small>${keyboard ? "Enter" : "click"} for the formulas</small>`;
   tip.hidden = false;
   // beside the pointer; for the keyboard cursor where the diagram says it hides nothing of it (e.place)
   const r = $("network-wrap").getBoundingClientRect();

@@ -256,6 +256,35 @@ export class Controller {
     this.mode.ended?.();
   }
 
+  /** One whole step (`count`), asked of the server; the animation of a phase in progress is not waited for. */
+  step(count = 1) {
+    if (this.state.playing) this.setPlaying(false);
+    this.state.wantManual = false;
+    this.conn.step(count);
+  }
+
+  /** The next phase of the step, from the server. */
+  stepPhase() {
+    if (this.state.playing) this.setPlaying(false);
+    this.state.wantManual = false;
+    this.conn.stepPhase();
+  }
+
+  /** One more layer of the phase shown; once it is complete, the next phase, revealed layer by layer. */
+  stepLayer() {
+    if (this.state.playing) this.setPlaying(false);
+    if (!this.timeline.revealLayer(performance.now())) { this.state.wantManual = true; this.conn.stepPhase(); }
+  }
+
+  /** The batch of `frame` on the data plane, its focus sample (or `sample`) ringed; none for a null frame. */
+  highlightBatch(frame, sample = null) {
+    const boundary = this.views.boundary;
+    if (!boundary) return;
+    const rows = frame?.batch_indices || null;
+    boundary.highlight = rows;
+    boundary.focus = rows ? rows[Math.min(sample ?? frame.focus_index ?? 0, rows.length - 1)] : null;
+  }
+
   /** A neuron or a connection selected in the diagram (or none): the inspector opens on it. */
   select(sel) {
     const { network, inspector } = this.views;

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 
-from waits import animation_done, next_frames
+from waits import animation_done, next_frames, until
 pytestmark = pytest.mark.browser
 
 PHASE_NAMES = {"forward": "Forward pass", "loss": "Loss", "backward": "Backward pass", "update": "Update"}
@@ -51,14 +51,16 @@ def test_play_trains_xor(page, live_server, open_app):
     page.wait_for_function("() => Number(document.getElementById('step-count').textContent) >= 600", timeout=30_000)
     page.click("#btn-play")
     page.wait_for_function("() => !window.__backpropTest.playing")
-    # a frame sent before the pause is animated: the header shows its loss once its update has been applied
+    # the run's last step reaches the page (its frame may follow the pause), is animated, and the header shows its
+    # loss once its update has been applied
+    sid = js(page, "window.__backpropTest.session.id")
+    state = httpx.get(f"{live_server}/api/sessions/{sid}").json()
+    until(page, "(step) => window.__backpropTest.latestFrame.step >= step", state["step"])
     animation_done(page)
     page.wait_for_function("() => document.getElementById('step-state').hidden")
     last = number(page.locator("#train-loss").inner_text())
     assert last < 0.5 * first, (first, last)
     # the page trained the run the address asked for
-    sid = js(page, "window.__backpropTest.session.id")
-    state = httpx.get(f"{live_server}/api/sessions/{sid}").json()
     assert state["config"]["learning_rate"] == 0.1
     assert state["metrics"]["train_loss"] == pytest.approx(last, rel=1e-3)
     # the charts received the curve

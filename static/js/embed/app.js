@@ -19,7 +19,7 @@ import { ExerciseCard } from "./exercise-card.js";
 import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
 import { watchUrl } from "../classroom.js";
-import { describeHit, valuesText } from "../describe.js";
+import { hitHtml } from "../describe.js";
 import { confusionTable } from "../confusion.js";
 import { gradebook } from "./lti.js";
 
@@ -78,11 +78,8 @@ const setPoints = (d) => ctl.setPoints(d);
 
 /** The batch of a frame on the data plot, its focus sample (or `sample`) ringed. */
 function markBatch(frame, sample = null) {
-  if (!boundary) return;
-  const rows = frame?.batch_indices || null;
-  boundary.highlight = rows;
-  boundary.focus = rows ? rows[Math.min(sample ?? frame.focus_index ?? 0, rows.length - 1)] : null;
-  boundary.draw();
+  ctl.highlightBatch(frame, sample);
+  boundary?.draw();
 }
 
 ctl.exposeTestHooks({
@@ -349,9 +346,7 @@ function showTooltip(hit, e) {
   const tip = $("net-tooltip");
   const f = timeline.frame;
   if (!hit || !e || !f || !f.layers?.length) { tip.hidden = true; return; }
-  const d = describeHit(hit, f, state.sizes, network.inputLabels);
-  const numbers = valuesText(d.values);
-  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}`;
+  tip.innerHTML = hitHtml(hit, f, state.sizes, network.inputLabels);
   const img = hit.kind === "neuron" ? network.images.get(`${hit.l}:${hit.k}`) : null;
   if (img instanceof HTMLCanvasElement) {
     const big = document.createElement("canvas");
@@ -375,8 +370,8 @@ function showToast(text) {
 }
 
 $("btn-play").addEventListener("click", () => setPlaying(!state.playing));
-$("btn-step").addEventListener("click", () => { setPlaying(false); conn.step(1); });
-$("btn-step-phase").addEventListener("click", () => { setPlaying(false); conn.stepPhase(); });
+$("btn-step").addEventListener("click", () => ctl.step());
+$("btn-step-phase").addEventListener("click", () => ctl.stepPhase());
 $("btn-reset").addEventListener("click", () => commands.reset().catch((e) => showToast(e.message)));
 $("btn-diverged-reset").addEventListener("click", () => commands.reset().catch((e) => showToast(e.message)));
 $("speed")?.addEventListener("input", (e) => setSpeed(sliderToSpeed(Number(e.target.value))));
@@ -565,8 +560,8 @@ async function onHostCommand(cmd) {
     switch (cmd.type) {
       case "play": setPlaying(true); break;
       case "pause": setPlaying(false); break;
-      case "step": setPlaying(false); conn.step(cmd.count || 1); break;
-      case "step_phase": if (cmd.until) await commands.stepPhase(cmd.until); else { setPlaying(false); conn.stepPhase(); } break;
+      case "step": ctl.step(cmd.count || 1); break;
+      case "step_phase": if (cmd.until) await commands.stepPhase(cmd.until); else ctl.stepPhase(); break;
       case "reset": await commands.reset(cmd.seed ?? null, cmd.data_seed ?? null); break;
       // through the WebSocket: a refusal (e.g. needs_reset) comes back as an `error` event
       case "set_config": conn.setConfig(cmd.config, !!cmd.reset); break;
