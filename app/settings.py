@@ -107,6 +107,9 @@ class Settings:
     snapshot_interval: float = 2.0  # BACKPROP_SNAPSHOT_INTERVAL: seconds between saves of the runs that changed
     # BACKPROP_CHECKPOINT_EVERY: steps between the checkpoints a past step is replayed from (app/rewind.py)
     checkpoint_every: int = 100
+    # BACKPROP_TEST_HOOKS: the pages expose window.__backpropTest (their controller's state) for the browser tests
+    # and bench/page.py; off in production
+    test_hooks: bool = False
     # files
     static_dir: Path = field(default_factory=lambda: _dir("BACKPROP_STATIC_DIR", "static"))
     templates_dir: Path = field(default_factory=lambda: _dir("BACKPROP_TEMPLATES_DIR", "templates"))
@@ -146,6 +149,7 @@ def load_settings() -> Settings:
         store=_store(),
         snapshot_interval=_float("BACKPROP_SNAPSHOT_INTERVAL", 2.0, 0.1, 3600.0),
         checkpoint_every=_int("BACKPROP_CHECKPOINT_EVERY", 100, 1, 100_000),
+        test_hooks=_bool("BACKPROP_TEST_HOOKS", False),
     )
 
 

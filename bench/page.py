@@ -3,6 +3,7 @@
     .venv/bin/python bench/page.py                 # prints the table
     .venv/bin/python bench/page.py --screenshot    # also saves docs/screenshot-backward.png (mid backward pass)
     BACKPROP_LIVE_URL=http://127.0.0.1:8000 .venv/bin/python bench/page.py   # against a running server
+                                                   # (started with BACKPROP_TEST_HOOKS=1)
 
 Frame rate: the intervals between requestAnimationFrame callbacks over ~5 s while the run plays, for a 2-8-8-1
 network in slow motion (1 step/s, every phase animated) and at 1,000 steps/s (live view), and for six hidden
@@ -54,12 +55,12 @@ MEASURE = """async (ms) => {
 def start_server() -> tuple[LocalServer | None, str]:
     if os.environ.get("BACKPROP_LIVE_URL"):  # measure a server that is already running
         return None, os.environ["BACKPROP_LIVE_URL"].rstrip("/")
-    server = LocalServer().start()
+    server = LocalServer(env={"BACKPROP_TEST_HOOKS": "1"}).start()  # the page's window.__backpropTest
     return server, server.base
 
 
 def wait_ready(page):
-    page.wait_for_function("() => window.__backpropLive && window.__backpropLive.session && "
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session && "
                            "document.getElementById('conn-status').classList.contains('ok')", timeout=20_000)
 
 
@@ -77,7 +78,7 @@ def page_weight(browser, base):
     page.on("response", on_response)
     page.goto(f"{base}/", wait_until="networkidle")
     wait_ready(page)
-    page.wait_for_function("() => window.__backpropLive.boundary")
+    page.wait_for_function("() => window.__backpropTest.boundary")
     page.wait_for_load_state("networkidle")
     ctx.close()
     return sizes
@@ -89,15 +90,15 @@ def frame_rate(browser, base, query, seconds):
     page.goto(f"{base}/{query}")
     wait_ready(page)
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.playing")
+    page.wait_for_function("() => window.__backpropTest.playing")
     page.wait_for_timeout(1000)
-    step0 = page.evaluate("() => window.__backpropLive.latestFrame.step || 0")
-    frames0 = page.evaluate("() => window.__backpropLive.frameCount")
+    step0 = page.evaluate("() => window.__backpropTest.latestFrame.step || 0")
+    frames0 = page.evaluate("() => window.__backpropTest.frameCount")
     t0 = time.monotonic()
     dt = page.evaluate(MEASURE, seconds * 1000)
     elapsed = time.monotonic() - t0
-    step1 = page.evaluate("() => window.__backpropLive.latestFrame.step || 0")
-    frames1 = page.evaluate("() => window.__backpropLive.frameCount")
+    step1 = page.evaluate("() => window.__backpropTest.latestFrame.step || 0")
+    frames1 = page.evaluate("() => window.__backpropTest.frameCount")
     page.click("#btn-play")
     ctx.close()
     dt.sort()
@@ -113,18 +114,18 @@ def screenshot(browser, base, path):
     page.goto(f"{base}/?d=circle&h=6:tanh,4:tanh&lr=0.1&sp=1000")
     wait_ready(page)
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.latestFrame.step >= 150", timeout=30_000)
+    page.wait_for_function("() => window.__backpropTest.latestFrame.step >= 150", timeout=30_000)
     page.click("#btn-play")
-    page.wait_for_function("() => !window.__backpropLive.playing")
+    page.wait_for_function("() => !window.__backpropTest.playing")
     page.wait_for_timeout(500)
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("ArrowRight")  # forward
-    page.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'forward'")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'forward'")
     page.wait_for_timeout(900)
     page.keyboard.press("ArrowDown")  # loss
-    page.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'loss'")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'loss'")
     page.keyboard.press("ArrowDown")  # backward: the output layer
-    page.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'backward'")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'backward'")
     page.keyboard.press("ArrowDown")  # and the last hidden layer
     page.wait_for_timeout(400)
     page.screenshot(path=str(path))

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 
 from .. import __version__
+from ..engine import config_rules
 from ..presets import PRESETS
 from ..errors import ApiError
 from .deps import OrjsonResponse, get_settings, get_store, public_limits
@@ -20,6 +21,8 @@ def _environment(request: Request) -> Environment:
     if env is None:
         env = Environment(loader=FileSystemLoader(str(get_settings(request).templates_dir)),
                           autoescape=select_autoescape(["html", "xml"]), auto_reload=True)
+        # every page rendered from here (the LTI launch's too) carries the flag its controller reads
+        env.globals["test_hooks"] = get_settings(request).test_hooks
         request.app.state.jinja = env
     return env
 
@@ -33,6 +36,7 @@ def _context(request: Request) -> dict:
         "version": __version__,
         "presets": presets,
         "limits": public_limits(settings),
+        "rules": config_rules.rules(),  # the config panel's choices, as GET /api/config gives them
         "query": dict(request.query_params),
         "oembed_href": discovery_href(request, request.url.path),
     }

@@ -1,21 +1,21 @@
 // Wiring: the connection's messages feed the timeline and the views; the controls send commands back.
 
-import { Connection, api } from "./connection.js";
-import { Timeline, SLOW_MOTION_MAX, stepInProgress } from "./timeline.js";
-import { StepViews } from "./step-views.js";
+import { api } from "./connection.js";
+import { Controller, initialFrame, setSpeedRange, sliderToSpeed } from "./controller.js";
+import { Timeline, stepInProgress } from "./timeline.js";
 import { NetworkView } from "./network.js";
 import { BoundaryView } from "./boundary.js";
-import { NeuronImages, inputImages } from "./neuron-images.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "./config.js";
-import { DigitsView, firstLayerImages } from "./digits.js";
+import { ConfigPanel, DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery } from "./config.js";
+import { DigitsView } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
-import { fmt, speedText, applyTheme } from "./palette.js";
-import { isFull, focusLoss } from "./frame.js";
-import { describeHit, valuesText } from "./describe.js";
+import { showPhase } from "./phase-bar.js";
+import { fmt, applyTheme } from "./palette.js";
+import { isFull } from "./frame.js";
+import { hitHtml } from "./describe.js";
 import { confusionTable } from "./confusion.js";
-import { Presenter, Follower, audienceText, selectionFits, withFocus } from "./classroom.js";
+import { Presenter, audienceText, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
 import { Scrubber } from "./scrubber.js";
 import { BranchForm, settingsName } from "./branch.js";
@@ -25,9 +25,6 @@ import { CUSTOM_LIMITS } from "./csv.js";
 import { shareData, sharedData } from "./shared-data.js";
 
 const $ = (id) => document.getElementById(id);
-const SPEED_MIN = 0.2, SPEED_MAX = 1000;
-const sliderToSpeed = (v) => SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (v / 1000);
-const speedToSlider = (s) => Math.round((1000 * Math.log(s / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN));
 
 // page: the teacher's (or anyone's) own run; viewer: /watch/{view id}, a class watching a run read-only
 const VIEWER = document.body.dataset.mode === "viewer";
@@ -39,30 +36,26 @@ let chosenTheme = parseUrl(location.search).ui.theme || null;
 const isDark = () => (chosenTheme ? chosenTheme === "dark" : systemDark.matches);
 applyTheme(isDark());
 
-const conn = new Connection();
-const timeline = new Timeline();
 // a past step brought back with the timeline under the charts: shown instead of the live run's frames, which go on
 // arriving (and are kept) meanwhile
 const pastTimeline = new Timeline();
 const PAST_STEP_MS = 2400; // a past step's four phases play once, then its update stays
 /** The timeline the diagram and the inspector show: the past step's while scrubbed back, else the live one. */
 const shownTimeline = () => (scrubber.scrubbed && pastTimeline.frame ? pastTimeline : timeline);
-const state = {
-  session: null, role: "controller", playing: false, speed: 1, info: null, sizes: [2, 1], inputLabels: [],
-  points: null, latest: null, seq: 0, wantManual: false, diverged: false,
-  boundaryDirty: false, imagesDirty: false, lastCharts: 0, warnText: "", drawMs: 0, draws: 0, stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null, metricsShown: null, lastInspect: 0, starting: null,
-  catchUp: false, viewers: 0, localFocus: null, ended: false, presets: new Map(),
+// what this page adds to the controller (static/js/controller.js): the viewer page watches, the page controls
+const mode = {
+  name: VIEWER ? "viewer" : "page", watching: WATCH_ID, pausedStepMs: [1400, 5000], subscription,
+  frameShown, metricsArrived: (m) => { if (m.step != null) state.stepShown = m.step; }, stateArrived: applyState,
+  boundaryShown: (b) => { boundary.boundary = b; state.boundaryDirty = true; }, batchShown: showBatch,
+  diverged: divergedShown, undiverged: hideBanner, ended: endedShown, followed: followedTeacher, followingShown: showFollowing,
+  addressChanged: updateUrl, view: (now) => { pastTimeline.tick(now); return ownFocus(shownTimeline().view(now)); }, draw,
 };
-// the teacher's page presents its selection and layer reveal; a viewer's page follows them (static/js/classroom.js)
-const presenter = VIEWER ? null : new Presenter(conn);
-const follower = VIEWER ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
 
 const network = new NetworkView($("network"), {
   onSelect: (sel) => {
-    follower?.explore();
-    if (sel) inspector.open(sel); else inspector.close();
+    ctl.follower?.explore();
+    ctl.select(sel);
     editor.select(scrubber.scrubbed ? null : sel, valueOf(sel));
-    state.lastInspect = 0;
     // on a phone the inspector is far below the diagram: bring it into view
     if (sel && window.innerWidth < 720) setTimeout(() => $("h-inspector").scrollIntoView({ behavior: "smooth", block: "start" }), 50);
   },
@@ -126,6 +119,15 @@ const charts = new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $(
 const inspector = new Inspector($("inspector"), $("inspector-hint"), {
   idleHint: "Click a neuron or a connection in the network, or Tab to the diagram and walk it with the arrow keys.",
 });
+const ctl = new Controller(mode, { network, boundary, charts, inspector });
+const { conn, timeline, state } = ctl;
+Object.assign(state, {
+  role: "controller", boundaryDirty: false, warnText: "", stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null,
+  metricsShown: null, starting: null, viewers: 0, localFocus: null, presets: new Map(),
+});
+// the teacher's page presents its selection and layer reveal; a viewer's page follows them (static/js/classroom.js)
+const presenter = VIEWER ? null : new Presenter(conn);
+const follower = ctl.follower;
 const editor = new WeightEditor($("weight-edit"), {
   put: (t, value) => api("PUT", `/api/sessions/${state.session.id}/weights`, { layer: t.layer, kind: t.kind, row: t.row, col: t.col, value }),
   applied: (session) => applySession(session, null, { syncPanel: false }),
@@ -151,10 +153,7 @@ $("btn-live").addEventListener("click", () => scrubber.goLive());
 
 /** Past step n's frame, its four phases played once: the diagram, the inspector and the counter show it. */
 function showPastStep(frame, n) {
-  pastTimeline.setLive(false);
-  pastTimeline.lastAnimated = null;
-  pastTimeline.queue = [];
-  pastTimeline.push(frame, performance.now(), PAST_STEP_MS);
+  pastTimeline.replay(frame, performance.now(), PAST_STEP_MS);
   editor.select(null); // an edit changes the live run: not offered on a past step
   network.dirty = true;
   state.lastInspect = 0;
@@ -168,7 +167,7 @@ function showPastStep(frame, n) {
 }
 
 function showLive() {
-  pastTimeline.frame = null;
+  pastTimeline.clear();
   network.dirty = true;
   state.lastInspect = 0;
   state.stepDrawn = "";
@@ -180,7 +179,7 @@ function showLive() {
   branchForm?.close();
   if (network.selection) editor.select(network.selection, valueOf(network.selection));
 }
-const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { maxBatch: 2000, start: startBranch });
+const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { start: startBranch });
 if (branchForm) {
   branchForm.ask = () => {
     const f = pastTimeline.frame;
@@ -232,66 +231,25 @@ function showComparison(session) {
 }
 const digits = new DigitsView($("digit-input"), $("digit-bars"), $("digit-target"));
 const panel = new ConfigPanel(onConfigChange);
-// the messages about the network after each step, and the batch of each step, shown as the animation gets to them
-const steps = new StepViews({
-  metrics: (m) => charts.addMetrics(m),
-  grads: (step, norms) => charts.addGradNorms(step, norms),
-  boundary: (b) => {
-    state.boundary = b;
-    boundary.boundary = b;
-    state.boundaryDirty = true;
-    state.imagesDirty = true;
-  },
-  batch: showBatch,
-});
+const steps = ctl.steps;
 network.onLayout = (cols) => {
   panel.renderLayerControls(cols);
   if (VIEWER) for (const el of $("layer-controls").querySelectorAll("button, select")) { el.disabled = true; el.tabIndex = -1; }
 };
 
-window.__backpropLive = {
-  mode: VIEWER ? "viewer" : "page",
-  get following() { return follower ? follower.following : null; },
+ctl.exposeTestHooks({
   get viewers() { return state.viewers; },
-  get ended() { return state.ended; },
-  get lastFrame() { return timeline.frame; },
   get shownFrame() { return shownTimeline().frame; },
   get scrubbedStep() { return scrubber.step; },
-  get dataPoints() { return state.points; },
   get dataHash() { return state.dataHash; },
   /** Where data point (x1, x2) is drawn on the data plane, in CSS pixels from its top left corner. */
   planePixel: (x, y) => { const p = boundary.plane(); return [p.sx(x), p.sy(y)]; },
-  get latestFrame() { return state.latest; },
-  get session() { return state.session; },
   get config() { return panel.config; },
   get phase() { return $("phase-label").dataset.phase; },
-  get playing() { return state.playing; },
-  get speed() { return state.speed; },
-  get frameCount() { return state.seq; },
-  get drawStats() { return { ms: state.drawMs, draws: state.draws }; },
-  get selection() { return network.selection; },
-  get boundary() { return state.boundary; },
-  get neuronPlots() { return network.plotted; },
   get metricsShown() { return state.metricsShown; },
-  get chartSteps() { return { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep }; },
-  get imagesStep() { return state.imagesStep; },
-  get heatmap() { return boundary.heat; },
-  get batchHighlight() { return boundary.highlight; },
-  get layout() { return network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))); },
-  get labelBoxes() { return { width: network.cssW, boxes: network.labelBoxes || [] }; },
-  get charts() { return charts; },
-};
+});
 
 // ---------- sessions ----------
-
-/** A frame-shaped record of the weights before any step, so the diagram can show them. */
-function initialFrame(session) {
-  const acts = session.activations || [...session.config.hidden_layers.map((h) => h.activation), session.config.output_activation];
-  return {
-    type: "frame", step: session.step || 0, phase: null, state: session.state, detail: "summary", loss: null,
-    layers: session.W.map((w, i) => ({ index: i + 1, activation: acts[i], W: w, b: session.b[i], a_mean: null, delta_mean: null })),
-  };
-}
 
 async function startSession(request, { keepOutputAuto = true } = {}) {
   const token = {};
@@ -356,59 +314,33 @@ async function keptRun(request) {
  * with only weights edited by hand keeps the charts, the selection and the data view: only the diagram's weights change.
  */
 function applySession(session, points, { syncPanel = true } = {}) {
-  const prev = state.session;
-  if (onlyWeightsChanged(prev, session)) {
+  if (onlyWeightsChanged(state.session, session)) {
     showEditedWeights(session);
-    if (points && points.train) setPoints(points);
+    setPoints(points);
     return;
   }
   if (session.config) session = { ...session, config: withOwnData(session.config) };
-  state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session };
-  if (!state.session.id && prev) state.session.id = prev.id;
   const cfg = { ...session.config };
   if (state.outputAuto) { cfg.output_activation = null; cfg.loss = null; }
   if (cfg.dataset === "custom") panel.custom = ownDataInfo(session.task, session.input_dim, session.n_classes);
   if (syncPanel) panel.set(cfg);
   boundary.ranges = { x: session.x_range, y: session.y_range };
   pointEditor?.setRun(session);
-  state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
-  state.diverged = false;
-  if (session.diverged) showDiverged(session.divergence); else hideBanner();
   if (!VIEWER && session.view_id) $("share-button").dataset.watch = session.view_id;
-
-  const sizes = session.sizes;
-  state.sizes = sizes;
-  state.inputLabels = inputLabelsOf(session);
-  network.setShape(sizes, state.inputLabels, outputLabelsOf(session));
-  inspector.setConfig(session.config, sizes, state.inputLabels);
-  inspector.close();
-  network.selection = null;
+  ctl.select(null);
   editor.select(null);
-  charts.reset(sizes.length - 1, session.task === "classification");
+  ctl.applySession(session);
   showComparison(session);
   // the run's past: from its start (a new run, a rebuild, a reset: step 0; a branch: its step). A run joined mid-way
   // (a reload, a class watching) most often started at 0 too; if not, the server says from where
   scrubber.restart(state.compare ? state.compare.step : 0);
-  timeline.frame = null;
-  timeline.lastAnimated = null;
-  timeline.queue = [];
-  timeline.push(initialFrame(session), performance.now(), 0);
-  state.latest = timeline.frame;
-  state.points = null;
-  state.boundary = null;
-  state.imagesStep = null;
-  boundary.boundary = null;
-  boundary.highlight = null;
-  boundary.focus = null;
   $("focus").value = (session.config.focus_index || 0) + 1;
   state.confusion = null;
   $("confusion-wrap").hidden = true;
   state.stepShown = session.step || 0;
-  // the header shows the run's metrics from the next animation frame on; the confusion matrix waits for a step
   $("train-loss").textContent = "–";
   $("test-loss").textContent = "–";
   state.metricsShown = null;
-  steps.reset(session.metrics ? { ...session.metrics, confusion: null } : null);
 
   const isDigits = session.input_dim > 2;
   $("digits-view").hidden = !isDigits;
@@ -416,10 +348,7 @@ function applySession(session, points, { syncPanel = true } = {}) {
   $("boundary-toggles").hidden = isDigits;
   $("boundary-wrap").classList.toggle("curve", session.input_dim === 1);
   $("opt-discretize").parentElement.hidden = session.input_dim !== 2;
-  state.inputImages = inputImages(cfg.features, sizes, session.input_dim);
-  network.setImages(new Map(state.inputImages));
-  state.imagesDirty = true;
-  if (points && points.train) setPoints(points);
+  setPoints(points);
 }
 
 /** The WebSocket's messages leave custom_data out (it may be large): the page has the data the run was built on. */
@@ -446,28 +375,24 @@ function showEditedWeights(session) {
   presenter?.forget(); // the server forgot the class's presentation with the edit: the selection is sent again
 }
 
-function setPoints(d) {
-  if (!d || !d.train) return;
-  state.points = d;
-  boundary.setData(d, state.info?.task || "classification", state.info?.classes || 2);
-  if (state.boundary) boundary.setBoundary(state.boundary);
-}
+const setPoints = (d) => ctl.setPoints(d);
+const subscribe = () => ctl.subscribe();
+const setPlaying = (playing, send) => ctl.setPlaying(playing, send);
+const setSpeed = (sps) => ctl.setSpeed(sps);
+const showSpeed = (sps) => ctl.showSpeed(sps);
+const showEnded = () => ctl.showEnded();
 
-function subscribe() {
-  const slow = state.speed <= SLOW_MOTION_MAX;
-  const live = state.playing && !slow;
-  timeline.setLive(live);
+/** The page's subscription: many hidden neurons carry a heatmap each, so fewer and coarser while live. */
+function subscription(live, perSecond) {
   const inputs = state.info ? state.info.inputs : state.sizes[0]; // raw inputs of the data set
-  const perSecond = (n) => Math.max(1, Math.round(state.speed / n));
-  // many hidden neurons: each boundary message carries a heatmap per neuron, so fewer and coarser while live
   const big = state.sizes.slice(1, -1).reduce((t, n) => t + n, 0) > 32;
-  conn.subscribe({
+  return {
     detail: live ? "summary" : "full",
     boundary_every: inputs > 2 ? 0 : live ? perSecond(big ? 2 : 4) : 1,
     boundary_resolution: live ? (big ? 24 : 32) : 40,
     neurons: inputs <= 2,
     metrics_every: live ? perSecond(15) : 1,
-  });
+  };
 }
 
 function updateUrl() {
@@ -544,19 +469,16 @@ conn.on("session_lost", () => {
 });
 conn.on("refused", () => showBanner("This run already has as many watchers as the server allows. Reload the page in a while to try again.", false));
 conn.on("audience", (m) => showAudience(m.viewers));
-conn.on("present", (m) => follower?.receive(m));
 conn.on("hello", (msg) => {
   state.role = msg.role || "controller";
-  // joining a run mid-way: its current step's frame follows at once, shown as it is rather than animated
-  state.catchUp = !!msg.frame_follows;
   if (VIEWER) {
-    applySession(msg.state, msg.data, { syncPanel: true });
-    showSpeed(msg.state.steps_per_second);
-    setPlaying(!!msg.state.playing, false);
-    if (!state.started) { state.started = true; requestAnimationFrame(loop); }
+    ctl.watched(msg);
+    ctl.start();
     state.boundaryDirty = true;
     return;
   }
+  // joining a run mid-way: its current step's frame follows at once, shown as it is rather than animated
+  state.catchUp = !!msg.frame_follows;
   if (typeof msg.state?.viewers === "number") showAudience(msg.state.viewers);
   if (msg.state && msg.state.W) {
     const mine = JSON.stringify(panel.request());
@@ -571,70 +493,27 @@ conn.on("hello", (msg) => {
     state.boundaryDirty = true;
   } else if (msg.data && msg.data.train) setPoints(msg.data);
 });
-conn.on("state", applyState);
-conn.on("frame", onFrame);
-conn.on("boundary", onBoundary);
-conn.on("metrics", onMetrics);
 conn.on("error", (msg) => {
-  if (msg.code === "diverged") { showDiverged(msg.message); return; }
+  if (msg.code === "diverged") { ctl.showDiverged(msg.message); return; }
   if (VIEWER && msg.code === "session_deleted") { showEnded(); return; }
   showToast(msg.message || msg.code || "error");
 });
 
+/** A change of the run's settings made elsewhere: a viewer's panel and inspector show it. */
 function applyState(s) {
-  if (s.config && state.session) {
-    state.session.config = withOwnData({ ...state.session.config, ...s.config });
-    if (VIEWER) { panel.set(state.session.config); inspector.setConfig(state.session.config, state.sizes, state.inputLabels); }
-  }
-  if (VIEWER && typeof s.steps_per_second === "number") showSpeed(s.steps_per_second);
-  if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
-  if (s.diverged) showDiverged(s.divergence);
+  if (!s.config || !state.session) return;
+  state.session.config = withOwnData({ ...state.session.config, ...s.config });
+  if (VIEWER) { panel.set(state.session.config); inspector.setConfig(state.session.config, state.sizes, state.inputLabels); }
 }
 
-function onFrame(frame) {
-  frame.seq = ++state.seq;
-  // the same step and phase again, at another detail (after a subscription changed it): no new animation
-  if (timeline.refresh(frame)) { if (state.latest?.step === frame.step) state.latest = frame; return; }
-  state.latest = frame;
-  const now = performance.now();
-  if (state.catchUp) {
-    state.catchUp = false;
-    timeline.show(frame);
-  } else if (state.wantManual) {
-    state.wantManual = false;
-    timeline.startManual(frame);
-  } else {
-    const dur = state.playing ? 1000 / state.speed : Math.min(5000, Math.max(1400, 1000 / state.speed));
-    timeline.push(frame, now, dur);
-  }
-  steps.addFrame(frame);
-  if (!holding()) { steps.showUpTo(Infinity); steps.showBatch(frame); }
+/** After a new frame: the step counter's step, the gradient warnings, the focus sample's number. */
+function frameShown(frame) {
   if (frame.phase === "update") state.stepShown = frame.step;
   const warned = frame.layers.filter((l) => l.warning).map((l) => `layer ${l.index}: ${l.warning} gradient (‖grad W‖ = ${fmt(l.grad_W_norm, 2)})`);
   const warnText = warned.length ? `⚠ ${warned.join("; ")}` : "";
   if (warnText !== state.warnText) { state.warnText = warnText; $("grad-warning-text").textContent = warnText; }
-  if (frame.diverged) showDiverged(frame.divergence);
   if (state.sizes[0] === 64) state.imagesDirty = true;
   if (document.activeElement !== $("focus")) $("focus").value = (state.localFocus ?? frame.focus_index ?? 0) + 1;
-}
-
-function onBoundary(b) {
-  steps.addBoundary(b);
-  if (!holding()) steps.showUpTo(Infinity);
-}
-
-function onMetrics(m) {
-  steps.addMetrics(m); // in the header once the animation has applied the step's update (updateMetrics)
-  if (!holding()) steps.showUpTo(Infinity);
-  if (m.step != null) state.stepShown = m.step;
-}
-
-/**
- * Whether the charts and the pictures wait for the animation: while slow motion plays in sight. Paused, stepping
- * (the messages answer a click), in the live view or in a hidden tab (no animation runs) they show at once.
- */
-function holding() {
-  return state.playing && !timeline.live && !document.hidden;
 }
 
 /**
@@ -644,61 +523,16 @@ function holding() {
  */
 function showBatch(frame) {
   if (frame.batch_indices && !timeline.live) {
-    boundary.highlight = frame.batch_indices;
-    boundary.focus = frame.batch_indices[Math.min(state.localFocus ?? frame.focus_index ?? 0, frame.batch_indices.length - 1)];
+    ctl.highlightBatch(frame, state.localFocus);
     state.boundaryDirty = true;
-  } else if (timeline.live && boundary.highlight) { boundary.highlight = null; boundary.focus = null; state.boundaryDirty = true; }
-}
-
-// ---------- images inside the neurons ----------
-
-const neuronImages = new NeuronImages();
-
-function refreshImages() {
-  state.imagesStep = state.boundary ? state.boundary.step : null;
-  const images = neuronImages.build(state.boundary, state.sizes,
-    { inputs: state.inputImages, discretize: boundary.discretize, outputHeat: boundary.heat });
-  if (state.sizes[0] === 64 && timeline.frame) for (const [k, v] of firstLayerImages(timeline.frame)) images.set(k, v);
-  network.setImages(images);
-}
-
-// ---------- playback ----------
-
-function setPlaying(playing, send = true) {
-  state.playing = playing;
-  $("btn-play").classList.toggle("playing", playing);
-  $("btn-play").setAttribute("aria-pressed", String(playing));
-  $("btn-play").setAttribute("aria-label", playing ? "Pause" : "Play");
-  if (send) {
-    if (playing) { conn.setSpeed(state.speed); conn.play(); } else conn.pause();
-  }
-  subscribe();
-}
-
-/** The speed on the slider and in the subscription (a viewer's is the run's, from the server). */
-function showSpeed(sps) {
-  state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
-  $("speed").value = speedToSlider(state.speed);
-  $("speed-out").textContent = speedText(state.speed);
-  $("speed").setAttribute("aria-valuetext", speedText(state.speed));
-  subscribe();
-}
-
-function setSpeed(sps) {
-  showSpeed(sps);
-  conn.setSpeed(state.speed);
-  updateUrl();
+  } else if (timeline.live && boundary.highlight) { ctl.highlightBatch(null); state.boundaryDirty = true; }
 }
 
 const controls = {
   togglePlay: () => { if (!state.diverged) setPlaying(!state.playing); },
-  stepFull: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.step(1); },
-  stepPhase: () => { scrubber.goLive(); if (state.playing) setPlaying(false); state.wantManual = false; conn.stepPhase(); },
-  stepLayer: () => {
-    scrubber.goLive();
-    if (state.playing) setPlaying(false);
-    if (!timeline.revealLayer(performance.now())) { state.wantManual = true; conn.stepPhase(); }
-  },
+  stepFull: () => { scrubber.goLive(); ctl.step(); },
+  stepPhase: () => { scrubber.goLive(); ctl.stepPhase(); },
+  stepLayer: () => { scrubber.goLive(); ctl.stepLayer(); },
   faster: () => setSpeed(state.speed * 2),
   slower: () => setSpeed(state.speed / 2),
   reset: () => resetWeights(),
@@ -713,7 +547,8 @@ const actions = {
   escape: () => {
     if ($("help").open) { $("help").close(); return; }
     if (network.selection) follower?.explore();
-    network.selection = null; network.dirty = true; inspector.close(); editor.select(null);
+    ctl.select(null);
+    editor.select(null);
   },
 };
 
@@ -810,10 +645,7 @@ function showBanner(text, diverged) {
   $("banner-lower-lr").hidden = !diverged;
 }
 function hideBanner() { $("banner").hidden = true; }
-function showDiverged(what) {
-  if (state.diverged) return;
-  state.diverged = true;
-  setPlaying(false, false);
+function divergedShown(what) {
   const text = `The run diverged${what ? ` (${what})` : ""}: the numbers grew without bound, usually because the learning rate is too large.`;
   if (VIEWER) showBanner(`${text} The teacher can reset it.`, false);
   else showBanner(`${text} The weights before the bad step are kept.`, true);
@@ -831,13 +663,9 @@ function showAudience(n) {
 }
 
 /** A viewer following the teacher: the teacher's selection in the inspector, and their layer-by-layer reveal. */
-function followTeacher({ selection, reveal }) {
+function followedTeacher() {
   state.localFocus = null;
-  network.selection = selectionFits(selection, state.sizes) ? selection : null;
-  network.dirty = true;
-  if (network.selection) inspector.open(network.selection); else inspector.close();
   editor.select(network.selection, valueOf(network.selection));
-  if (reveal) timeline.revealTo(reveal);
   if (state.latest) showBatch(state.latest);
 }
 
@@ -849,11 +677,7 @@ function showFollowing(following) {
 }
 
 /** The run is gone (deleted by the teacher, expired, or the server restarted without it): say so, stop trying. */
-function showEnded() {
-  if (state.ended) return;
-  state.ended = true;
-  conn.close();
-  setPlaying(false, false);
+function endedShown() {
   $("ended").hidden = false;
   $("ended").scrollIntoView({ block: "nearest" });
   document.body.classList.add("ended-run");
@@ -879,9 +703,7 @@ function showTooltip(hit, e, { keyboard = false } = {}) {
   const tip = $("net-tooltip");
   const f = shownTimeline().frame;
   if (!hit || !f || !f.layers.length) { tip.hidden = true; return; }
-  const d = describeHit(hit, f, state.sizes, state.inputLabels);
-  const numbers = valuesText(d.values);
-  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}<br><small>${keyboard ? "Enter" : "click"} for the formulas</small>`;
+  tip.innerHTML = `${hitHtml(hit, f, state.sizes, state.inputLabels)}<br><small>${keyboard ? "Enter" : "click"} for the formulas</small>`;
   tip.hidden = false;
   // beside the pointer; for the keyboard cursor where the diagram says it hides nothing of it (e.place)
   const r = $("network-wrap").getBoundingClientRect();
@@ -889,62 +711,6 @@ function showTooltip(hit, e, { keyboard = false } = {}) {
   const left = e.place === "below" ? x - w / 2 : e.place === "below-left" ? x - w - 10 : x + 14;
   tip.style.left = `${Math.max(0, Math.min(left, r.width - w))}px`;
   tip.style.top = `${y + (e.place === "below" ? 0 : e.place ? 10 : 14)}px`;
-}
-
-// ---------- the phase indicator ----------
-
-const PHASE_TEXT = {
-  idle: ["Ready", "Press play, or step through one phase at a time (→)."],
-  forward: ["Forward pass", "activations flow from the inputs to the output: z = a·W + b, then a = f(z)"],
-  loss: ["Loss", "each sample's prediction ŷ is compared with its target y; the batch's loss is the mean of the samples' losses"],
-  backward: ["Backward pass", "error signals δ flow back from the output; each weight's gradient is a·δ, averaged over the batch"],
-  update: ["Update", "every weight moves against its gradient: W ← W + ΔW, a green halo marks |ΔW|"],
-  live: ["Live view", "training too fast to animate each phase: weights, activations and gradients as they are now"],
-};
-let phaseKey = "";
-function updatePhaseUi(view) {
-  const phase = view.frame && view.frame.phase == null && view.phase !== "live" ? "idle" : view.phase;
-  const L = view.frame ? view.frame.layers.length : 0;
-  let where = "";
-  if (phase === "forward" || phase === "backward") {
-    let reached = 0;
-    for (let l = 1; l <= L; l++) if (view.reveal(l) > 0) reached++;
-    where = ` — layer ${phase === "forward" ? Math.max(1, reached) : Math.max(1, L - reached + 1)} of ${L}`;
-  }
-  let extra = "";
-  if (phase === "loss" && view.frame.loss != null) {
-    const own = focusLoss(view.frame);
-    extra = `: ${own != null ? `focus sample's loss ${fmt(own, 4)}, ` : ""}batch mean loss = ${fmt(view.frame.loss, 4)}`;
-  }
-  if (phase === "update" && view.frame.learning_rate) extra = ` (learning rate ${view.frame.learning_rate})`;
-  if (phase === "live") extra = ` (${speedText(state.speed)})`;
-  const key = `${phase}|${where}|${extra}|${phase === "live" ? "" : view.frame?.step}`;
-  if (key === phaseKey) return;
-  phaseKey = key;
-  const [name, text] = PHASE_TEXT[phase] || PHASE_TEXT.idle;
-  const label = $("phase-label");
-  label.textContent = name;
-  label.dataset.phase = phase;
-  $("phasebar").dataset.phase = phase;
-  $("phase-detail").textContent = `${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${text}${extra}${where}`;
-  for (const li of $("phasebar").querySelectorAll("li")) li.classList.toggle("active", li.dataset.phase === phase);
-  announcePhase(`${view.frame && view.frame.step && phase !== "live" ? `Step ${view.frame.step}: ` : ""}${name}${where}${extra}`);
-}
-
-// screen readers hear the phase through a polite live region: at most every ANNOUNCE_MS, the latest phase only
-const ANNOUNCE_MS = 1500;
-const announced = { at: -Infinity, text: "", timer: null, pending: "" };
-function announcePhase(text) {
-  announced.pending = text;
-  if (announced.timer) return;
-  const wait = Math.max(0, announced.at + ANNOUNCE_MS - performance.now());
-  announced.timer = setTimeout(() => {
-    announced.timer = null;
-    if (announced.pending === announced.text) return;
-    announced.text = announced.pending;
-    announced.at = performance.now();
-    $("phase-announce").textContent = announced.text;
-  }, wait);
 }
 
 // ---------- the step counter and the legend ----------
@@ -1010,7 +776,6 @@ function drawConfusion() {
 
 // ---------- the animation loop ----------
 
-let lastView = null;
 let focusShown = null; // {frame, focus, shown}: the frame as the student's own focus sample sees it
 function ownFocus(view) {
   if (state.localFocus == null || !view.frame) return view;
@@ -1020,38 +785,17 @@ function ownFocus(view) {
   return { ...view, frame: focusShown.shown };
 }
 
-function loop(now) {
-  timeline.tick(now);
-  pastTimeline.tick(now);
-  const view = ownFocus(shownTimeline().view(now));
-  const moving = view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t);
-  if (moving || network.dirty) {
-    const t0 = performance.now();
-    network.draw(view);
-    network.dirty = false;
-    state.drawMs = 0.9 * state.drawMs + 0.1 * (performance.now() - t0);
-    state.draws++;
-  }
-  lastView = view;
+/** Every animation frame, after the diagram (controller.loop): the header, the phase bar, the data view. */
+function draw(view, settled, now) {
   updateCounter(view, now);
   scrubber.setLast(state.stepShown);
-  // the charts, the heatmap and the batch highlighted follow the animation while slow motion plays
-  const settled = steps.follow(view, state.latest, holding());
   updateMetrics(settled);
-  steps.forget(settled); // kept: the header's and the charts' to come
-  updatePhaseUi(view);
+  showPhase(view, state.speed);
   updateLegend(view);
   if (state.boundaryDirty) { state.boundaryDirty = false; boundary.setOptions({}); }
-  if (state.imagesDirty) { state.imagesDirty = false; refreshImages(); }
   if (state.sizes[0] === 64 && view.frame && isFull(view.frame)) digits.draw(view.frame);
-  if (!timeline.live || now - state.lastCharts > 200) { charts.render(); state.lastCharts = now; }
   drawConfusion();
-  if (inspector.selection && (view.phase !== "live" || now - state.lastInspect > 400)) {
-    inspector.render(view.frame);
-    state.lastInspect = now;
-  }
   presenter?.show({ selection: network.selection, reveal: timeline.reveal });
-  requestAnimationFrame(loop);
 }
 
 // ---------- start ----------
@@ -1064,20 +808,22 @@ function watch() {
 }
 
 async function main() {
-  if (VIEWER) { watch(); return; }
-  const { config, ui } = parseUrl(location.search);
+  // the server's rules, limits and data sets: the panel's choices, the speed range, the CSV form's bounds
   const [datasets, presets, limits] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
-    api("GET", "/api/presets").catch(() => null),
+    VIEWER ? null : api("GET", "/api/presets").catch(() => null),
     api("GET", "/api/limits").catch(() => null),
     loadConfigRules(api),
   ]);
+  setSpeedRange(limits?.steps_per_second);
+  panel.config = { ...DEFAULTS };
+  panel.setDatasets(datasets);
+  if (VIEWER) { watch(); return; }
+  const { config, ui } = parseUrl(location.search);
   if (limits) {
     for (const k of ["max_custom_rows", "max_inputs", "max_classes"]) if (typeof limits[k] === "number") CUSTOM_LIMITS[k] = limits[k];
     ownData?.setLimits(CUSTOM_LIMITS);
   }
-  panel.config = { ...DEFAULTS };
-  panel.setDatasets(datasets);
   for (const p of presets || []) if (p.config) state.presets.set(p.name, p.config);
   if (presets && $("preset").options.length <= 1) {
     for (const p of presets) {
@@ -1110,7 +856,7 @@ async function main() {
     connect(kept);
     state.firstHello = true;
   } else await startSession(request, { keepOutputAuto: !config.output_activation });
-  requestAnimationFrame(loop);
+  ctl.start();
 }
 
 main().catch((err) => showBanner(`The page could not start a run: ${err.message}`, false));

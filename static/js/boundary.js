@@ -151,6 +151,8 @@ export class BoundaryView {
     return best;
   }
 
+  // Over 60 lines on purpose: one paint pass in z-order (heatmap or curve, axes, points, batch rings) that shares the
+  // plane's scales; its steps are short and read top to bottom.
   draw() {
     const ctx = this.ctx, W = this.size, H = this.h;
     ctx.clearRect(0, 0, W, H);

@@ -38,7 +38,7 @@ export class BranchForm {
     this.base = null;
     const $ = (id) => document.getElementById(id);
     this.$ = $;
-    $("br-batch").max = String(maxBatch || 2000);
+    if (maxBatch) $("br-batch").max = String(maxBatch); // else the page's own (the server's limit, in the template)
     toggle.addEventListener("click", () => (form.hidden ? this.opened() : this.close()));
     $("branch-cancel").addEventListener("click", () => { this.close(); toggle.focus(); });
     $("br-reg").addEventListener("change", () => { $("br-rr").disabled = $("br-reg").value === "none"; });

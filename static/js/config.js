@@ -24,10 +24,13 @@ const KEYS = {
 };
 const NUMERIC = new Set(["n_samples", "noise", "train_fraction", "data_seed", "learning_rate", "batch_size", "regularization_rate", "seed"]);
 
-export const FEATURES = [
-  ["x1", "x₁"], ["x2", "x₂"], ["x1_sq", "x₁²"], ["x2_sq", "x₂²"], ["x1_x2", "x₁x₂"], ["sin_x1", "sin x₁"], ["sin_x2", "sin x₂"],
-];
-export const FEATURE_LABEL = Object.fromEntries(FEATURES);
+// how the page writes the engine's names; which features and activations there are is the server's (RULES.choices)
+export const FEATURE_LABEL = {
+  x1: "x₁", x2: "x₂", x1_sq: "x₁²", x2_sq: "x₂²", x1_x2: "x₁x₂", sin_x1: "sin x₁", sin_x2: "sin x₂",
+};
+const ACTIVATION_LABEL = { relu: "ReLU", leaky_relu: "leaky ReLU" };
+/** [value, label] of each choice the server offers for `field` (none before the rules are loaded). */
+const choices = (field, labels) => (RULES.choices?.[field] || []).map((v) => [v, labels[v] || v]);
 
 /** The names of a run's input neurons (SessionState): its features on a 2-D data set, x for 1-D, none for images. */
 export function inputLabelsOf(session) {
@@ -41,23 +44,13 @@ export function outputLabelsOf(session) {
   if (!(n > 2) || session.sizes[session.sizes.length - 1] !== n) return [];
   return Array.from({ length: n }, (_, k) => (n > 3 ? `${k}` : `class ${k}`));
 }
-export const ACTIVATIONS = [["tanh", "tanh"], ["relu", "ReLU"], ["leaky_relu", "leaky ReLU"], ["sigmoid", "sigmoid"], ["linear", "linear"]];
-
-const FALLBACK_DATASETS = [
-  { name: "xor", title: "XOR", task: "classification", inputs: 2, classes: 2 },
-  { name: "circle", title: "Circle", task: "classification", inputs: 2, classes: 2 },
-  { name: "gaussian", title: "Two Gaussians", task: "classification", inputs: 2, classes: 2 },
-  { name: "spiral", title: "Spiral", task: "classification", inputs: 2, classes: 2 },
-  { name: "moons", title: "Moons", task: "classification", inputs: 2, classes: 2 },
-  { name: "blobs3", title: "Three blobs", task: "classification", inputs: 2, classes: 3 },
-  { name: "plane", title: "Plane (regression)", task: "regression", inputs: 2, classes: 0 },
-  { name: "sine", title: "Sine (1-D regression)", task: "regression", inputs: 1, classes: 0 },
-  { name: "digits", title: "Digits 8×8 (10 classes)", task: "classification", inputs: 64, classes: 10 },
-];
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const REG_RATES = [0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
-export const BATCH_SIZES = [1, 2, 5, 10, 20, 30, 50, 100, 2000];
+// the batch size slider's stops, up to the server's largest batch ("all")
+const BATCH_STOPS = [1, 2, 5, 10, 20, 30, 50, 100];
+const maxBatch = () => RULES.ranges?.batch_size?.max ?? 2000;
+const batchSizes = () => [...BATCH_STOPS.filter((b) => b < maxBatch()), maxBatch()];
 
 export function parseUrl(search) {
   const q = new URLSearchParams(search);
@@ -117,7 +110,7 @@ export class ConfigPanel {
   constructor(onChange) {
     this.onChange = onChange;
     this.config = { ...DEFAULTS };
-    this.datasets = FALLBACK_DATASETS;
+    this.datasets = []; // the server's (GET /api/datasets): setDatasets
     this.$ = (id) => document.getElementById(id);
     options(this.$("cfg-lr"), LEARNING_RATES.map((v) => [v, String(v)]));
     options(this.$("cfg-rr"), REG_RATES.map((v) => [v, String(v)]));
@@ -125,22 +118,18 @@ export class ConfigPanel {
   }
 
   setDatasets(list) {
-    if (!Array.isArray(list) || !list.length) return;
-    const known = Object.fromEntries(FALLBACK_DATASETS.map((d) => [d.name, d]));
-    this.datasets = list.filter((d) => d.name !== "custom").map((d) => ({
-      ...known[d.name], ...d,
-      title: d.title || known[d.name]?.title || d.name,
-      inputs: d.inputs ?? d.input_size ?? d.n_inputs ?? d.input_dim ?? known[d.name]?.inputs ?? 2,
-      classes: d.classes ?? d.n_classes ?? known[d.name]?.classes ?? 0,
-    }));
+    if (!Array.isArray(list)) return;
+    this.datasets = list.filter((d) => d.name !== "custom").map((d) => ({ ...d, inputs: d.input_dim, classes: d.n_classes }));
     this.render();
   }
 
   info(name = this.config.dataset) {
     if (name === "custom") return this.custom; // the user's own data (static/js/own-data.js): set with the run
-    return this.datasets.find((d) => d.name === name) || FALLBACK_DATASETS.find((d) => d.name === name);
+    return this.datasets.find((d) => d.name === name);
   }
 
+  // Over 60 lines on purpose: the panel's event wiring, one listener per control, each a line or two; split up it would
+  // only scatter the list of controls.
   _bind() {
     const $ = this.$;
     const change = (partial) => {
@@ -161,8 +150,8 @@ export class ConfigPanel {
     $("cfg-noise").addEventListener("change", (e) => change({ noise: Number(e.target.value) }));
     $("cfg-train").addEventListener("input", (e) => { $("out-train").textContent = `${Math.round(e.target.value * 100)}%`; });
     $("cfg-train").addEventListener("change", (e) => change({ train_fraction: Number(e.target.value) }));
-    $("cfg-batch").addEventListener("input", (e) => { $("out-batch").textContent = batchLabel(BATCH_SIZES[e.target.value]); });
-    $("cfg-batch").addEventListener("change", (e) => change({ batch_size: BATCH_SIZES[e.target.value] }));
+    $("cfg-batch").addEventListener("input", (e) => { $("out-batch").textContent = batchLabel(batchSizes()[e.target.value]); });
+    $("cfg-batch").addEventListener("change", (e) => change({ batch_size: batchSizes()[e.target.value] }));
     $("cfg-lr").addEventListener("change", (e) => change({ learning_rate: Number(e.target.value) }));
     $("cfg-rr").addEventListener("change", (e) => change({ regularization_rate: Number(e.target.value) }));
     $("cfg-opt").addEventListener("change", (e) => change({ optimizer: e.target.value }));
@@ -225,8 +214,10 @@ export class ConfigPanel {
     const info = this.info();
     $("cfg-noise").value = c.noise; $("out-noise").textContent = c.noise;
     $("cfg-train").value = c.train_fraction; $("out-train").textContent = `${Math.round(c.train_fraction * 100)}%`;
-    let bi = BATCH_SIZES.findIndex((b) => b >= c.batch_size);
-    if (bi < 0) bi = BATCH_SIZES.length - 1;
+    const sizes = batchSizes();
+    let bi = sizes.findIndex((b) => b >= c.batch_size);
+    if (bi < 0) bi = sizes.length - 1;
+    $("cfg-batch").max = String(sizes.length - 1);
     $("cfg-batch").value = bi;
     $("out-batch").textContent = batchLabel(c.batch_size);
     $("cfg-batch").setAttribute("aria-valuetext", batchLabel(c.batch_size));
@@ -244,7 +235,7 @@ export class ConfigPanel {
     const twoD = !info || info.inputs === 2;
     $("features-field").hidden = !twoD;
     const feats = c.features || ["x1", "x2"];
-    $("cfg-features").innerHTML = FEATURES.map(([v, label]) =>
+    $("cfg-features").innerHTML = choices("features", FEATURE_LABEL).map(([v, label]) =>
       `<label class="chip"><input type="checkbox" value="${v}" ${feats.includes(v) ? "checked" : ""}> ${label}</label>`).join("");
     $("layer-count-text").textContent = `${c.hidden_layers.length} hidden layer${c.hidden_layers.length === 1 ? "" : "s"}`;
     $("btn-layer-add").disabled = c.hidden_layers.length >= RULES.max_hidden_layers;
@@ -270,7 +261,7 @@ export class ConfigPanel {
           <button class="small" data-layer="${l}" data-delta="1" aria-label="More neurons in layer ${l + 1}" ${layer.neurons >= range.max ? "disabled" : ""}>+</button>
         </div>
         <select data-layer="${l}" aria-label="Activation of layer ${l + 1}">
-          ${ACTIVATIONS.map(([v, t]) => `<option value="${v}" ${v === layer.activation ? "selected" : ""}>${t}</option>`).join("")}
+          ${choices("activation", ACTIVATION_LABEL).map(([v, t]) => `<option value="${v}" ${v === layer.activation ? "selected" : ""}>${t}</option>`).join("")}
         </select>
       </div>`).join("");
   }
@@ -286,7 +277,7 @@ export class ConfigPanel {
   }
 }
 
-function batchLabel(b) { return b >= 2000 ? "all" : String(b); }
+function batchLabel(b) { return b >= maxBatch() ? "all" : String(b); }
 
 function ensureOption(select, v) {
   if (![...select.options].some((o) => Number(o.value) === Number(v))) {

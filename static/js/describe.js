@@ -43,6 +43,13 @@ export function describeHit(hit, frame, sizes, inputLabels = []) {
   return { title, titleHtml: `w<sub>${hit.j + 1},${hit.k + 1}</sub> of layer ${hit.l}`, where, values };
 }
 
+/** A tooltip's text for a hit in the diagram: its name, and its numbers in the frame on a second line. */
+export function hitHtml(hit, frame, sizes, inputLabels = []) {
+  const d = describeHit(hit, frame, sizes, inputLabels);
+  const numbers = valuesText(d.values);
+  return `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}`;
+}
+
 /** The values as one line of text: "z 2.751 · a 0.9919". */
 export function valuesText(values) {
   return values.map(([name, v]) => `${name} ${fmt(v)}`).join(" · ");

@@ -241,7 +241,11 @@ export class NetworkView {
     return this._cache;
   }
 
-  /** Draws the frame at the moment `view` (from Timeline.view). */
+  /**
+   * Draws the frame at the moment `view` (from Timeline.view). Over 60 lines on purpose: it runs every animation
+   * frame, and its passes (halos, edges in sign/size buckets, signals, highlights, neurons, labels) share the frame's
+   * scales and the layout in locals; each pass is marked by a comment.
+   */
   draw(view) {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, this.cssW, this.cssH);
@@ -482,6 +486,8 @@ export class NetworkView {
     }
   }
 
+  // Over 60 lines on purpose: a neuron's layers of paint (fill, picture or plot, rings, δ tint, halo) in the order they
+  // stack, all from the same size and position.
   _drawNode(nd, l, k, a, dl, st) {
     const ctx = this.ctx;
     const s = nd.s, x0 = nd.x - s / 2, y0 = nd.y - s / 2, rad = Math.min(6, s / 4);

@@ -11,64 +11,79 @@ export const SLOW_MOTION_MAX = 4;
 const PHASE_WEIGHT = { forward: 0.34, loss: 0.14, backward: 0.34, update: 0.18 };
 
 export class Timeline {
-  constructor() {
-    this.frame = null;       // frame being shown
-    this.queue = [];         // at most one frame waiting for the current animation to end
-    this.segments = [];      // [{phase, start, duration}] of the current animation
-    this.live = false;
-    this.manual = null;      // {phase, layers}: layer-by-layer reveal driven by the user
-    this.lastAnimated = null; // {step, phaseIndex} animated most recently
-  }
+  // its state is its own: the controller and the views go through the methods and getters below
+  #frame = null;      // frame being shown
+  #queue = [];        // at most one frame waiting for the current animation to end: [{frame, stepDuration}]
+  #segments = [];     // [{phase, start, duration}] of the current animation
+  #live = false;
+  #manual = null;     // {phase, layers, steps}: layer-by-layer reveal driven by the user
+  #lastAnimated = null; // {step, phaseIndex} animated most recently
 
-  /** The step's weighted layer count (L); a phase is revealed layer by layer over L columns. */
-  layerCount(frame = this.frame) { return frame ? frame.layers.length : 0; }
+  /** The frame being shown (null before the first). */
+  get frame() { return this.#frame; }
+  /** Whether the live view is on (no phase animation). */
+  get live() { return this.#live; }
 
   setLive(live) {
-    this.live = live;
-    if (live) { this.queue = []; this.segments = []; this.manual = null; }
+    this.#live = live;
+    if (live) { this.#queue = []; this.#segments = []; this.#manual = null; }
   }
 
   /** A new frame arrived. `stepDuration` is how long a whole step animates for (ms). */
   push(frame, now, stepDuration) {
-    if (this.live || frame.diverged) {
-      this.frame = frame;
-      this.segments = [];
-      this.manual = null;
-      this.lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+    if (this.#live || frame.diverged) {
+      this.show(frame);
       return;
     }
     if (this.animating(now)) {
-      this.queue = [{ frame, stepDuration }];
+      this.#queue = [{ frame, stepDuration }];
       return;
     }
-    this._start(frame, now, stepDuration);
+    this.#start(frame, now, stepDuration);
   }
 
-  _start(frame, now, stepDuration) {
+  #start(frame, now, stepDuration) {
     const last = PHASES.indexOf(frame.phase);
     let first = 0;
-    if (this.lastAnimated && this.lastAnimated.step === frame.step) first = this.lastAnimated.phaseIndex + 1;
+    if (this.#lastAnimated && this.#lastAnimated.step === frame.step) first = this.#lastAnimated.phaseIndex + 1;
     if (first > last) first = last;
-    this.frame = frame;
-    this.manual = null;
-    this.segments = [];
+    this.#frame = frame;
+    this.#manual = null;
+    this.#segments = [];
     let t = now;
     for (let i = first; i <= last; i++) {
       const phase = PHASES[i];
       const duration = Math.max(stepDuration * PHASE_WEIGHT[phase], phase === "loss" || phase === "update" ? 120 : 200);
-      this.segments.push({ phase, start: t, duration });
+      this.#segments.push({ phase, start: t, duration });
       t += duration;
     }
-    this.lastAnimated = { step: frame.step, phaseIndex: last };
+    this.#lastAnimated = { step: frame.step, phaseIndex: last };
   }
 
-  /** Show a frame at once, its phase complete (a page joining a run mid-way). */
+  /** Show a frame at once, its phase complete (a new run's weights, a page joining a run mid-way). */
   show(frame) {
-    this.frame = frame;
-    this.segments = [];
-    this.queue = [];
-    this.manual = null;
-    this.lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+    this.#frame = frame;
+    this.#segments = [];
+    this.#queue = [];
+    this.#manual = null;
+    this.#lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+  }
+
+  /** Play every phase of `frame` from its forward pass, whatever was shown before (a past step brought back). */
+  replay(frame, now, stepDuration) {
+    this.setLive(false);
+    this.#lastAnimated = null;
+    this.#queue = [];
+    this.#start(frame, now, stepDuration);
+  }
+
+  /** Nothing shown any more. */
+  clear() {
+    this.#frame = null;
+    this.#segments = [];
+    this.#queue = [];
+    this.#manual = null;
+    this.#lastAnimated = null;
   }
 
   /**
@@ -77,20 +92,20 @@ export class Timeline {
    */
   refresh(frame) {
     const same = (f) => !!f && f.step === frame.step && f.phase === frame.phase;
-    if (this.queue.length) {
-      if (!same(this.queue[0].frame)) return false;
-      this.queue[0].frame = frame;
+    if (this.#queue.length) {
+      if (!same(this.#queue[0].frame)) return false;
+      this.#queue[0].frame = frame;
       return true;
     }
-    if (!same(this.frame)) return false;
-    this.frame = frame;
+    if (!same(this.#frame)) return false;
+    this.#frame = frame;
     return true;
   }
 
   /** The layer-by-layer reveal in progress ({step, phase, layers, of}), or null. */
   get reveal() {
-    if (!this.manual || !this.frame) return null;
-    return { step: this.frame.step, phase: this.manual.phase, layers: this.manual.layers, of: this.manual.steps };
+    if (!this.#manual || !this.#frame) return null;
+    return { step: this.#frame.step, phase: this.#manual.phase, layers: this.#manual.layers, of: this.#manual.steps };
   }
 
   /**
@@ -98,24 +113,24 @@ export class Timeline {
    * Returns false if neither is that step's frame at that phase.
    */
   revealTo({ step, phase, layers }) {
-    const waiting = this.queue.find((q) => q.frame.step === step && q.frame.phase === phase);
-    const frame = waiting ? waiting.frame : this.frame;
+    const waiting = this.#queue.find((q) => q.frame.step === step && q.frame.phase === phase);
+    const frame = waiting ? waiting.frame : this.#frame;
     if (!frame || frame.step !== step || frame.phase !== phase) return false;
     this.startManual(frame);
-    this.manual.layers = Math.min(layers, this.manual.steps);
+    this.#manual.layers = Math.min(layers, this.#manual.steps);
     return true;
   }
 
   animating(now) {
-    const s = this.segments[this.segments.length - 1];
+    const s = this.#segments[this.#segments.length - 1];
     return !!s && now < s.start + s.duration;
   }
 
   /** Call every animation frame: starts a queued frame once the current animation has ended. */
   tick(now) {
-    if (!this.animating(now) && this.queue.length) {
-      const { frame, stepDuration } = this.queue.shift();
-      this._start(frame, now, stepDuration);
+    if (!this.animating(now) && this.#queue.length) {
+      const { frame, stepDuration } = this.#queue.shift();
+      this.#start(frame, now, stepDuration);
     }
   }
 
@@ -125,44 +140,39 @@ export class Timeline {
    */
   revealLayer(now) {
     const view = this.view(now);
-    if (!this.frame || view.phase === "live" || view.phase === "idle") return false;
-    const L = this.layerCount();
-    const steps = view.phase === "loss" || view.phase === "update" ? 1 : L;
-    const shown = this.manual && this.manual.phase === view.phase ? this.manual.layers : Math.floor(view.t * steps + 1e-9);
+    if (!this.#frame || view.phase === "live" || view.phase === "idle") return false;
+    const steps = revealSteps(view.phase, this.#frame);
+    const shown = this.#manual && this.#manual.phase === view.phase ? this.#manual.layers : Math.floor(view.t * steps + 1e-9);
     if (shown >= steps) return false;
-    this.segments = [];
-    this.queue = [];
-    this.manual = { phase: view.phase, layers: shown + 1, steps };
+    this.#segments = [];
+    this.#queue = [];
+    this.#manual = { phase: view.phase, layers: shown + 1, steps };
     return true;
   }
 
   /** The next frame (one phase) arrives and is to be revealed one layer at a time from its first layer. */
   startManual(frame) {
-    this.frame = frame;
-    this.segments = [];
-    this.queue = [];
-    const steps = frame.phase === "loss" || frame.phase === "update" ? 1 : frame.layers.length;
-    this.manual = { phase: frame.phase, layers: 1, steps };
-    this.lastAnimated = { step: frame.step, phaseIndex: PHASES.indexOf(frame.phase) };
+    this.show(frame);
+    this.#manual = { phase: frame.phase, layers: 1, steps: revealSteps(frame.phase, frame) };
   }
 
   /**
-   * What to draw now: {frame, phase, t, done, layerReveal(l)}.
+   * What to draw now: {frame, phase, t, done, reveal(l)}.
    * phase: forward | loss | backward | update | live | idle; t: progress 0..1 inside the phase;
-   * done: how many phases of this step are complete (0..4); layerReveal(l) for l = 0..L: how far the phase has
+   * done: how many phases of this step are complete (0..4); reveal(l) for l = 0..L: how far the phase has
    * reached layer l (0..1).
    */
   view(now) {
-    const frame = this.frame;
+    const frame = this.#frame;
     if (!frame) return { frame: null, phase: "idle", t: 0, done: 0, reveal: () => 0 };
-    if (this.live) return { frame, phase: "live", t: 1, done: 4, reveal: () => 1 };
+    if (this.#live) return { frame, phase: "live", t: 1, done: 4, reveal: () => 1 };
     let phase, t;
-    if (this.manual) {
-      phase = this.manual.phase;
-      t = this.manual.layers / this.manual.steps;
-    } else if (this.segments.length) {
-      let seg = this.segments[this.segments.length - 1];
-      for (const s of this.segments) { if (now < s.start + s.duration) { seg = s; break; } }
+    if (this.#manual) {
+      phase = this.#manual.phase;
+      t = this.#manual.layers / this.#manual.steps;
+    } else if (this.#segments.length) {
+      let seg = this.#segments[this.#segments.length - 1];
+      for (const s of this.#segments) { if (now < s.start + s.duration) { seg = s; break; } }
       phase = seg.phase;
       t = Math.min(1, Math.max(0, (now - seg.start) / seg.duration));
     } else {
@@ -179,6 +189,9 @@ export class Timeline {
     return { frame, phase, t, done, reveal };
   }
 }
+
+/** A phase is revealed over L columns (forward, backward) or at once (loss, update). */
+const revealSteps = (phase, frame) => (phase === "loss" || phase === "update" ? 1 : frame.layers.length);
 
 function clamp01(v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 

@@ -16,5 +16,6 @@ OUTPUT = REPO / "test-output"
 def serve_app(log_name: str, env: dict[str, str] | None = None, port: int | None = None, timeout: float = 30):
     """Runs the app until the block ends and gives its base URL (http://127.0.0.1:<port>)."""
     OUTPUT.mkdir(exist_ok=True)
+    env = {"BACKPROP_TEST_HOOKS": "1", **(env or {})}  # the pages' window.__backpropTest
     with LocalServer(env=env, port=port, log=OUTPUT / log_name, timeout=timeout) as server:
         yield server.base

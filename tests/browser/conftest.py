@@ -88,8 +88,8 @@ def screenshots() -> Path:
 
 def _open_app(page, base: str, query: str = "") -> None:
     page.goto(f"{base}/{query}")
-    page.wait_for_function("() => window.__backpropLive && window.__backpropLive.session && "
-                           "window.__backpropLive.lastFrame && window.__backpropLive.layout.length > 1")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session && "
+                           "window.__backpropTest.lastFrame && window.__backpropTest.layout.length > 1")
     page.wait_for_function("() => document.getElementById('conn-status').classList.contains('ok')")
 
 

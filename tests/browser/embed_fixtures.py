@@ -46,8 +46,8 @@ def open_confusion_lesson(page, base: str, lesson: dict, query: str = "") -> Non
     """Serves `lesson` to the page and opens it in the widget; returns once its first step has run."""
     page.route(lambda url: urlsplit(url).path == CONFUSION_LESSON_PATH, lambda route: route.fulfill(json=lesson))
     page.goto(f"{base}/embed?lesson_url={CONFUSION_LESSON_PATH}{'&' + query if query else ''}")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.lesson && "
-                           "window.__backpropEmbed.lesson.index === 0 && !window.__backpropEmbed.lesson.running",
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.lesson && "
+                           "window.__backpropTest.lesson.index === 0 && !window.__backpropTest.lesson.running",
                            timeout=60_000)
 
 
@@ -59,7 +59,7 @@ def shown_confusion(page) -> list[list[int]]:
 
 def wait_confusion_of_run(page) -> dict:
     """Waits until the widget's matrix is the one measured after the run's current step; returns the run's state."""
-    run = page.evaluate("() => fetch('/api/sessions/' + window.__backpropEmbed.session.id).then((r) => r.json())")
-    page.wait_for_function("(step) => window.__backpropEmbed.confusionStep === step && "
+    run = page.evaluate("() => fetch('/api/sessions/' + window.__backpropTest.session.id).then((r) => r.json())")
+    page.wait_for_function("(step) => window.__backpropTest.confusionStep === step && "
                            "!document.getElementById('confusion-wrap').hidden", arg=run["step"])
     return run

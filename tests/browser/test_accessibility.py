@@ -14,15 +14,15 @@ from embed_fixtures import confusion_lesson, embed_server, open_confusion_lesson
 def open_inspector(page):
     """Steps once and clicks the first neuron of the first hidden layer."""
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("() => window.__backpropLive.lastFrame.step >= 1 && window.__backpropLive.lastFrame.layers[0].a")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.step >= 1 && window.__backpropTest.lastFrame.layers[0].a")
     box = page.locator("#network").bounding_box()
-    node = page.evaluate("() => window.__backpropLive.layout[1][0]")
+    node = page.evaluate("() => window.__backpropTest.layout[1][0]")
     page.mouse.click(box["x"] + node["x"], box["y"] + node["y"])
     page.wait_for_selector("#inspector table.nums")
 
 
 def ready(page):
-    page.wait_for_function("() => window.__backpropLive && window.__backpropLive.lastFrame && "
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.lastFrame && "
                            "document.getElementById('conn-status').classList.contains('ok')")
 
 
@@ -78,7 +78,7 @@ def test_axe_finds_nothing_on_the_viewer_page(make_page, live_server):
     scan(page, "the viewer page, other theme")
     widget = make_page(640, 600)
     widget.goto(f"{live_server}/embed?watch={view}")
-    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    widget.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     scan(widget, "/embed?watch=")
 
 
@@ -90,10 +90,10 @@ def test_axe_finds_nothing_on_the_viewer_page(make_page, live_server):
 def test_axe_finds_nothing_in_the_widget_its_lessons_and_exercises(make_page, embed_server, query, then):  # noqa: F811
     page = make_page(640, 760)
     page.goto(f"{embed_server['allowed']}/embed?{query}")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     if then == "lesson":
-        page.wait_for_function("() => window.__backpropEmbed.lesson && window.__backpropEmbed.lesson.index === 0 && "
-                               "(!window.__backpropEmbed.lesson.running || !document.getElementById('exercise').hidden)",
+        page.wait_for_function("() => window.__backpropTest.lesson && window.__backpropTest.lesson.index === 0 && "
+                               "(!window.__backpropTest.lesson.running || !document.getElementById('exercise').hidden)",
                                timeout=60_000)
     if then == "exercise":
         page.click("#btn-quiz")
@@ -143,9 +143,9 @@ def test_phase_announcements_are_throttled_at_high_speed(page, live_server, open
     page.evaluate("""() => { window.__said = [];
         new MutationObserver(() => window.__said.push(performance.now()))
           .observe(document.getElementById('phase-announce'), { childList: true, characterData: true, subtree: true }); }""")
-    start = page.evaluate("() => window.__backpropLive.lastFrame.step")
+    start = page.evaluate("() => window.__backpropTest.lastFrame.step")
     page.click("#btn-play")
-    page.wait_for_function("(s) => window.__backpropLive.lastFrame.step >= s + 8", arg=start, timeout=30_000)
+    page.wait_for_function("(s) => window.__backpropTest.lastFrame.step >= s + 8", arg=start, timeout=30_000)
     page.click("#btn-play")
     said = page.evaluate("() => window.__said")
     # 8 steps of 4 phases at 4 steps/s changed the phase about 32 times: spoken at most every 1.5 s
@@ -165,7 +165,7 @@ def test_theme_button_is_kept_in_the_address_and_colours_the_canvases(browser, l
         assert page.get_attribute("#btn-theme", "aria-pressed") == "true"
         colours = """() => import('/static/js/palette.js').then(({ COLORS }) => ({ ink: COLORS.ink,
             grid: ((u) => { const g = u.axes[1].grid.stroke; return typeof g === "function" ? g(u, 1) : g; })(
-                window.__backpropLive.charts.lossChart),
+                window.__backpropTest.charts.lossChart),
             bg: getComputedStyle(document.querySelector('.panel')).backgroundColor }))"""
         dark = page.evaluate(colours)
         assert dark["bg"] == "rgb(27, 36, 51)" and dark["ink"] == "#e5e7eb" and dark["grid"] == "#334155"

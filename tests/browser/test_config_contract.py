@@ -35,7 +35,7 @@ def test_the_page_shows_the_api_defaults(page, live_server, open_app):
     assert str(d["batch_size"]) in form["batch"]
     assert form["layers"].startswith(f"{len(d['hidden_layers'])} hidden layer")
     # and the run it made has them (output and loss resolved by task)
-    session = page.evaluate("() => window.__backpropLive.session.config")
+    session = page.evaluate("() => window.__backpropTest.session.config")
     assert {k: v for k, v in session.items() if k not in ("output_activation", "loss")} == \
         {k: v for k, v in d.items() if k not in ("output_activation", "loss")}
 
@@ -43,11 +43,11 @@ def test_the_page_shows_the_api_defaults(page, live_server, open_app):
 def test_the_widget_takes_the_api_rules(page, live_server):
     rules = httpx.get(f"{live_server}/api/config").json()
     page.goto(f"{live_server}/embed")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     module = page.evaluate(CONFIG_MODULE)
     assert module["defaults"] == rules["defaults"]
     assert sorted(module["live"]) == sorted(rules["live_fields"])
-    session = page.evaluate("() => window.__backpropEmbed.session.config")
+    session = page.evaluate("() => window.__backpropTest.session.config")
     assert session["hidden_layers"] == rules["defaults"]["hidden_layers"]
     assert session["learning_rate"] == rules["defaults"]["learning_rate"]
 

@@ -11,7 +11,7 @@ from embed_fixtures import confusion_lesson, embed_server, open_confusion_lesson
 
 pytestmark = pytest.mark.browser
 
-EMBED = "window.__backpropEmbed"
+EMBED = "window.__backpropTest"
 
 
 @pytest.mark.parametrize("dataset, classes", [("xor", 2), ("blobs3", 3), ("digits", 10)])

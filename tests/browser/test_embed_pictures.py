@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from stream_messages import collect
+from waits import animation_done
 
 pytestmark = pytest.mark.browser
 
@@ -15,7 +16,7 @@ PICTURE_MIN = 24  # static/js/embed/app.js
 # For a hidden neuron ("l:k"): the colour drawn at the centre of each grid cell of its picture, with the cell's
 # value from the boundary message (scaled as the picture is), away from the neuron's border.
 READ_HEATMAP = """(key) => {
-  const api = window.__backpropEmbed, b = api.boundary;
+  const api = window.__backpropTest, b = api.boundary;
   const [l, k] = key.split(":").map(Number);
   const nd = api.layout[l][k];
   const c = document.getElementById("network");
@@ -38,12 +39,12 @@ READ_HEATMAP = """(key) => {
 
 def open_widget(page, base, query):
     page.goto(f"{base}/embed?{query}")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
 
 
 def step_once(page):
     page.click("#btn-step")
-    page.wait_for_function("() => window.__backpropEmbed.latestFrame && window.__backpropEmbed.latestFrame.step === 1 && "
+    page.wait_for_function("() => window.__backpropTest.latestFrame && window.__backpropTest.latestFrame.step === 1 && "
                            "document.getElementById('step-count').textContent === '1'")
 
 
@@ -53,17 +54,17 @@ def test_widget_draws_the_hidden_neurons_pictures(make_page, live_server, screen
     open_widget(page, live_server, "d=xor&h=4:tanh&lr=0.1&panels=network,data,loss")
     step_once(page)
     hidden = [f"1:{k}" for k in range(4)]
-    page.wait_for_function(f"() => {hidden!r}.every((k) => window.__backpropEmbed.neuronPictures.includes(k)) && "
-                           "window.__backpropEmbed.boundary.step === 1")
-    assert min(n["s"] for n in page.evaluate("() => window.__backpropEmbed.layout")[1]) >= PICTURE_MIN
+    page.wait_for_function(f"() => {hidden!r}.every((k) => window.__backpropTest.neuronPictures.includes(k)) && "
+                           "window.__backpropTest.boundary.step === 1")
+    assert min(n["s"] for n in page.evaluate("() => window.__backpropTest.layout")[1]) >= PICTURE_MIN
     # the inputs' features and the single output's heatmap as well
-    assert {"0:0", "0:1", "2:0"} <= set(page.evaluate("() => window.__backpropEmbed.neuronPictures"))
+    assert {"0:0", "0:1", "2:0"} <= set(page.evaluate("() => window.__backpropTest.neuronPictures"))
     # the boundary messages carry the neurons' grids, coarse
-    b = page.evaluate("() => window.__backpropEmbed.boundary")
+    b = page.evaluate("() => window.__backpropTest.boundary")
     assert b["resolution"] == 24 and len(b["neurons"]) == 1 and len(b["neurons"][0]) == 4
     assert all(len(g) == 24 * 24 for g in b["neurons"][0])
     assert boundaries and all(m["resolution"] == 24 and m.get("neurons") for m in boundaries.values())
-    page.wait_for_timeout(300)  # the step's animation has ended: every neuron is drawn in full
+    animation_done(page)  # every neuron is drawn in full
     # each hidden neuron shows its own activation over the plane: orange where positive, blue where negative
     for key in hidden:
         cells = page.evaluate(READ_HEATMAP, key)
@@ -79,10 +80,12 @@ def test_small_neurons_stay_plain_and_no_grids_are_sent(make_page, live_server, 
     boundaries = collect(page, "boundary")
     open_widget(page, live_server, "d=xor&h=8:tanh&lr=0.1&panels=network,data,loss")
     step_once(page)
-    page.wait_for_function("() => window.__backpropEmbed.boundary && window.__backpropEmbed.boundary.step === 1")
-    page.wait_for_timeout(300)
-    assert max(n["s"] for n in page.evaluate("() => window.__backpropEmbed.layout")[1]) < PICTURE_MIN
-    pictures = page.evaluate("() => window.__backpropEmbed.neuronPictures")
+    page.wait_for_function("() => window.__backpropTest.boundary && window.__backpropTest.boundary.step === 1")
+    # the neurons' pictures have been built from that boundary, and drawn
+    page.wait_for_function("() => window.__backpropTest.imagesStep === 1")
+    animation_done(page)
+    assert max(n["s"] for n in page.evaluate("() => window.__backpropTest.layout")[1]) < PICTURE_MIN
+    pictures = page.evaluate("() => window.__backpropTest.neuronPictures")
     assert not [k for k in pictures if k.startswith("1:")], pictures
     assert boundaries and not any(m.get("neurons") for m in boundaries.values())
     page.screenshot(path=str(screenshots / "embed-small-neurons.png"))
@@ -92,6 +95,6 @@ def test_widget_on_1d_data_plots_each_hidden_neuron(make_page, live_server):
     page = make_page(640, 560)
     open_widget(page, live_server, "d=sine&h=4:tanh&lr=0.1&panels=network,data,loss")
     step_once(page)
-    page.wait_for_function("() => ['1:0', '1:1', '1:2', '1:3'].every((k) => window.__backpropEmbed.neuronPlots.includes(k))")
-    b = page.evaluate("() => window.__backpropEmbed.boundary")
+    page.wait_for_function("() => ['1:0', '1:1', '1:2', '1:3'].every((k) => window.__backpropTest.neuronPlots.includes(k))")
+    b = page.evaluate("() => window.__backpropTest.boundary")
     assert len(b["neurons"][0]) == 4 and all(len(v) == len(b["curve"]["x"]) for v in b["neurons"][0])

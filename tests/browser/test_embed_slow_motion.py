@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 
 SAMPLE = """() => {
   const $ = (id) => document.getElementById(id);
-  const w = window.__backpropEmbed;
+  const w = window.__backpropTest;
   return {
     step: Number($("step-count").textContent), phase: $("phase-label").textContent, latest: w.latestFrame.step,
     chart: w.chartSteps.metrics, grads: w.chartSteps.grads, boundary: w.boundary ? w.boundary.step : null,
@@ -30,16 +30,16 @@ def test_widget_chart_heatmap_and_batch_follow_the_animation(make_page, live_ser
     page = make_page(640, 560)
     frames = collect(page, "frame")
     page.goto(f"{live_server}/embed?d=xor&h=4:tanh&lr=0.3&bs=10&speed=2&panels=network,data,loss")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session "
-                           "&& window.__backpropEmbed.chartSteps.metrics === 0")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session "
+                           "&& window.__backpropTest.chartSteps.metrics === 0")
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropEmbed.latestFrame && window.__backpropEmbed.latestFrame.step >= 1")
+    page.wait_for_function("() => window.__backpropTest.latestFrame && window.__backpropTest.latestFrame.step >= 1")
     samples = []
     for _ in range(50):
         page.wait_for_timeout(80)
         samples.append(page.evaluate(SAMPLE))
     page.click("#btn-play")
-    page.wait_for_function("() => !window.__backpropEmbed.playing")
+    page.wait_for_function("() => !window.__backpropTest.playing")
 
     batches = {step: f["batch_indices"] for step, f in frames.items() if f.get("batch_indices")}
     ahead = 0
@@ -61,12 +61,12 @@ def test_widget_chart_heatmap_and_batch_follow_the_animation(make_page, live_ser
     assert samples[-1]["grads"] is not None, samples[-1]
 
     # paused: what has arrived shows at once, before the diagram has finished animating the step
-    page.wait_for_function("() => { const w = window.__backpropEmbed; return w.chartSteps.metrics === w.latestFrame.step "
+    page.wait_for_function("() => { const w = window.__backpropTest; return w.chartSteps.metrics === w.latestFrame.step "
                            "&& w.boundary.step === w.latestFrame.step; }", timeout=1500)
     before = page.evaluate(SAMPLE)
     page.click("#btn-step")
-    page.wait_for_function("(n) => { const w = window.__backpropEmbed; return w.chartSteps.metrics > n "
+    page.wait_for_function("(n) => { const w = window.__backpropTest; return w.chartSteps.metrics > n "
                            "&& w.boundary.step > n && w.chartSteps.grads > n; }", arg=before["latest"], timeout=1500)
     now = page.evaluate(SAMPLE)
     assert now["chart"] == now["latest"] > now["step"], now  # the counter still waits for the diagram's update
-    assert now["batch"] == page.evaluate("() => Array.from(window.__backpropEmbed.latestFrame.batch_indices)")
+    assert now["batch"] == page.evaluate("() => Array.from(window.__backpropTest.latestFrame.batch_indices)")

@@ -80,7 +80,7 @@ def test_host_page_drives_the_widget_by_postmessage(make_page, embed_server):
         const s = await (await fetch('{api}/api/sessions/{view_id}')).json();
         return JSON.stringify(s.sizes) === '[2,3,1]'; }}""")
     frame = page.frames[1]
-    frame.wait_for_function("() => JSON.stringify(window.__backpropEmbed.session.sizes) === '[2,3,1]'")
+    frame.wait_for_function("() => JSON.stringify(window.__backpropTest.session.sizes) === '[2,3,1]'")
 
     # a message of unknown shape is answered with an error, and changes nothing
     page.evaluate("""() => document.getElementById('widget').contentWindow.postMessage(
@@ -112,11 +112,12 @@ def test_messages_from_a_host_not_allowed_are_ignored(make_page, embed_server):
     open_host(page, embed_server["other"], embed_server["allowed"])
     frame = page.frame_locator("#widget")
     widget = page.frames[1]
-    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
-    view_id = widget.evaluate("() => window.__backpropEmbed.session.view_id")
+    widget.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
+    view_id = widget.evaluate("() => window.__backpropTest.session.view_id")
     page.evaluate("() => window.backpropHost.send('step', {count: 3})")
     page.evaluate("() => window.backpropHost.send('play')")
-    widget.wait_for_function("() => window.__backpropEmbed.host.ignored >= 2")
+    widget.wait_for_function("() => window.__backpropTest.host.ignored >= 2")
+    # not a wait for the animation: an absence is checked, for about the time a ready/state/step event takes
     page.wait_for_timeout(800)
     assert host_events(page) == []  # nothing is posted to a host that is not allowed
     state = httpx.get(f"{embed_server['allowed']}/api/sessions/{view_id}").json()
@@ -126,14 +127,14 @@ def test_messages_from_a_host_not_allowed_are_ignored(make_page, embed_server):
 
 def settle(page):
     """Wait until the lesson step's actions are done, or its exercise is asked."""
-    page.wait_for_function("() => !window.__backpropEmbed.lesson.running || "
+    page.wait_for_function("() => !window.__backpropTest.lesson.running || "
                            "!document.getElementById('exercise').hidden", timeout=120_000)
 
 
 def open_lesson(page, base, query):
     page.goto(f"{base}/embed?{query}")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.lesson && "
-                           "window.__backpropEmbed.lesson.index === 0", timeout=30_000)
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.lesson && "
+                           "window.__backpropTest.lesson.index === 0", timeout=30_000)
     settle(page)
 
 
@@ -143,7 +144,7 @@ def show_me(page):
         page.click(".ex-skip")
         page.wait_for_selector(".ex-truth")
         page.click(".ex-continue")
-    page.wait_for_function("() => !window.__backpropEmbed.lesson.running", timeout=120_000)
+    page.wait_for_function("() => !window.__backpropTest.lesson.running", timeout=120_000)
 
 
 def next_step(page):
@@ -168,7 +169,7 @@ def test_every_lesson_loads_and_plays(make_page, embed_server):
         assert page.locator(".lesson-count").inner_text() == f"2 / {lesson['steps']}"
         status = page.locator(".lesson-status").inner_text()
         assert "could not run" not in status, (lesson["id"], status)
-        view_id = page.evaluate("() => window.__backpropEmbed.session.view_id")
+        view_id = page.evaluate("() => window.__backpropTest.session.view_id")
         assert httpx.get(f"{base}/api/sessions/{view_id}").status_code == 200
 
 
@@ -188,8 +189,8 @@ def test_exercise_reveals_the_server_value(make_page, embed_server):
     page.wait_for_selector(".ex-truth")
     truth = float(page.locator(".ex-truth").get_attribute("data-value"))
     # the same number, from the server by another road: the weights and the batch's sample through REST
-    view_id = page.evaluate("() => window.__backpropEmbed.session.view_id")
-    frame = page.evaluate("() => window.__backpropEmbed.latestFull")
+    view_id = page.evaluate("() => window.__backpropTest.session.view_id")
+    frame = page.evaluate("() => window.__backpropTest.latestFull")
     state = httpx.get(f"{base}/api/sessions/{view_id}").json()
     assert state["state"] == "forwarded" and frame["phase"] == "forward"
     data = httpx.get(f"{base}/api/sessions/{view_id}/data", params={"split": "train"}).json()
@@ -202,7 +203,7 @@ def test_exercise_reveals_the_server_value(make_page, embed_server):
     shown_abs = float(page.locator(".ex-abs").inner_text())
     assert shown_abs == pytest.approx(abs(0.1 - truth), rel=1e-3)
     page.click(".ex-continue")
-    page.wait_for_function("() => !window.__backpropEmbed.lesson.running")
+    page.wait_for_function("() => !window.__backpropTest.lesson.running")
     assert page.locator("#exercise").is_hidden()
 
     # a "before" exercise: the loss, answered exactly right from its givens
@@ -213,14 +214,14 @@ def test_exercise_reveals_the_server_value(make_page, embed_server):
     page.click(".ex-continue")
     next_step(page)
     page.wait_for_selector("#exercise .ex-input")
-    fr = page.evaluate("() => window.__backpropEmbed.latestFull")
+    fr = page.evaluate("() => window.__backpropTest.latestFull")
     assert fr["phase"] == "forward"  # asked before the loss phase runs
     a2, y = fr["layers"][1]["a"][0][0], fr["y"][0][0]
     page.fill(".ex-input", repr(0.5 * (a2 - y) ** 2))
     page.click(".ex-submit")
     page.wait_for_selector(".ex-truth")
     assert "Within tolerance ✓" in page.locator(".ex-result").inner_text()
-    after = page.evaluate("() => window.__backpropEmbed.latestFull")
+    after = page.evaluate("() => window.__backpropTest.latestFull")
     assert after["phase"] == "loss"
     assert float(page.locator(".ex-truth").get_attribute("data-value")) == after["loss"]
 
@@ -239,7 +240,7 @@ def test_small_frame_dark_theme_and_quiz(make_page, embed_server):
     base = embed_server["allowed"]
     page = make_page(320, 400)
     page.goto(f"{base}/embed?d=circle&h=3:tanh&theme=dark&quiz=1&panels=network,data,loss")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     assert page.evaluate("() => document.documentElement.dataset.theme") == "dark"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 320
     for sel in ("#btn-play", "#btn-step", "#network", "#boundary"):
@@ -257,9 +258,9 @@ def test_share_dialog_gives_a_working_embed(make_page, embed_server):
     base = embed_server["allowed"]
     page = make_page(1280, 900)
     page.goto(f"{base}/?d=moons&h=5:relu&lr=0.1&s=4")
-    page.wait_for_function("() => window.__backpropLive && window.__backpropLive.session")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     page.evaluate("""() => import('/static/js/embed/share.js').then(m => m.openShareDialog(
-        {config: window.__backpropLive.config, speed: window.__backpropLive.speed}))""")
+        {config: window.__backpropTest.config, speed: window.__backpropTest.speed}))""")
     page.wait_for_selector("dialog.share-dialog[open]")
     snippet = page.locator("#share-embed").input_value()
     assert snippet.startswith(f'<iframe src="{base}/embed?') and "d=moons" in snippet and "h=5:relu" in snippet
@@ -270,7 +271,7 @@ def test_share_dialog_gives_a_working_embed(make_page, embed_server):
     assert "theme=dark" in src
     widget = make_page(640, 700)
     widget.goto(src)
-    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
-    cfg = widget.evaluate("() => window.__backpropEmbed.session.config")
+    widget.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
+    cfg = widget.evaluate("() => window.__backpropTest.session.config")
     assert cfg["dataset"] == "moons" and cfg["hidden_layers"] == [{"neurons": 5, "activation": "relu"}]
     assert cfg["seed"] == 4 and cfg["learning_rate"] == 0.1

@@ -134,7 +134,7 @@ def test_every_quiz_question_is_answerable_from_its_card(make_page, embed_server
     base = embed_server["allowed"]
     page = make_page(900, 900)
     page.goto(f"{base}/embed?panels=none&controls=none")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     results = {ask: [] for ask in ASKS}
     with httpx.Client(base_url=base, timeout=30) as client:
         for seed in SEEDS:

@@ -13,7 +13,7 @@ from embed_fixtures import embed_server, shown_confusion, wait_confusion_of_run 
 
 pytestmark = pytest.mark.browser
 
-EMBED = "window.__backpropEmbed"
+EMBED = "window.__backpropTest"
 
 
 def settle(page):
@@ -130,10 +130,10 @@ def test_the_loss_phase_names_the_samples_loss_and_the_batch_mean(page, live_ser
     open_app(page, live_server, "?d=xor&sp=1")
     page.click("#btn-step-phase")
     page.click("#btn-step-phase")
-    page.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'loss' && "
+    page.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'loss' && "
                            "document.getElementById('phase-detail').textContent.includes('batch mean loss')")
     text = page.locator("#phase-detail").inner_text()
-    frame = page.evaluate("() => window.__backpropLive.lastFrame")
+    frame = page.evaluate("() => window.__backpropTest.lastFrame")
     own = float(re.search(r"focus sample's loss ([\d.]+)", text).group(1))
     mean = float(re.search(r"batch mean loss = ([\d.]+)", text).group(1))
     assert own == pytest.approx(frame["loss_per_sample"][frame["focus_index"]], abs=5e-4)

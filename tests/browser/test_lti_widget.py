@@ -46,13 +46,13 @@ def test_a_graded_lesson_posts_its_exercises_to_the_gradebook(make_page, tmp_pat
             assert r.status_code == 303
             page = make_page(700, 1000)
             page.goto(base + r.headers["location"])
-            page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.lesson && "
-                                   "window.__backpropEmbed.lesson.index === 0", timeout=30_000)
-            steps = page.evaluate("() => window.__backpropEmbed.lesson.lesson.steps.map((s) => !!s.exercise)")
+            page.wait_for_function("() => window.__backpropTest && window.__backpropTest.lesson && "
+                                   "window.__backpropTest.lesson.index === 0", timeout=30_000)
+            steps = page.evaluate("() => window.__backpropTest.lesson.lesson.steps.map((s) => !!s.exercise)")
             answered = 0
             for i in range(1, max(i for i, has in enumerate(steps) if has) + 1):
                 page.click(".lesson-next")
-                page.wait_for_function("() => !window.__backpropEmbed.lesson.running || "
+                page.wait_for_function("() => !window.__backpropTest.lesson.running || "
                                        "!document.getElementById('exercise').hidden", timeout=120_000)
                 if steps[i]:
                     page.wait_for_selector("#exercise .ex-input, #exercise .ex-sign", timeout=30_000)
@@ -62,7 +62,7 @@ def test_a_graded_lesson_posts_its_exercises_to_the_gradebook(make_page, tmp_pat
                     answered += 1
                     until(lambda: len(platform.scores) == answered)
                     page.wait_for_function(f"() => /Saved to your course: 0 of {sum(steps)}/.test(document.getElementById('toast').textContent)")
-                page.wait_for_function("() => !window.__backpropEmbed.lesson.running", timeout=120_000)
+                page.wait_for_function("() => !window.__backpropTest.lesson.running", timeout=120_000)
             assert answered == sum(steps) >= 2
             assert len(platform.scores) == answered and not platform.refusals
             last = platform.scores[-1]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from waits import animation_done
 pytestmark = pytest.mark.browser
 
 SINE = "?d=sine&h=5:tanh,3:tanh&lr=0.1&s=2"
@@ -13,7 +14,7 @@ SINE = "?d=sine&h=5:tanh,3:tanh&lr=0.1&s=2"
 # For each hidden neuron: the value its plot shows at several x (read back from the canvas as the darkest pixel
 # of a column: the curve is drawn in ink over pale tints), next to the value the boundary message holds there.
 READ_PLOTS = """() => {
-  const live = window.__backpropLive, b = live.boundary, layout = live.layout, frame = live.lastFrame;
+  const live = window.__backpropTest, b = live.boundary, layout = live.layout, frame = live.lastFrame;
   const canvas = document.getElementById('network');
   const dpr = canvas.width / canvas.getBoundingClientRect().width;
   const ctx = canvas.getContext('2d');
@@ -46,16 +47,16 @@ def js(page, expr):
 
 def test_sine_hidden_neurons_show_their_activation_along_x(page, live_server, open_app, screenshots):
     open_app(page, live_server, SINE)
-    page.wait_for_function("() => window.__backpropLive.boundary && window.__backpropLive.boundary.neurons")
-    b = js(page, "window.__backpropLive.boundary")
+    page.wait_for_function("() => window.__backpropTest.boundary && window.__backpropTest.boundary.neurons")
+    b = js(page, "window.__backpropTest.boundary")
     assert [[len(n) for n in layer] for layer in b["neurons"]] == [[200] * 5, [200] * 3]  # per layer: neurons x points
     assert len(b["curve"]["x"]) == 200
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && window.__backpropLive.lastFrame.phase === 'update' "
-                           "&& window.__backpropLive.boundary.step === 1")
-    page.wait_for_timeout(1800)  # the step's animation ends
+    page.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update' "
+                           "&& window.__backpropTest.boundary.step === 1")
+    animation_done(page)
     # every neuron holds a plot: the input x, each hidden neuron's activation, the output
-    plotted = js(page, "window.__backpropLive.neuronPlots")
+    plotted = js(page, "window.__backpropTest.neuronPlots")
     assert sorted(plotted) == sorted(["0:0", *[f"1:{k}" for k in range(5)], *[f"2:{k}" for k in range(3)], "3:0"])
     # and each hidden neuron's curve is drawn where its values are
     reads = page.evaluate(READ_PLOTS)
@@ -73,11 +74,11 @@ def test_legend_says_what_the_neurons_show(page, live_server, open_app):
     assert page.locator("#legend-inside").inner_text().strip() == "inside: the neuron's a along x (ring: the focus sample)"
     page.evaluate("() => { const s = document.getElementById('speed'); s.value = 1000; s.dispatchEvent(new Event('input')); }")
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.phase === 'live'")
+    page.wait_for_function("() => window.__backpropTest.phase === 'live'")
     page.wait_for_function("() => document.getElementById('legend-node').textContent === 'neuron: activation a, mean over the batch'")
     assert page.locator("#legend-inside").inner_text().strip() == "inside: the neuron's a along x"
     page.click("#btn-play")
-    page.wait_for_function("() => !window.__backpropLive.playing")
+    page.wait_for_function("() => !window.__backpropTest.playing")
 
 
 def test_step_counter_agrees_with_the_phase_text(page, live_server, open_app):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from waits import animation_done
+
 pytestmark = pytest.mark.browser
 
 
@@ -29,9 +31,9 @@ def fmt(page, v: float) -> str:
 def first_step(page, open_app, live_server):
     open_app(page, live_server, "?d=xor&h=4:tanh,2:tanh&s=3&sp=1")
     page.keyboard.press("Shift+ArrowRight")
-    page.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && "
-                           "window.__backpropLive.lastFrame.phase === 'update' && window.__backpropLive.lastFrame.detail === 'full'")
-    page.wait_for_timeout(1600)  # the step's animation has ended: what is drawn is the frame
+    page.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && "
+                           "window.__backpropTest.lastFrame.phase === 'update' && window.__backpropTest.lastFrame.detail === 'full'")
+    animation_done(page)  # what is drawn is the frame
 
 
 def tab_into_diagram(page):
@@ -50,7 +52,7 @@ def test_the_diagram_is_walked_with_arrow_keys_and_inspected_with_enter(page, li
     before = canvas_pixels(page)
 
     tab_into_diagram(page)
-    frame = js(page, "window.__backpropLive.lastFrame")
+    frame = js(page, "window.__backpropTest.lastFrame")
     focus = frame["focus_index"]
     assert said(page).startswith("x₁, 1 of 2: value " + fmt(page, frame["a0"][focus][0]))
     assert canvas_pixels(page) != before  # the cursor is drawn
@@ -75,11 +77,11 @@ def test_the_diagram_is_walked_with_arrow_keys_and_inspected_with_enter(page, li
     page.keyboard.press("ArrowDown")
     assert said(page).startswith("connection from neuron 2 of hidden layer 1 to neuron 2 of hidden layer 2, weight w2,2 of layer 2")
     # the arrows walked the diagram: the run did not step
-    assert js(page, "window.__backpropLive.lastFrame.step") == 1
-    assert js(page, "window.__backpropLive.lastFrame.phase") == "update"
+    assert js(page, "window.__backpropTest.lastFrame.step") == 1
+    assert js(page, "window.__backpropTest.lastFrame.phase") == "update"
 
     page.keyboard.press("Enter")
-    assert js(page, "window.__backpropLive.selection") == {"kind": "edge", "l": 2, "j": 1, "k": 1}
+    assert js(page, "window.__backpropTest.selection") == {"kind": "edge", "l": 2, "j": 1, "k": 1}
     page.wait_for_selector("#inspector td[data-q='grad_W']")
     shown = float(page.locator("#inspector td[data-q='grad_W']").get_attribute("data-value"))
     assert shown == frame["layers"][1]["grad_W"][1][1]
@@ -93,17 +95,17 @@ def test_the_diagram_is_walked_with_arrow_keys_and_inspected_with_enter(page, li
     page.keyboard.press("ArrowDown")
     assert said(page).startswith("connection from x₂ to neuron 2 of hidden layer 1")
     page.keyboard.press("Enter")
-    assert js(page, "window.__backpropLive.selection") == {"kind": "edge", "l": 1, "j": 1, "k": 1}
+    assert js(page, "window.__backpropTest.selection") == {"kind": "edge", "l": 1, "j": 1, "k": 1}
 
     page.keyboard.press("Escape")
-    assert js(page, "window.__backpropLive.selection") is None
+    assert js(page, "window.__backpropTest.selection") is None
     assert page.locator("#inspector").inner_html() == ""
 
     # after a click the arrows step the run again, as the help says
     canvas.click(position={"x": 3, "y": 3})
-    assert js(page, "window.__backpropLive.selection") is None
+    assert js(page, "window.__backpropTest.selection") is None
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => window.__backpropLive.lastFrame.step === 2 && window.__backpropLive.lastFrame.phase === 'forward'")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.step === 2 && window.__backpropTest.lastFrame.phase === 'forward'")
     page.keyboard.press("?")
     page.wait_for_selector("dialog#help[open]")
     assert "In the network diagram" in page.locator("dialog#help").inner_text()
@@ -116,9 +118,12 @@ def test_controls_keep_their_own_keys(page, live_server, open_app):
     slider = int(page.locator("#speed").input_value())
     page.keyboard.press("ArrowRight")
     page.wait_for_function(f"() => Number(document.getElementById('speed').value) > {slider}")
-    page.wait_for_timeout(300)
-    assert js(page, "window.__backpropLive.frameCount") == 0
-    assert js(page, "window.__backpropLive.speed") > 1
+    assert js(page, "window.__backpropTest.speed") > 1
+    # then one whole step from its button: had the arrow asked for a phase too, the server (which answers in order)
+    # would have sent that phase's frame first
+    page.click("#btn-step")
+    page.wait_for_function("() => window.__backpropTest.frameCount >= 1")
+    assert js(page, "[window.__backpropTest.frameCount, window.__backpropTest.lastFrame.phase]") == [1, "update"]
     # space ticks a checkbox and opens a section instead of playing
     page.focus("#opt-show-test")
     page.keyboard.press(" ")
@@ -126,12 +131,12 @@ def test_controls_keep_their_own_keys(page, live_server, open_app):
     page.focus("details.about-math summary")
     page.keyboard.press(" ")
     assert js(page, "document.querySelector('details.about-math').open") is False
-    page.wait_for_timeout(300)
-    assert js(page, "window.__backpropLive.playing") is False
+    # play would have been set at once by the key's handler (the keypress has been dispatched by now)
+    assert js(page, "window.__backpropTest.playing") is False
     # elsewhere the shortcuts still work
     page.focus("#btn-help")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'forward'")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'forward'")
 
 
 def test_formulas_wrap_to_a_phone_width(make_page, live_server, open_app, screenshots):

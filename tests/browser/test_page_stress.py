@@ -9,7 +9,7 @@ import pytest
 from app_server import serve_app
 
 FEED = """async () => {
-  const c = window.__backpropLive.charts;
+  const c = window.__backpropTest.charts;
   const bad = [0, 1e-320, 1e308, NaN, Infinity, -Infinity, -1, 5e-324, Number.MAX_VALUE];
   const base = (c.metrics.lastStep || 0) + 1;
   bad.forEach((v, i) => {
@@ -37,7 +37,7 @@ def test_charts_take_any_value_and_the_page_answers_while_a_run_diverges(page, l
     # the scenario that froze the page: XOR, about 180 steps/s, learning rate 10, then regularization and optimizer
     # changed while it plays
     open_app(page, live_server, "?d=xor&sp=180")
-    page.wait_for_function("() => window.__backpropLive.chartSteps.metrics === 0")  # the run's own first metrics
+    page.wait_for_function("() => window.__backpropTest.chartSteps.metrics === 0")  # the run's own first metrics
     for log in (False, True):  # the loss chart on a linear and on a log axis
         if log:
             page.check("#opt-log")
@@ -47,17 +47,17 @@ def test_charts_take_any_value_and_the_page_answers_while_a_run_diverges(page, l
             assert lo is not None and hi is not None and 0 < hi - lo < 1e16, fed
     page.select_option("#cfg-lr", "10")
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.frameCount > 20 || "
+    page.wait_for_function("() => window.__backpropTest.frameCount > 20 || "
                            "!document.getElementById('banner').hidden")
     answers = []
     for i in range(6):
         answers.append(page.evaluate(ANSWER, "cfg-reg" if i % 2 else "cfg-opt"))
-        page.wait_for_function("(n) => window.__backpropLive.frameCount > n", arg=page.evaluate(
-            "() => window.__backpropLive.frameCount"))
+        page.wait_for_function("(n) => window.__backpropTest.frameCount > n", arg=page.evaluate(
+            "() => window.__backpropTest.frameCount"))
     answers.sort()
     # a loaded 2-core machine: the median answer within 200 ms, none anywhere near the 14 s of the freeze
     assert answers[len(answers) // 2] < 200 and answers[-1] < 1000, answers
-    assert page.evaluate("() => window.__backpropLive.charts.errors") == 0
+    assert page.evaluate("() => window.__backpropTest.charts.errors") == 0
 
 
 def test_chart_values_are_sanitized_once_at_their_entry(page, live_server, open_app):
@@ -120,7 +120,7 @@ def test_a_page_that_comes_back_to_its_diverged_run_says_so(page, live_server, o
     # the teacher's tab reloads onto its run (kept by the tab), which diverged meanwhile (a viewer joining one is
     # tests/browser/test_watch.py)
     open_app(page, live_server, "?d=plane&lr=10&n=0.5")
-    sid = page.evaluate("() => window.__backpropLive.session.id")
+    sid = page.evaluate("() => window.__backpropTest.session.id")
     for _ in range(20):
         frame = httpx.post(f"{live_server}/api/sessions/{sid}/step", json={"phase": "full", "count": 50}).json()
         if frame["diverged"]:
@@ -128,11 +128,11 @@ def test_a_page_that_comes_back_to_its_diverged_run_says_so(page, live_server, o
     assert frame["diverged"], "the run did not diverge"
     page.reload()
     page.wait_for_function("() => !document.getElementById('banner').hidden")
-    assert page.evaluate("() => window.__backpropLive.session.id") == sid
+    assert page.evaluate("() => window.__backpropTest.session.id") == sid
     assert "diverged" in page.locator("#banner-text").inner_text()
     assert page.locator("#banner-reset").is_visible() and page.locator("#banner-lower-lr").is_visible()
     page.click("#btn-play")  # refused while diverged, and the banner says why
-    assert not page.evaluate("() => window.__backpropLive.playing") and page.locator("#banner").is_visible()
+    assert not page.evaluate("() => window.__backpropTest.playing") and page.locator("#banner").is_visible()
 
 
 def test_the_diagram_stays_put_while_slow_motion_plays(page, live_server, open_app):
@@ -145,10 +145,10 @@ def test_the_diagram_stays_put_while_slow_motion_plays(page, live_server, open_a
                                if (window.__sampling) requestAnimationFrame(sample); };
         window.__sampling = true; sample();
     }""")
-    start = page.evaluate("() => window.__backpropLive.lastFrame.step")
+    start = page.evaluate("() => window.__backpropTest.lastFrame.step")
     page.click("#btn-play")
     # 20 steps of every phase animated (forward, loss, backward, update: the phase text changes at each)
-    page.wait_for_function("(s) => window.__backpropLive.lastFrame.step >= s + 20", arg=start, timeout=60_000)
+    page.wait_for_function("(s) => window.__backpropTest.lastFrame.step >= s + 20", arg=start, timeout=60_000)
     page.click("#btn-play")
     tops = page.evaluate("() => { window.__sampling = false; return [...window.__tops]; }")
     assert len(tops) == 1, tops
@@ -159,17 +159,17 @@ def test_no_label_is_cut_on_the_page_or_in_the_widget(make_page, live_server, wi
     query = "d=blobs3&f=x1,x2,x1_sq,x2_sq,x1_x2,sin_x1,sin_x2&h=4:tanh"
     page = make_page(width, 800)
     page.goto(f"{live_server}/?{query}")
-    page.wait_for_function("() => window.__backpropLive && window.__backpropLive.lastFrame && "
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.lastFrame && "
                            "document.getElementById('conn-status').classList.contains('ok')")
     page.keyboard.press("Shift+ArrowRight")  # a step: the prediction and the loss are labelled too
-    page.wait_for_function("() => window.__backpropLive.labelBoxes.boxes.some((b) => b.text.includes('loss '))",
+    page.wait_for_function("() => window.__backpropTest.labelBoxes.boxes.some((b) => b.text.includes('loss '))",
                            timeout=20_000)
     widget = make_page(min(width, 640), 560)
     widget.goto(f"{live_server}/embed?{query}")
-    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.labelBoxes && "
-                             "window.__backpropEmbed.labelBoxes.boxes.length >= 10")
-    for where, got in (("page", page.evaluate("() => window.__backpropLive.labelBoxes")),
-                       ("widget", widget.evaluate("() => window.__backpropEmbed.labelBoxes"))):
+    widget.wait_for_function("() => window.__backpropTest && window.__backpropTest.labelBoxes && "
+                             "window.__backpropTest.labelBoxes.boxes.length >= 10")
+    for where, got in (("page", page.evaluate("() => window.__backpropTest.labelBoxes")),
+                       ("widget", widget.evaluate("() => window.__backpropTest.labelBoxes"))):
         texts = [b["text"] for b in got["boxes"]]
         assert {"sin x₁", "x₁x₂", "class 0", "class 2"} <= set(texts), (where, texts)
         for b in got["boxes"]:
@@ -187,9 +187,9 @@ CUT_TEXT = """() => [...document.querySelectorAll('label, button, .chip, .phaseb
 def test_a_chart_that_fails_to_draw_is_rebuilt_and_the_page_goes_on(page, live_server, open_app):
     open_app(page, live_server)
     # the run's own first metrics have arrived: nothing else comes while it is paused
-    page.wait_for_function("() => window.__backpropLive.chartSteps.metrics === 0")
+    page.wait_for_function("() => window.__backpropTest.chartSteps.metrics === 0")
     got = page.evaluate("""async () => {
-        const c = window.__backpropLive.charts, broken = c.lossChart;
+        const c = window.__backpropTest.charts, broken = c.lossChart;
         broken.setData = () => { throw new RangeError("Invalid array length"); };
         c.addMetrics({ step: 1, train_loss: 0.5, test_loss: 0.6, train_accuracy: 0.5, test_accuracy: 0.5 });
         c.render();
@@ -200,7 +200,7 @@ def test_a_chart_that_fails_to_draw_is_rebuilt_and_the_page_goes_on(page, live_s
     }""")
     assert got == {"errors": 1, "rebuilt": True, "drawn": [1, 2]}
     page.click("#btn-step")  # and the page still answers
-    page.wait_for_function("() => window.__backpropLive.lastFrame.step >= 1")
+    page.wait_for_function("() => window.__backpropTest.lastFrame.step >= 1")
 
 
 def test_commands_sent_while_disconnected_wait_latest_wins_and_bounded(page, live_server, open_app):

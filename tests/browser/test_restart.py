@@ -14,7 +14,7 @@ from app.local_server import LocalServer
 from app.snapshots import SqliteSnapshots, describe
 
 pytestmark = pytest.mark.browser
-LIVE = "() => window.__backpropLive && window.__backpropLive.lastFrame && document.getElementById('conn-status').classList.contains('ok')"
+LIVE = "() => window.__backpropTest && window.__backpropTest.lastFrame && document.getElementById('conn-status').classList.contains('ok')"
 
 
 def saved_step(db, session_id: str) -> int | None:
@@ -35,19 +35,20 @@ def quiet_page(browser, errors: list):
 
 @pytest.mark.parametrize("how", ["graceful", "killed"])
 def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
-    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2"}
+    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2",
+           "BACKPROP_TEST_HOOKS": "1"}
     errors: list = []
     server = LocalServer(env=env, log=tmp_path / "first.log").start()
     teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
     try:
         teacher.goto(f"{server.base}/?d=moons&h=4:tanh&s=3")
         teacher.wait_for_function(LIVE)
-        sid = teacher.evaluate("window.__backpropLive.session.id")
-        vid = teacher.evaluate("window.__backpropLive.session.view_id")
+        sid = teacher.evaluate("window.__backpropTest.session.id")
+        vid = teacher.evaluate("window.__backpropTest.session.view_id")
         student.goto(f"{server.base}/watch/{vid}")
         student.wait_for_function(LIVE)
         teacher.click("#btn-step")
-        student.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && window.__backpropLive.lastFrame.phase === 'update'")
+        student.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update'")
         if how == "graceful":
             server.stop()  # SIGTERM: every run saved on the way out
         else:
@@ -61,12 +62,12 @@ def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
         server = LocalServer(env=env, port=server.port, log=tmp_path / "second.log").start()
         for page in (teacher, student):
             page.wait_for_function(LIVE, timeout=30_000)
-        assert teacher.evaluate("window.__backpropLive.session.id") == sid
-        assert not student.evaluate("window.__backpropLive.ended")
+        assert teacher.evaluate("window.__backpropTest.session.id") == sid
+        assert not student.evaluate("window.__backpropTest.ended")
         assert httpx.get(f"{server.base}/api/sessions/{sid}").json()["step"] == 1
         # the run goes on, for the class too
         teacher.click("#btn-step")
-        student.wait_for_function("() => window.__backpropLive.lastFrame.step === 2")
+        student.wait_for_function("() => window.__backpropTest.lastFrame.step === 2")
         assert not errors, errors
     finally:
         teacher.context.close()

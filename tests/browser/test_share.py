@@ -38,7 +38,7 @@ def test_share_dialog_gives_this_run_and_the_widget_starts_it(make_page, live_se
     page.select_option("#cfg-lr", "0.1")
     page.select_option("#cfg-opt", "adam")
     page.select_option("#cfg-init", "he")
-    page.wait_for_function("() => window.__backpropLive.session.config.init === 'he' && "
+    page.wait_for_function("() => window.__backpropTest.session.config.init === 'he' && "
                            "location.search.includes('init=he') && location.search.includes('opt=adam')")
     here = page.evaluate("() => location.href")
     query = urlsplit(here).query
@@ -51,12 +51,12 @@ def test_share_dialog_gives_this_run_and_the_widget_starts_it(make_page, live_se
     assert page.locator("#share-preview").get_attribute("href") == frame["src"]
 
     # the snippet's address starts the same run: same config, same starting weights
-    main = page.evaluate("() => window.__backpropLive.session")
+    main = page.evaluate("() => window.__backpropTest.session")
     widget = make_page(640, 700)
     widget.goto(frame["src"])
-    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session && "
-                             "window.__backpropEmbed.session.W")
-    embedded = widget.evaluate("() => window.__backpropEmbed.session")
+    widget.wait_for_function("() => window.__backpropTest && window.__backpropTest.session && "
+                             "window.__backpropTest.session.W")
+    embedded = widget.evaluate("() => window.__backpropTest.session")
     for key in ("dataset", "hidden_layers", "learning_rate", "optimizer", "init", "seed", "data_seed", "noise",
                 "batch_size", "features"):
         assert embedded["config"][key] == main["config"][key], key
@@ -95,7 +95,7 @@ def test_share_dialog_options_and_lesson_change_the_snippet(page, live_server, o
     box.focus()
     page.keyboard.press(" ")
     assert box.is_checked()
-    assert page.evaluate("() => window.__backpropLive.playing") is False
+    assert page.evaluate("() => window.__backpropTest.playing") is False
     page.keyboard.press("Escape")
     page.wait_for_selector("dialog.share-dialog", state="hidden", timeout=2000)
 
@@ -136,10 +136,10 @@ def test_lessons_menu_lists_the_lessons_and_opens_them_in_the_widget(page, live_
         first.click()
     tab = opened.value
     problems.attach(tab)
-    tab.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
+    tab.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
     tab.wait_for_selector("#lesson .lesson-title")
     assert tab.locator("#lesson .lesson-title").inner_text() == lessons[0]["title"]
-    assert page.evaluate("() => window.__backpropLive.playing") is False
+    assert page.evaluate("() => window.__backpropTest.playing") is False
 
 
 @pytest.mark.parametrize("width,height", [(1280, 800), (360, 740)])
@@ -194,11 +194,11 @@ def test_the_snippet_is_tall_enough_for_the_panels_chosen(make_page, live_server
     host.goto(f"{live_server}/snippet-host")
     widget = host.frame_locator("iframe")
     inner = host.frames[1]
-    inner.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session && "
-                            "window.__backpropEmbed.layout.length > 1")
+    inner.wait_for_function("() => window.__backpropTest && window.__backpropTest.session && "
+                            "window.__backpropTest.layout.length > 1")
     widget.locator("#btn-step").click()
-    inner.wait_for_function("() => window.__backpropEmbed.latestFrame && window.__backpropEmbed.latestFrame.step >= 1")
-    node = inner.evaluate("() => window.__backpropEmbed.layout[1][0]")
+    inner.wait_for_function("() => window.__backpropTest.latestFrame && window.__backpropTest.latestFrame.step >= 1")
+    node = inner.evaluate("() => window.__backpropTest.layout[1][0]")
     widget.locator("#network").click(position={"x": node["x"], "y": node["y"]})
     inner.wait_for_selector("#inspector table.nums")
     inner.wait_for_function("() => document.querySelectorAll('#inspector .katex').length > 0")

@@ -19,12 +19,13 @@ from __future__ import annotations
 import pytest
 
 from stream_messages import collect
+from waits import animation_done
 
 pytestmark = pytest.mark.browser
 
 SAMPLE = """() => {
   const $ = (id) => document.getElementById(id);
-  const live = window.__backpropLive;
+  const live = window.__backpropTest;
   return {
     step: Number($("step-count").textContent), running: !$("step-state").hidden,
     train: $("train-loss").textContent, test: $("test-loss").textContent,
@@ -38,13 +39,13 @@ def sample_while_playing(page, script: str, count: int, every_ms: int) -> list[d
     """Presses play, evaluates `script` `count` times, every `every_ms`, from the first step's frame on, then
     pauses; returns the samples."""
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.latestFrame.step >= 1")
+    page.wait_for_function("() => window.__backpropTest.latestFrame.step >= 1")
     samples = []
     for _ in range(count):
         page.wait_for_timeout(every_ms)
         samples.append(page.evaluate(script))
     page.click("#btn-play")
-    page.wait_for_function("() => !window.__backpropLive.playing")
+    page.wait_for_function("() => !window.__backpropTest.playing")
     return samples
 
 
@@ -56,11 +57,11 @@ def settled_step(sample: dict) -> int:
 def test_header_losses_follow_the_step_being_animated(page, live_server, open_app):
     received = collect(page, "metrics")
     open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.3&s=1&ds=1&sp=2")
-    page.wait_for_function("() => window.__backpropLive.metricsShown")
-    start = page.evaluate("() => window.__backpropLive.session.metrics")
+    page.wait_for_function("() => window.__backpropTest.metricsShown")
+    start = page.evaluate("() => window.__backpropTest.session.metrics")
     received.setdefault(start["step"], start)  # the run's metrics before any step come with the session
     samples = sample_while_playing(page, SAMPLE, 36, 110)
-    page.wait_for_timeout(300)
+    animation_done(page)
 
     # the page's own number format, for the metrics of the step each sample should show
     settled_of = [settled_step(s) for s in samples]
@@ -94,11 +95,11 @@ def test_widget_counters_follow_the_animation(make_page, live_server):
     page = make_page(640, 560)
     received = collect(page, "metrics")
     page.goto(f"{live_server}/embed?d=xor&h=4:tanh&lr=0.3&speed=2&panels=network,data,loss")
-    page.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session")
-    start = page.evaluate("() => window.__backpropEmbed.session.metrics")
+    page.wait_for_function("() => window.__backpropTest && window.__backpropTest.session")
+    start = page.evaluate("() => window.__backpropTest.session.metrics")
     received.setdefault(start["step"], start)
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropEmbed.latestFrame && window.__backpropEmbed.latestFrame.step >= 1")
+    page.wait_for_function("() => window.__backpropTest.latestFrame && window.__backpropTest.latestFrame.step >= 1")
     samples = []
     for _ in range(30):
         page.wait_for_timeout(110)
@@ -106,7 +107,7 @@ def test_widget_counters_follow_the_animation(make_page, live_server):
             step: Number(document.getElementById('step-count').textContent),
             loss: document.getElementById('loss-value').textContent,
             phase: document.getElementById('phase-label').textContent,
-            latest: window.__backpropEmbed.latestFrame.step })"""))
+            latest: window.__backpropTest.latestFrame.step })"""))
     page.click("#btn-play")
     texts = page.evaluate("(v) => import('/static/js/palette.js').then((p) => v.map((x) => p.fmt(x, 4)))",
                           [received.get(s["step"], {}).get("train_loss") for s in samples])
@@ -121,7 +122,7 @@ def test_widget_counters_follow_the_animation(make_page, live_server):
 
 CHARTS = """() => {
   const $ = (id) => document.getElementById(id);
-  const live = window.__backpropLive;
+  const live = window.__backpropTest;
   const heat = live.heatmap;
   let hash = 0;
   if (heat.width) {
@@ -140,10 +141,10 @@ CHARTS = """() => {
 def test_charts_and_pictures_follow_the_step_being_animated(page, live_server, open_app):
     boundaries = collect(page, "boundary")
     open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.3&s=1&ds=1&sp=2")
-    page.wait_for_function("() => window.__backpropLive.boundary && window.__backpropLive.chartSteps.metrics === 0")
+    page.wait_for_function("() => window.__backpropTest.boundary && window.__backpropTest.chartSteps.metrics === 0")
     samples = sample_while_playing(page, CHARTS, 60, 60)
     # paused: what arrived shows at once, without waiting for the animation to finish the step
-    page.wait_for_function("() => { const l = window.__backpropLive; return l.chartSteps.metrics === l.latestFrame.step "
+    page.wait_for_function("() => { const l = window.__backpropTest; return l.chartSteps.metrics === l.latestFrame.step "
                            "&& l.boundary.step === l.latestFrame.step; }", timeout=1500)
 
     ahead = 0
@@ -175,19 +176,12 @@ def test_charts_and_pictures_follow_the_step_being_animated(page, live_server, o
 def test_live_view_charts_and_heatmap_keep_up(page, live_server, open_app):
     open_app(page, live_server, "?d=xor&h=4:tanh&lr=0.1&s=1&ds=1&sp=500")
     page.click("#btn-play")
-    page.wait_for_function("() => window.__backpropLive.phase === 'live' && window.__backpropLive.latestFrame.step >= 300")
-    # no phase animation: the charts and the heatmap take what arrives, close behind the latest step, and the
-    # page keeps drawing smoothly
-    fps, stats = page.evaluate("""() => new Promise((done) => {
-      let n = 0; const t0 = performance.now();
-      const tick = () => { n++; if (performance.now() - t0 < 1000) requestAnimationFrame(tick);
-        else done([n * 1000 / (performance.now() - t0), window.__backpropLive.drawStats]); };
-      requestAnimationFrame(tick);
-    })""")
-    assert fps >= 20 and stats["ms"] < 25, (fps, stats)
+    page.wait_for_function("() => window.__backpropTest.phase === 'live' && window.__backpropTest.latestFrame.step >= 300")
+    # no phase animation: the charts and the heatmap take what arrives, close behind the latest step (how
+    # smoothly the page draws meanwhile is bench/page.py's to measure)
     # within a few metrics and boundary messages (every 1/15 s and 1/4 s) they pass the step trained just now
-    now = page.evaluate("() => window.__backpropLive.latestFrame.step")
-    page.wait_for_function("""(now) => { const l = window.__backpropLive;
+    now = page.evaluate("() => window.__backpropTest.latestFrame.step")
+    page.wait_for_function("""(now) => { const l = window.__backpropTest;
       return l.chartSteps.metrics >= now && l.chartSteps.grads >= now && l.boundary.step >= now && l.imagesStep >= now; }""",
                            arg=now, timeout=3000)
     page.click("#btn-play")
@@ -195,7 +189,7 @@ def test_live_view_charts_and_heatmap_keep_up(page, live_server, open_app):
 
 HIGHLIGHT = """() => {
   const $ = (id) => document.getElementById(id);
-  const live = window.__backpropLive;
+  const live = window.__backpropTest;
   return {
     step: Number($("step-count").textContent), running: !$("step-state").hidden,
     phase: $("phase-label").dataset.phase, latest: live.latestFrame.step,
@@ -232,9 +226,9 @@ def test_batch_highlight_follows_the_step_being_animated(page, live_server, open
     page.wait_for_function("() => document.getElementById('step-state').hidden")
     before = page.evaluate(HIGHLIGHT)
     page.click("#btn-step")
-    page.wait_for_function("(n) => window.__backpropLive.latestFrame.step > n", arg=before["latest"])
+    page.wait_for_function("(n) => window.__backpropTest.latestFrame.step > n", arg=before["latest"])
     # the counter and the phase bar follow on the page's next animation frame
     page.wait_for_function("() => !document.getElementById('step-state').hidden")
     now = page.evaluate(HIGHLIGHT)
     assert now["running"] and now["phase"] in ("forward", "loss"), now
-    assert now["batch"] == page.evaluate("() => Array.from(window.__backpropLive.latestFrame.batch_indices)") != before["batch"]
+    assert now["batch"] == page.evaluate("() => Array.from(window.__backpropTest.latestFrame.batch_indices)") != before["batch"]

@@ -12,7 +12,7 @@ from tcp_proxy import CuttableProxy
 
 pytestmark = pytest.mark.browser
 
-LIVE = "() => window.__backpropLive && window.__backpropLive.lastFrame && document.getElementById('conn-status').classList.contains('ok')"
+LIVE = "() => window.__backpropTest && window.__backpropTest.lastFrame && document.getElementById('conn-status').classList.contains('ok')"
 # every (step, phase) the phase bar shows, with the moment it showed it: the animation as a person sees it
 RECORD_PHASES = """
 addEventListener('DOMContentLoaded', () => {
@@ -57,17 +57,17 @@ def live_link(teacher) -> str:
 
 def shown(page) -> list:
     """(step, phase) of the frame the page shows, and what its phase bar says."""
-    return js(page, "[window.__backpropLive.lastFrame.step, window.__backpropLive.lastFrame.phase, document.getElementById('phase-label').dataset.phase]")
+    return js(page, "[window.__backpropTest.lastFrame.step, window.__backpropTest.lastFrame.phase, document.getElementById('phase-label').dataset.phase]")
 
 
 def click_edge(page, l: int, j: int, k: int) -> None:
     """Click the connection from neuron j of layer l-1 to neuron k of layer l (where no other crosses it)."""
-    cols = js(page, "window.__backpropLive.layout")
+    cols = js(page, "window.__backpropTest.layout")
     a, b = cols[l - 1][j], cols[l][k]
     want = {"kind": "edge", "l": l, "j": j, "k": k}
     for t in (0.5, 0.35, 0.65, 0.25, 0.75):
         page.click("#network", position={"x": a["x"] + t * (b["x"] - a["x"]), "y": a["y"] + t * (b["y"] - a["y"])})
-        if js(page, "window.__backpropLive.selection") == want:
+        if js(page, "window.__backpropTest.selection") == want:
             return
     raise AssertionError(f"no click selected {want}")
 
@@ -81,7 +81,7 @@ def test_a_class_watches_the_teacher_step_phase_by_phase(make_page, live_server,
     open_app(teacher, live_server, "?d=xor&h=4:tanh,2:tanh&s=5")
     assert teacher.inner_text("#audience-count") == "0"
     url = live_link(teacher)
-    vid = js(teacher, "window.__backpropLive.session.view_id")
+    vid = js(teacher, "window.__backpropTest.session.view_id")
     assert url == f"{live_server}/watch/{vid}"
 
     sent: list = []
@@ -96,15 +96,15 @@ def test_a_class_watches_the_teacher_step_phase_by_phase(make_page, live_server,
 
     for i, phase in enumerate(("forward", "loss", "backward", "update")):
         teacher.click("#btn-step-phase")
-        teacher.wait_for_function(f"() => window.__backpropLive.lastFrame.phase === '{phase}'")
-        student.wait_for_function(f"() => window.__backpropLive.lastFrame.step === 1 && window.__backpropLive.lastFrame.phase === '{phase}' && document.getElementById('phase-label').dataset.phase === '{phase}'")
+        teacher.wait_for_function(f"() => window.__backpropTest.lastFrame.phase === '{phase}'")
+        student.wait_for_function(f"() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === '{phase}' && document.getElementById('phase-label').dataset.phase === '{phase}'")
         teacher.wait_for_function(f"() => document.getElementById('phase-label').dataset.phase === '{phase}'")
         assert shown(student) == shown(teacher) == [1, phase, phase]
         if phase == "backward":
             # the teacher opens the inspector on one weight: the class sees that weight and its numbers
             click_edge(teacher, 2, 1, 0)
             teacher.wait_for_selector("#inspector td.num[data-q='grad_W']")
-            student.wait_for_function("() => JSON.stringify(window.__backpropLive.selection) === '{\"kind\":\"edge\",\"l\":2,\"j\":1,\"k\":0}'")
+            student.wait_for_function("() => JSON.stringify(window.__backpropTest.selection) === '{\"kind\":\"edge\",\"l\":2,\"j\":1,\"k\":0}'")
             student.wait_for_selector("#inspector td.num[data-q='grad_W']")
             assert number(student, "grad_W") == number(teacher, "grad_W")
             assert student.locator("#inspector h3").inner_text() == teacher.locator("#inspector h3").inner_text()
@@ -137,12 +137,12 @@ def test_students_follow_or_explore_on_their_own(make_page, live_server, open_ap
     open_app(teacher, live_server, "?d=circle&h=4:tanh&bs=10&s=2")
     url = live_link(teacher)
     teacher.click("#btn-step")
-    teacher.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'update'")
+    teacher.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'update'")
     student = watching_page(make_page)
     student.goto(url)
     student.wait_for_function(LIVE)
     click_edge(teacher, 1, 0, 1)
-    student.wait_for_function("() => window.__backpropLive.selection && window.__backpropLive.selection.k === 1")
+    student.wait_for_function("() => window.__backpropTest.selection && window.__backpropTest.selection.k === 1")
     # the student explores: their own weight and focus sample; the teacher's page is unchanged
     student.click("#btn-explore")
     assert student.inner_text("#follow-state") == "Exploring on your own"
@@ -151,13 +151,13 @@ def test_students_follow_or_explore_on_their_own(make_page, live_server, open_ap
     student.press("#focus", "Enter")
     student.wait_for_function("() => /focus sample 4 of 10/.test(document.getElementById('inspector-hint').textContent)")
     click_edge(teacher, 1, 1, 2)
-    teacher.wait_for_function("() => window.__backpropLive.selection.k === 2")
-    assert js(student, "window.__backpropLive.selection") == {"kind": "edge", "l": 2, "j": 3, "k": 0}
-    assert js(teacher, "window.__backpropLive.session.config.focus_index") in (0, None)
+    teacher.wait_for_function("() => window.__backpropTest.selection.k === 2")
+    assert js(student, "window.__backpropTest.selection") == {"kind": "edge", "l": 2, "j": 3, "k": 0}
+    assert js(teacher, "window.__backpropTest.session.config.focus_index") in (0, None)
     assert "focus sample 1 of 10" in teacher.inner_text("#inspector-hint")
     # follow again: the teacher's selection and focus sample come back
     student.click("#btn-follow")
-    student.wait_for_function("() => window.__backpropLive.following && window.__backpropLive.selection.j === 1 && window.__backpropLive.selection.k === 2")
+    student.wait_for_function("() => window.__backpropTest.following && window.__backpropTest.selection.j === 1 && window.__backpropTest.selection.k === 2")
     student.wait_for_function("() => /focus sample 1 of 10/.test(document.getElementById('inspector-hint').textContent)")
     assert student.inner_text("#follow-state") == "Following the teacher"
 
@@ -172,9 +172,9 @@ def test_slow_motion_plays_in_step_on_every_screen(make_page, live_server, open_
     student.wait_for_function(LIVE)
     assert student.inner_text("#speed-out") == "2 steps/s"
     teacher.click("#btn-play")
-    teacher.wait_for_function("() => window.__backpropLive.lastFrame.step >= 6")
+    teacher.wait_for_function("() => window.__backpropTest.lastFrame.step >= 6")
     teacher.click("#btn-play")
-    student.wait_for_function("() => !window.__backpropLive.playing")
+    student.wait_for_function("() => !window.__backpropTest.playing")
     seen = {name: {(e["step"], e["phase"]): e["t"] for e in js(page, "window.__phasesShown") if e["step"]}
             for name, page in (("teacher", teacher), ("student", student))}
     last = min(max(k[0] for k in v) for v in seen.values())
@@ -196,19 +196,19 @@ def test_a_late_joiner_sees_the_current_phase_at_once_and_the_selection(make_pag
     open_app(teacher, live_server, "?d=xor&h=4:tanh,2:tanh&s=5")
     url = live_link(teacher)
     teacher.click("#btn-step")
-    teacher.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && window.__backpropLive.lastFrame.phase === 'update'")
+    teacher.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update'")
     for phase in ("forward", "loss", "backward"):
         teacher.click("#btn-step-phase")
-        teacher.wait_for_function(f"() => window.__backpropLive.lastFrame.phase === '{phase}'")
+        teacher.wait_for_function(f"() => window.__backpropTest.lastFrame.phase === '{phase}'")
     click_edge(teacher, 3, 0, 0)
     teacher.wait_for_selector("#inspector td.num[data-q='grad_W']")
     student = watching_page(make_page)
     student.goto(url)
-    student.wait_for_function("() => window.__backpropLive.lastFrame && window.__backpropLive.lastFrame.step === 2 && window.__backpropLive.selection")
+    student.wait_for_function("() => window.__backpropTest.lastFrame && window.__backpropTest.lastFrame.step === 2 && window.__backpropTest.selection")
     student.wait_for_function("() => document.getElementById('phase-label').dataset.phase === 'backward'")
     # shown as it is: step 2 never animated from its forward pass on this page
     assert [e for e in js(student, "window.__phasesShown") if e["step"] == 2 and e["phase"] != "backward"] == []
-    assert js(student, "window.__backpropLive.lastFrame.detail") == "full"
+    assert js(student, "window.__backpropTest.lastFrame.detail") == "full"
     student.wait_for_selector("#inspector td.num[data-q='grad_W']")
     assert number(student, "grad_W") == number(teacher, "grad_W")
     assert student.inner_text("#step-count") == teacher.inner_text("#step-count") == "2"
@@ -217,22 +217,22 @@ def test_a_late_joiner_sees_the_current_phase_at_once_and_the_selection(make_pag
 def test_a_student_whose_connection_drops_catches_up(make_page, live_server, open_app):
     teacher = make_page()
     open_app(teacher, live_server, "?d=xor&h=3:tanh&s=6")
-    vid = js(teacher, "window.__backpropLive.session.view_id")
+    vid = js(teacher, "window.__backpropTest.session.view_id")
     port = int(live_server.rsplit(":", 1)[1])
     with CuttableProxy(port) as proxy:
         student = watching_page(make_page)
         student.goto(f"{proxy.base}/watch/{vid}")
         student.wait_for_function(LIVE)
         teacher.click("#btn-step-phase")
-        student.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'forward'")
+        student.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'forward'")
         assert proxy.cut() >= 1
         student.wait_for_function("() => !document.getElementById('conn-status').classList.contains('ok')")
         teacher.click("#btn-step-phase")
-        teacher.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'loss'")
+        teacher.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'loss'")
         student.wait_for_function(LIVE)
-        student.wait_for_function("() => window.__backpropLive.lastFrame.step === 1 && window.__backpropLive.lastFrame.phase === 'loss'")
+        student.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'loss'")
         teacher.click("#btn-step-phase")
-        student.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'backward'")
+        student.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'backward'")
         assert student.inner_text("#conn-status") == "live"
 
 
@@ -281,17 +281,17 @@ def test_an_unknown_live_link_is_a_404_page_that_says_so(browser, live_server):
 def test_the_embedded_widget_watches_a_run_read_only(make_page, live_server, open_app):
     teacher = make_page()
     open_app(teacher, live_server, "?d=xor&h=4:tanh,2:tanh&s=5")
-    vid = js(teacher, "window.__backpropLive.session.view_id")
+    vid = js(teacher, "window.__backpropTest.session.view_id")
     widget = make_page(640, 760)
     widget.goto(f"{live_server}/embed?watch={vid}&panels=network,data,loss,inspector")
-    widget.wait_for_function("() => window.__backpropEmbed && window.__backpropEmbed.session && window.__backpropEmbed.session.sizes")
+    widget.wait_for_function("() => window.__backpropTest && window.__backpropTest.session && window.__backpropTest.session.sizes")
     assert widget.locator("#watch-bar").inner_text().startswith("Live · read only")
     for hidden in ("#btn-play", "#btn-step", "#btn-step-phase", "#btn-reset"):
         assert not widget.locator(hidden).is_visible(), hidden
     teacher.wait_for_function("() => document.getElementById('audience-count').textContent === '1'")
     for phase in ("forward", "loss", "backward"):
         teacher.click("#btn-step-phase")
-        widget.wait_for_function(f"() => window.__backpropEmbed.latestFrame && window.__backpropEmbed.latestFrame.phase === '{phase}'")
+        widget.wait_for_function(f"() => window.__backpropTest.latestFrame && window.__backpropTest.latestFrame.phase === '{phase}'")
     click_edge(teacher, 2, 0, 1)
     widget.wait_for_selector("#inspector td.num[data-q='grad_W']")
     teacher.wait_for_selector("#inspector td.num[data-q='grad_W']")
@@ -307,19 +307,19 @@ def test_the_teacher_ends_the_run_and_reloads_without_losing_the_class(make_page
     student.goto(url)
     student.wait_for_function(LIVE)
     # a reload of the teacher's tab carries on with the same run: the class stays on it
-    sid = js(teacher, "window.__backpropLive.session.id")
+    sid = js(teacher, "window.__backpropTest.session.id")
     teacher.reload()
     teacher.wait_for_function(LIVE)
-    assert js(teacher, "window.__backpropLive.session.id") == sid
+    assert js(teacher, "window.__backpropTest.session.id") == sid
     teacher.wait_for_function("() => document.getElementById('audience-count').textContent === '1'")
     teacher.click("#btn-step-phase")
-    student.wait_for_function("() => window.__backpropLive.lastFrame.phase === 'forward'")
+    student.wait_for_function("() => window.__backpropTest.lastFrame.phase === 'forward'")
     # Share -> End this run for the class (asked twice): the class is told, the teacher gets a new run and link
     teacher.click("#share-button")
     teacher.click("#share-end")
     assert teacher.inner_text("#share-end") == "Click again to end it for everyone"
     teacher.click("#share-end")
     student.wait_for_selector("#ended:not([hidden])")
-    teacher.wait_for_function(f"() => window.__backpropLive.session.id !== '{sid}' && document.getElementById('conn-status').classList.contains('ok')")
+    teacher.wait_for_function(f"() => window.__backpropTest.session.id !== '{sid}' && document.getElementById('conn-status').classList.contains('ok')")
     assert teacher.inner_text("#audience-count") == "0"
     assert live_link(teacher) != url

@@ -1,32 +1,30 @@
 // The embedded widget: a compact live view (network, data/boundary, loss, controls) configured by the URL,
 // driven by its own buttons, by a host page through postMessage (protocol.js), and by lessons (lesson.js).
-// The views are the main page's own modules; only the wiring lives here.
+// The widget is a mode of the page's controller (../controller.js): the views are the main page's own modules; only
+// what the widget adds lives here (its options, lessons and exercises, the host page's channel).
 
-import { Connection, api } from "../connection.js";
-import { Timeline, SLOW_MOTION_MAX } from "../timeline.js";
-import { StepViews } from "../step-views.js";
+import { api } from "../connection.js";
+import { Controller, setSpeedRange, sliderToSpeed } from "../controller.js";
 import { NetworkView } from "../network.js";
 import { BoundaryView } from "../boundary.js";
-import { NeuronImages, inputImages } from "../neuron-images.js";
 import { Charts } from "../charts.js";
 import { Inspector } from "../inspector.js";
 import { DigitsView } from "../digits.js";
-import { DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery, inputLabelsOf, outputLabelsOf } from "../config.js";
+import { DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery, inputLabelsOf } from "../config.js";
 import { sharedData } from "../shared-data.js";
-import { fmt, speedText, applyTheme as setTheme } from "../palette.js";
+import { fmt, applyTheme as setTheme } from "../palette.js";
 import { isFull, focusOf } from "../frame.js";
 import { HostChannel, studentMessage } from "./protocol.js";
 import { ExerciseCard } from "./exercise-card.js";
 import { PHASES, stepInProgress } from "./exercise.js";
 import { LessonPlayer, loadLesson } from "./lesson.js";
-import { Follower, selectionFits, watchUrl } from "../classroom.js";
-import { describeHit, valuesText } from "../describe.js";
+import { watchUrl } from "../classroom.js";
+import { hitHtml } from "../describe.js";
 import { confusionTable } from "../confusion.js";
 import { gradebook } from "./lti.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("embed-root");
-const SPEED_MIN = 0.2, SPEED_MAX = 1000;
 // the hidden neurons show their pictures (heatmap over the input plane, or curve along x) from this size (CSS
 // px) on: smaller ones stay plain colours, and the boundary messages then come without the neurons' grids
 const PICTURE_MIN = 24;
@@ -34,28 +32,26 @@ const PICTURE_MIN = 24;
 const PICTURE_RESOLUTION = 24, PICTURE_BOUNDARIES_PER_SECOND = 3;
 const opts = readOptions(location.search, JSON.parse($("embed-settings").textContent || "{}"));
 
-const conn = new Connection();
-const timeline = new Timeline();
-const neuronImages = new NeuronImages();
-const state = {
-  session: null, sizes: [2, 1], info: null, playing: false, speed: opts.speed, diverged: false, latestFull: null,
-  latest: null, lastState: null, data: null, digitsRow: null, metrics: null, pendingStep: null, seq: 0, points: null, busy: false,
-  boundary: null, inputImages: [], imagesDirty: false, pictures: false, catchUp: false, ended: false,
-  // the step whose phases the widget ran itself (lesson step_phase, exercises): {frames: {phase: full frame},
-  // latest, before: the frame shown before its first phase}; a chain of exercises stays on it
-  owned: null, cardAt: null,
-  // a lesson's panels, and what its current step shows besides them (docs/LESSONS.md, "show")
-  lessonPanels: null, views: new Set(), previousRun: null,
+// what the widget adds to the controller (see ../controller.js)
+const mode = {
+  name: "widget", watching: opts.watch, pausedStepMs: [900, 2500], subscription,
+  speedLabel: (sps) => `${sps < 10 ? +sps.toPrecision(2) : Math.round(sps)}/s`, // compact: the widget is small
+  frameShown, metricsArrived, stateArrived, boundaryShown: (b) => boundary?.setBoundary(b),
+  batchShown: (frame) => { if (!state.cardAt) markBatch(ctl.timeline.live ? null : frame); },
+  diverged: (what) => {
+    $("diverged").hidden = false;
+    $("diverged-text").textContent = `The run diverged (${what}): the learning rate is too large for this network.`;
+  },
+  undiverged: () => { $("diverged").hidden = true; },
+  ended: () => { $("ended").hidden = false; $("watch-bar").hidden = true; },
+  followingShown: (following) => { $("btn-follow").hidden = following; },
+  addressChanged: updateOpenLink, draw,
 };
-// ?watch={view id}: a class watching a teacher's run, read only, following the teacher's selection
-const follower = opts.watch ? new Follower({ apply: followTeacher, changed: showFollowing }) : null;
-// while an exercise holds a phase's answer back, frames wait here instead of reaching the views
-const gate = { holding: false, queue: [] };
 
 applyTheme(opts);
 showPanels(opts);
 const network = opts.panels.has("network") ? new NetworkView($("network"), {
-  onSelect: (sel) => { follower?.explore(); if (inspector) { if (sel) inspector.open(sel); else inspector.close(); } },
+  onSelect: (sel) => { ctl.follower?.explore(); ctl.select(sel); },
   onHover: (hit, e) => showTooltip(hit, e),
   pictureMin: PICTURE_MIN,
 }) : null;
@@ -63,49 +59,37 @@ const boundary = opts.panels.has("data") ? new BoundaryView($("boundary")) : nul
 const charts = opts.panels.has("loss") ? new Charts({ loss: $("chart-loss"), acc: $("chart-acc"), grad: $("chart-grad") }) : null;
 const inspector = opts.panels.has("inspector") ? new Inspector($("inspector"), $("inspector-hint")) : null;
 const digits = opts.panels.has("data") ? new DigitsView($("digit-input"), $("digit-bars"), $("digit-target")) : null;
+const ctl = new Controller(mode, { network, boundary, charts, inspector });
+const { conn, timeline, state, steps } = ctl;
+Object.assign(state, {
+  speed: opts.speed, digitsRow: null, pendingStep: null, busy: false, pictures: false,
+  // the step whose phases the widget ran itself (lesson step_phase, exercises): {frames: {phase: full frame},
+  // latest, before: the frame shown before its first phase}; a chain of exercises stays on it
+  owned: null, cardAt: null,
+  // a lesson's panels, and what its current step shows besides them (docs/LESSONS.md, "show")
+  lessonPanels: null, views: new Set(), previousRun: null,
+});
 const host = new HostChannel({ allowed: opts.hostOrigins, onCommand: (cmd) => onHostCommand(cmd) });
 const card = new ExerciseCard($("exercise"), { onHighlight: highlight });
-// the messages about the network after each step, and the batch of each step, shown as the animation gets to them
-const steps = new StepViews({
-  metrics: (m) => charts?.addMetrics(m),
-  grads: (step, norms) => charts?.addGradNorms(step, norms),
-  boundary: (b) => {
-    state.boundary = b;
-    boundary?.setBoundary(b);
-    state.imagesDirty = true;
-  },
-  batch: (frame) => { if (!state.cardAt) markBatch(timeline.live ? null : frame); },
-});
+const setPlaying = (playing, send) => ctl.setPlaying(playing, send);
+const setSpeed = (sps) => ctl.setSpeed(sps);
+const subscribe = () => ctl.subscribe();
+const setPoints = (d) => ctl.setPoints(d);
 
 /** The batch of a frame on the data plot, its focus sample (or `sample`) ringed. */
 function markBatch(frame, sample = null) {
-  if (!boundary) return;
-  const rows = frame?.batch_indices || null;
-  boundary.highlight = rows;
-  boundary.focus = rows ? rows[Math.min(sample ?? frame.focus_index ?? 0, rows.length - 1)] : null;
-  boundary.draw();
+  ctl.highlightBatch(frame, sample);
+  boundary?.draw();
 }
 
-window.__backpropEmbed = {
-  get session() { return state.session; },
-  get labelBoxes() { return network ? { width: network.cssW, boxes: network.labelBoxes || [] } : null; },
-  get latestFrame() { return state.latest; },
-  get latestFull() { return state.latestFull; },
-  get playing() { return state.playing; },
+ctl.exposeTestHooks({
   get host() { return host; },
   get lesson() { return player; },
   get busy() { return state.busy; },
-  get boundary() { return state.boundary; },
   get confusionStep() { return confusionShown ? confusionShown.step : null; },
-  get chartSteps() { return charts ? { metrics: charts.metrics.lastStep, grads: charts.grads.lastStep } : null; },
-  get batchHighlight() { return boundary ? boundary.highlight : null; },
-  get focusHighlight() { return boundary ? boundary.focus : null; },
   get cardAt() { return state.cardAt; },
-  get neuronPictures() { return network ? network.pictured : []; },
-  get neuronPlots() { return network ? network.plotted : []; },
-  get layout() { return network ? network.cols.map((c) => c.nodes.map((n) => ({ x: n.x, y: n.y, s: n.s }))) : []; },
   options: opts,
-};
+});
 
 // ---------- options from the URL ----------
 
@@ -127,7 +111,7 @@ function readOptions(search, server) {
     hostOrigins = serverOrigins.length ? own.filter((o) => serverOrigins.includes(o)) : own;
     if (!hostOrigins.length) hostOrigins = serverOrigins.length ? serverOrigins : own;
   }
-  const speed = Number(q.get("speed") ?? ui.speed ?? 5);
+  const speed = Number(q.get("speed") ?? ui.speed ?? 5); // the controller keeps it within the server's range
   const watch = /^[A-Za-z0-9_.-]{1,80}$/.test(q.get("watch") || "") ? q.get("watch") : null;
   return {
     watch,
@@ -140,7 +124,7 @@ function readOptions(search, server) {
     autoplay: flag("autoplay"),
     quiz: flag("quiz"),
     lesson: q.get("lesson"), lessonUrl: q.get("lesson_url"), lti: q.get("lti"),
-    speed: Number.isFinite(speed) ? Math.min(SPEED_MAX, Math.max(SPEED_MIN, speed)) : 5,
+    speed: Number.isFinite(speed) && speed > 0 ? speed : 5,
     speedGiven: q.has("speed") || q.has("sp"), // the embedder's speed wins over a lesson's
     hostOrigins,
     title: q.get("title"),
@@ -181,40 +165,13 @@ async function startSession(request) {
 }
 
 function applySession(session) {
-  const prev = state.session;
-  state.session = { ...(prev && prev.id === session.id ? prev : {}), ...session, id: session.id || prev?.id };
-  state.sizes = session.sizes;
-  state.info = { task: session.task, classes: session.n_classes, inputs: session.input_dim };
-  state.diverged = !!session.diverged;
-  state.lastState = session.state;
-  state.latestFull = null;
   state.owned = null;
-  const labels = inputLabelsOf(session);
-  network?.setShape(session.sizes, labels, outputLabelsOf(session));
-  inspector?.setConfig(session.config, session.sizes, labels);
   // a step that compares with the previous run keeps that run's loss curves beside the new ones
   if (charts && state.views.has("previous_run") && charts.metrics.cols[0].length) state.previousRun = charts.metrics.cols.map((c) => c.slice());
-  charts?.reset(session.sizes.length - 1, session.task === "classification");
+  ctl.applySession(session);
   charts?.setPrevious(state.views.has("previous_run") ? state.previousRun : null);
-  timeline.frame = null; timeline.queue = []; timeline.lastAnimated = null;
-  const acts = session.activations;
-  timeline.push({ type: "frame", step: session.step || 0, phase: null, state: session.state, detail: "summary", loss: null,
-    layers: session.W.map((w, i) => ({ index: i + 1, activation: acts[i], W: w, b: session.b[i], a_mean: null, delta_mean: null })) }, performance.now(), 0);
   const isDigits = session.input_dim > 2;
-  if (boundary) { $("boundary-wrap").hidden = isDigits; $("digits-view").hidden = !isDigits; boundary.highlight = null; }
-  steps.reset(session.metrics);
-  state.boundary = null;
-  state.inputImages = inputImages(session.config.features, session.sizes, session.input_dim);
-  state.imagesDirty = true;
-  showDiverged(session.diverged ? session.divergence : null);
-  if (network) network.dirty = true;
-}
-
-function setPoints(d) {
-  if (d?.train) state.data = d;
-  if (!d || !d.train || !boundary) return;
-  state.points = d;
-  boundary.setData(d, state.info?.task || "classification", state.info?.classes || 2);
+  if (boundary) { $("boundary-wrap").hidden = isDigits; $("digits-view").hidden = !isDigits; }
 }
 
 function refreshBoundary() {
@@ -229,19 +186,17 @@ function picturesReadable() {
   return network.cols.slice(1, -1).some((c) => c.s >= PICTURE_MIN);
 }
 
-function subscribe() {
-  const live = state.playing && state.speed > SLOW_MOTION_MAX;
-  timeline.setLive(live);
-  const per = (n) => Math.max(1, Math.round(state.speed / n));
+/** The widget's subscription: the neurons' pictures only where they are drawn large enough to read. */
+function subscription(live, perSecond) {
   state.pictures = picturesReadable();
   const wanted = (boundary || state.pictures) && state.session?.input_dim <= 2;
-  conn.subscribe({
+  return {
     detail: live ? "summary" : "full",
-    boundary_every: !wanted ? 0 : live ? per(state.pictures ? PICTURE_BOUNDARIES_PER_SECOND : 6) : 1,
+    boundary_every: !wanted ? 0 : live ? perSecond(state.pictures ? PICTURE_BOUNDARIES_PER_SECOND : 6) : 1,
     boundary_resolution: state.pictures ? PICTURE_RESOLUTION : 40,
     neurons: state.pictures,
-    metrics_every: live ? per(10) : 1,
-  });
+    metrics_every: live ? perSecond(10) : 1,
+  };
 }
 // the neurons' size changes with the widget's: their pictures come or go
 if (network) network.onLayout = () => { if (state.session && picturesReadable() !== state.pictures) subscribe(); };
@@ -260,8 +215,8 @@ function updateOpenLink() {
 // ---------- messages from the server ----------
 
 conn.on("hello", (msg) => {
-  state.catchUp = !!msg.frame_follows; // joining mid-run: the current step's frame follows, shown as it is
   if (opts.watch) { watched(msg); return; }
+  state.catchUp = !!msg.frame_follows; // joining mid-run: the current step's frame follows, shown as it is
   // a new hello follows a structural change made by any client: show the rebuilt run
   if (msg.state && msg.state.W && state.session && (JSON.stringify(msg.state.sizes) !== JSON.stringify(state.sizes) ||
       JSON.stringify(msg.state.config) !== JSON.stringify(state.session.config) || msg.state.step !== state.session.step)) {
@@ -270,28 +225,19 @@ conn.on("hello", (msg) => {
     subscribe();
   }
   if (msg.data && msg.data.train) setPoints(msg.data);
-  if (msg.state) { state.lastState = msg.state.state; if (typeof msg.state.playing === "boolean") setPlaying(msg.state.playing, false); }
+  if (msg.state) { state.runState = msg.state.state; if (typeof msg.state.playing === "boolean") setPlaying(msg.state.playing, false); }
 });
-conn.on("frame", (frame) => { if (gate.holding) gate.queue.push(frame); else showFrame(frame); });
-conn.on("boundary", (b) => {
-  steps.addBoundary(b);
-  if (!holding()) steps.showUpTo(Infinity);
-});
-conn.on("metrics", onMetrics);
-conn.on("state", (s) => {
-  state.lastState = s.state;
-  if (opts.watch && typeof s.steps_per_second === "number") showSpeed(s.steps_per_second);
-  if (typeof s.playing === "boolean" && s.playing !== state.playing) setPlaying(s.playing, false);
-  if (s.diverged) showDiverged(s.divergence);
+/** Every `state` message goes on to the host page, and to the commands waiting for one. */
+function stateArrived(s) {
   host.post("state", { playing: s.playing, step: s.step, state: s.state, next_phase: s.next_phase, steps_per_second: s.steps_per_second, diverged: s.diverged });
   for (const w of stateWaiters.splice(0)) w(s);
-});
+}
 conn.on("error", (msg) => {
-  if (msg.code === "diverged") showDiverged(msg.message);
+  if (msg.code === "diverged") ctl.showDiverged(msg.message);
   hostError(msg.code || "internal_error", msg.message || "", { field: msg.field ?? null });
 });
 conn.on("session_lost", () => {
-  if (opts.watch) { host.post("error", { code: "session_lost", message: "the session expired or was deleted" }); showEnded(); } else hostError("session_lost", "the session expired or was deleted");
+  if (opts.watch) { host.post("error", { code: "session_lost", message: "the session expired or was deleted" }); ctl.showEnded(); } else hostError("session_lost", "the session expired or was deleted");
 });
 conn.on("refused", () => hostError("too_many_clients", "the run has as many clients as the server allows"));
 
@@ -301,32 +247,17 @@ function hostError(code, message, fields = {}) {
   const text = studentMessage(code);
   if (text) showToast(text);
 }
-conn.on("present", (m) => follower?.receive(m));
 const stateWaiters = [];
 const frameWaiters = [];
 
-function showFrame(frame) {
-  frame.seq = ++state.seq;
-  if (isFull(frame)) state.latestFull = frame;
-  // the same step and phase again at another detail (a subscription changed it): no new animation, no event
-  if (timeline.refresh(frame)) { if (state.latest?.step === frame.step) state.latest = frame; return; }
-  if (state.latest && state.latest.step !== frame.step) state.prevStepLast = state.latest;
-  state.latest = frame;
-  state.lastState = frame.state;
-  const dur = state.playing ? 1000 / state.speed : Math.min(2500, Math.max(900, 1000 / state.speed));
-  if (state.catchUp) { state.catchUp = false; timeline.show(frame); } else timeline.push(frame, performance.now(), dur);
-  steps.addFrame(frame);
-  if (!holding()) { steps.showUpTo(Infinity); steps.showBatch(frame); }
+/** After a new frame: the host page hears of its phase, and of the step once its update is done. */
+function frameShown(frame) {
   host.post("phase", { step: frame.step, phase: frame.phase, state: frame.state, next_phase: frame.next_phase, loss: frame.loss, diverged: frame.diverged });
   if (frame.phase === "update") queueStepEvent(frame);
-  if (frame.diverged) showDiverged(frame.divergence);
   for (const w of frameWaiters.splice(0)) w(frame);
 }
 
-function onMetrics(m) {
-  state.metrics = m;
-  steps.addMetrics(m); // on the chart and in the counters once the animation has applied the step's update
-  if (!holding()) steps.showUpTo(Infinity);
+function metricsArrived(m) {
   if (state.pendingStep && m.step === state.pendingStep.step) flushStepEvent();
 }
 
@@ -345,79 +276,18 @@ function flushStepEvent() {
   host.post("step", { ...p, metrics: m ? { train_loss: m.train_loss, test_loss: m.test_loss, train_accuracy: m.train_accuracy ?? null, test_accuracy: m.test_accuracy ?? null } : null });
 }
 
-/**
- * Whether the chart, the boundary and the batch highlighted wait for the animation: while slow motion plays in
- * sight. Paused, stepping, in the live view or in a hidden tab (no animation runs) they show at once.
- */
-function holding() {
-  return state.playing && !timeline.live && !document.hidden;
-}
-
-// ---------- controls ----------
-
-function setPlaying(playing, send = true) {
-  if (playing && state.diverged) return;
-  state.playing = playing;
-  const btn = $("btn-play");
-  btn.classList.toggle("playing", playing);
-  btn.setAttribute("aria-pressed", String(playing));
-  btn.setAttribute("aria-label", playing ? "Pause" : "Play");
-  if (send) { if (playing) { conn.setSpeed(state.speed); conn.play(); } else conn.pause(); }
-  subscribe();
-}
-
-/** The speed shown and subscribed to (watching: the teacher's, from the server). */
-function showSpeed(sps) {
-  state.speed = Math.max(SPEED_MIN, Math.min(SPEED_MAX, sps));
-  const out = $("speed-out");
-  if (out) out.textContent = `${state.speed < 10 ? +state.speed.toPrecision(2) : Math.round(state.speed)}/s`;
-  const range = $("speed");
-  range?.setAttribute("aria-valuetext", speedText(state.speed));
-  if (range) range.value = String(Math.round((1000 * Math.log(state.speed / SPEED_MIN)) / Math.log(SPEED_MAX / SPEED_MIN)));
-  subscribe();
-}
-
-function setSpeed(sps) {
-  showSpeed(sps);
-  conn.setSpeed(state.speed);
-}
-
 // ---------- watching a teacher's run ----------
 
 /** Every hello of the watched run (the first, and after each reset or rebuild) shows it anew. */
 function watched(msg) {
   const first = !state.session;
-  applySession({ ...msg.state, id: null });
-  if (msg.data && msg.data.train) setPoints(msg.data);
-  showSpeed(msg.state.steps_per_second);
-  setPlaying(!!msg.state.playing, false);
+  ctl.watched(msg);
   updateOpenLink();
   if (first) {
-    requestAnimationFrame(loop);
+    ctl.start();
     host.post("ready", { session: { view_id: opts.watch }, config: msg.state.config, sizes: msg.state.sizes, step: msg.state.step, lesson: null, watching: true, protocol: { commands: ["get_state"] } });
     reportHeight();
   }
-}
-
-function followTeacher({ selection, reveal }) {
-  if (reveal) timeline.revealTo(reveal);
-  if (!network) return;
-  network.selection = selectionFits(selection, state.sizes) ? selection : null;
-  network.dirty = true;
-  if (inspector) { if (network.selection) inspector.open(network.selection); else inspector.close(); }
-}
-
-function showFollowing(following) {
-  $("btn-follow").hidden = following;
-}
-
-function showEnded() {
-  if (state.ended) return;
-  state.ended = true;
-  conn.close();
-  setPlaying(false, false);
-  $("ended").hidden = false;
-  $("watch-bar").hidden = true;
 }
 
 /**
@@ -454,15 +324,6 @@ function updateConfusion(settled) {
   wrap.innerHTML = shown ? confusionTable(shown.confusion, "Confusion matrix of the test set <small>(rows: true class, columns: predicted)</small>") : "";
 }
 
-function showDiverged(what) {
-  const el = $("diverged");
-  if (!what) { el.hidden = true; state.diverged = false; return; }
-  state.diverged = true;
-  if (state.playing) setPlaying(false, false);
-  el.hidden = false;
-  $("diverged-text").textContent = `The run diverged (${what}): the learning rate is too large for this network.`;
-}
-
 /** What a lesson step shows besides the lesson's panels: the panels those views live in, and the views. */
 function showViews(views) {
   state.views = new Set(views);
@@ -485,9 +346,7 @@ function showTooltip(hit, e) {
   const tip = $("net-tooltip");
   const f = timeline.frame;
   if (!hit || !e || !f || !f.layers?.length) { tip.hidden = true; return; }
-  const d = describeHit(hit, f, state.sizes, network.inputLabels);
-  const numbers = valuesText(d.values);
-  tip.innerHTML = `<b>${d.titleHtml}</b>${numbers ? `<br>${numbers}` : ""}`;
+  tip.innerHTML = hitHtml(hit, f, state.sizes, network.inputLabels);
   const img = hit.kind === "neuron" ? network.images.get(`${hit.l}:${hit.k}`) : null;
   if (img instanceof HTMLCanvasElement) {
     const big = document.createElement("canvas");
@@ -511,13 +370,13 @@ function showToast(text) {
 }
 
 $("btn-play").addEventListener("click", () => setPlaying(!state.playing));
-$("btn-step").addEventListener("click", () => { setPlaying(false); conn.step(1); });
-$("btn-step-phase").addEventListener("click", () => { setPlaying(false); conn.stepPhase(); });
-$("btn-reset").addEventListener("click", () => controller.reset().catch((e) => showToast(e.message)));
-$("btn-diverged-reset").addEventListener("click", () => controller.reset().catch((e) => showToast(e.message)));
-$("speed")?.addEventListener("input", (e) => setSpeed(SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (Number(e.target.value) / 1000)));
+$("btn-step").addEventListener("click", () => ctl.step());
+$("btn-step-phase").addEventListener("click", () => ctl.stepPhase());
+$("btn-reset").addEventListener("click", () => commands.reset().catch((e) => showToast(e.message)));
+$("btn-diverged-reset").addEventListener("click", () => commands.reset().catch((e) => showToast(e.message)));
+$("speed")?.addEventListener("input", (e) => setSpeed(sliderToSpeed(Number(e.target.value))));
 
-// ---------- the controller: what lessons, exercises and the host API do to the run ----------
+// ---------- the commands: what lessons, exercises and the host API do to the run ----------
 
 function waitFor(list, test, ms = 15000) {
   return new Promise((resolve, reject) => {
@@ -534,7 +393,7 @@ async function pauseAndSettle() {
   await done;
 }
 
-const controller = {
+const commands = {
   get sizes() { return state.sizes; },
   get session() { return state.session; },
   async reset(seed = null, data_seed = null) {
@@ -601,7 +460,7 @@ const controller = {
 };
 
 function nextPhase() {
-  return { ready: "forward", updated: "forward", forwarded: "loss", loss_computed: "backward", backpropagated: "update" }[state.lastState] || "forward";
+  return { ready: "forward", updated: "forward", forwarded: "loss", loss_computed: "backward", backpropagated: "update" }[state.runState] || "forward";
 }
 
 function highlight(target) {
@@ -619,7 +478,7 @@ function highlight(target) {
 /** A full frame of a step the widget ran itself (REST): the run's latest, and a link of a chain of exercises. */
 function own(frame) {
   state.latestFull = frame;
-  state.lastState = frame.state;
+  state.runState = frame.state;
   if (state.owned?.latest.step !== frame.step) state.owned = { frames: {}, before: frameBefore(frame.step), latest: frame };
   state.owned.frames[frame.phase] = frame;
   state.owned.latest = frame;
@@ -627,7 +486,7 @@ function own(frame) {
 
 /** The last frame shown of an earlier step than `step` (what the views showed before it began). */
 function frameBefore(step) {
-  return [timeline.frame, state.latest, state.prevStepLast].find((f) => f && f.step < step) || null;
+  return [timeline.frame, state.latest, state.previousStep].find((f) => f && f.step < step) || null;
 }
 
 /** Whether the session's current step is the one the widget holds every number of (see positionPlan). */
@@ -638,27 +497,23 @@ function keptStep(sess) {
 
 /** The views show again what the server sent while an exercise held them back. */
 function release() {
-  if (!gate.holding) return;
-  gate.holding = false;
-  const q = gate.queue.splice(0);
-  if (q.length) q.forEach(showFrame);
-  else if (state.owned) timeline.show(state.owned.latest);
-  if (network) network.dirty = true;
+  if (!ctl.held) return;
+  if (!ctl.release().length && state.owned) timeline.show(state.owned.latest);
 }
 
 async function runExercise(ex) {
   state.busy = true;
   try {
     await pauseAndSettle();
-    const sess = await controller.getState();
-    state.lastState = sess.state;
+    const sess = await commands.getState();
+    state.runState = sess.state;
     const result = await card.run(ex, {
       state: sess.state,
       kept: keptStep(sess),
       sampleNote: !boundary || $("panel-data").hidden ? "" : state.session.input_dim > 2 ? "its image is in the data panel" : "ringed on the data plot",
       config: sess.config,
       stepTo: async (phase, hold) => {
-        if (hold) { gate.holding = true; gate.queue = []; }
+        if (hold) { ctl.hold(); }
         const frame = await api("POST", `/api/sessions/${state.session.id}/step`, { phase, count: 1, detail: "full" });
         own(frame);
         return frame;
@@ -668,7 +523,7 @@ async function runExercise(ex) {
         // the views go back to the step as it was before the phase the question is about
         const o = state.owned;
         const earlier = PHASES.slice(0, PHASES.indexOf(phase)).reverse().map((p) => o.frames[p]).find(Boolean);
-        gate.holding = true; gate.queue = [];
+        ctl.hold();
         timeline.show(earlier || o.before || timeline.frame);
         if (network) network.dirty = true;
       },
@@ -705,14 +560,14 @@ async function onHostCommand(cmd) {
     switch (cmd.type) {
       case "play": setPlaying(true); break;
       case "pause": setPlaying(false); break;
-      case "step": setPlaying(false); conn.step(cmd.count || 1); break;
-      case "step_phase": if (cmd.until) await controller.stepPhase(cmd.until); else { setPlaying(false); conn.stepPhase(); } break;
-      case "reset": await controller.reset(cmd.seed ?? null, cmd.data_seed ?? null); break;
+      case "step": ctl.step(cmd.count || 1); break;
+      case "step_phase": if (cmd.until) await commands.stepPhase(cmd.until); else ctl.stepPhase(); break;
+      case "reset": await commands.reset(cmd.seed ?? null, cmd.data_seed ?? null); break;
       // through the WebSocket: a refusal (e.g. needs_reset) comes back as an `error` event
       case "set_config": conn.setConfig(cmd.config, !!cmd.reset); break;
       case "set_speed": setSpeed(cmd.steps_per_second); break;
       case "get_state": {
-        const s = opts.watch ? await api("GET", `/api/sessions/${opts.watch}`) : await controller.getState();
+        const s = opts.watch ? await api("GET", `/api/sessions/${opts.watch}`) : await commands.getState();
         host.post("state", { playing: s.playing, step: s.step, state: s.state, next_phase: s.next_phase, steps_per_second: s.steps_per_second, diverged: s.diverged, config: s.config, metrics: s.metrics });
         break;
       }
@@ -735,30 +590,13 @@ new ResizeObserver(reportHeight).observe(root);
 
 // ---------- drawing ----------
 
-let lastView = null;
-function loop(now) {
-  timeline.tick(now);
-  const view = timeline.view(now);
-  // the chart, the boundary and the batch highlighted follow the animation while slow motion plays
-  const settled = steps.follow(view, state.latest, holding());
-  if (state.imagesDirty && network) {
-    state.imagesDirty = false;
-    network.setImages(neuronImages.build(state.boundary, state.sizes, { inputs: state.inputImages, outputHeat: boundary?.heat }));
-  }
-  if (network && view.frame && (timeline.animating(now) || view.frame !== lastView?.frame || view.phase !== lastView?.phase || view.t !== lastView?.t || network.dirty)) {
-    network.draw(view);
-    network.dirty = false;
-  }
-  lastView = view;
-  charts?.render();
+/** Every animation frame, after the diagram (controller.loop): the digits, the counters, the confusion matrix. */
+function draw(view, settled, now) {
   if (digits && state.session?.input_dim > 2 && view.frame) {
     if (isFull(view.frame)) { digits.draw(view.frame); state.digitsRow = view.frame.batch_indices?.[focusOf(view.frame)] ?? state.digitsRow; } else digitsNow(view.frame, now);
   }
-  if (inspector?.selection) inspector.render(view.frame);
   updateCounters(view, settled);
   updateConfusion(settled);
-  steps.forget(settled); // kept: the counters' and the chart's to come
-  requestAnimationFrame(loop);
 }
 
 /**
@@ -768,11 +606,11 @@ function loop(now) {
 let digitsAsked = { key: null, at: 0 };
 function digitsNow(frame, now) {
   const row = state.digitsRow ?? 0;
-  const x = state.data?.train?.x?.[row];
+  const x = state.points?.train?.x?.[row];
   const key = `${state.session.id}|${frame.step}|${frame.phase}|${row}`;
   if (!x || key === digitsAsked.key || now - digitsAsked.at < 250) return;
   digitsAsked = { key, at: now };
-  const label = state.data.train.y[row];
+  const label = state.points.train.y[row];
   api("POST", `/api/sessions/${state.session.id}/predict`, { x: [x] }).then((p) => {
     if (digitsAsked.key !== key) return;
     const out = p.output[0];
@@ -786,32 +624,21 @@ let player = null;
 
 async function main() {
   if (opts.watch) {
-    $("btn-follow").addEventListener("click", () => follower.follow());
+    $("btn-follow").addEventListener("click", () => ctl.follower.follow());
     conn.open(opts.watch);
     subscribe();
     return;
   }
-  const rules = loadConfigRules(api);
-  let lesson = null;
-  if (opts.lesson || opts.lessonUrl) {
-    try { lesson = await loadLesson({ id: opts.lesson, url: opts.lessonUrl }); } catch (err) {
-      $("lesson").hidden = false;
-      $("lesson").innerHTML = `<p class="lesson-error" role="alert"></p>`;
-      $("lesson").firstChild.textContent = err.message;
-      hostError("lesson_invalid", err.message);
-    }
-  }
-  await rules;
-  const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
-  for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
-  if (!lesson && request.dataset && !["xor", "circle", "gaussian", "spiral", "moons", "blobs3", "plane"].includes(request.dataset) && !opts.config.features) delete request.features;
+  // the server's rules: defaults, live fields, the speed range, the data sets (which have a plane of two inputs)
+  const rules = Promise.all([
+    loadConfigRules(api),
+    api("GET", "/api/limits").then((limits) => setSpeedRange(limits.steps_per_second)).catch(() => {}),
+    api("GET", "/api/datasets").catch(() => []),
+  ]);
+  const lesson = opts.lesson || opts.lessonUrl ? await openLesson() : null;
+  const [, , datasets] = await rules;
+  const request = await firstRequest(lesson, datasets);
   if (lesson?.view?.steps_per_second && !opts.speedGiven) state.speed = lesson.view.steps_per_second;
-  if (!lesson && request.dataset === "custom") { // a run on its author's own data: kept on the server by its hash
-    try { request.custom_data = await sharedData(opts.data); } catch (err) {
-      hostError(err.code || "dataset_not_found", err.message);
-      request.dataset = DEFAULTS.dataset;
-    }
-  }
   if (lesson) {
     // the lesson's panels (with the embedder's own ?panels= added); its controls unless it leaves them out
     const declared = lesson.view?.panels || ["network", "data", "loss", "inspector", "controls"];
@@ -825,9 +652,9 @@ async function main() {
     session = await startSession({});
   }
   setSpeed(state.speed);
-  requestAnimationFrame(loop);
+  ctl.start();
   if (lesson) {
-    player = new LessonPlayer($("lesson"), lesson, controller, { onChange: (info) => host.post("lesson", info) });
+    player = new LessonPlayer($("lesson"), lesson, commands, { onChange: (info) => host.post("lesson", info) });
     $("lesson").hidden = false;
     player.show(0);
   } else if (opts.quiz) {
@@ -842,16 +669,42 @@ async function main() {
   if (opts.autoplay && !lesson) setPlaying(true);
 }
 
+/** The lesson the address names, or null (the widget says why, and so does its `error` event to the host). */
+async function openLesson() {
+  try { return await loadLesson({ id: opts.lesson, url: opts.lessonUrl }); } catch (err) {
+    $("lesson").hidden = false;
+    $("lesson").innerHTML = `<p class="lesson-error" role="alert"></p>`;
+    $("lesson").firstChild.textContent = err.message;
+    hostError("lesson_invalid", err.message);
+    return null;
+  }
+}
+
+/** The first run's setup: the lesson's, a preset's, or the defaults with the address's changes. */
+async function firstRequest(lesson, datasets) {
+  const request = lesson ? { ...lesson.config } : opts.preset ? { preset: opts.preset, ...opts.config } : { ...DEFAULTS, ...opts.config };
+  for (const k of ["output_activation", "loss"]) if (request[k] == null) delete request[k];
+  const planar = datasets.some((d) => d.name === request.dataset && d.input_dim === 2);
+  if (!lesson && request.dataset && !planar && !opts.config.features) delete request.features;
+  if (!lesson && request.dataset === "custom") { // a run on its author's own data: kept on the server by its hash
+    try { request.custom_data = await sharedData(opts.data); } catch (err) {
+      hostError(err.code || "dataset_not_found", err.message);
+      request.dataset = DEFAULTS.dataset;
+    }
+  }
+  return request;
+}
+
 /** A question about a new step, run to its backward pass out of sight: any kind can be asked about its focus sample. */
 async function quiz() {
   const { quizExercise } = await import("./exercise.js");
   $("btn-quiz").disabled = true;
   try {
     await pauseAndSettle();
-    gate.holding = true; gate.queue = [];
-    const sess = await controller.getState();
-    if (!["ready", "updated"].includes(sess.state)) await controller.stepPhase("update");
-    const frame = await controller.stepPhase("backward");
+    ctl.hold();
+    const sess = await commands.getState();
+    if (!["ready", "updated"].includes(sess.state)) await commands.stepPhase("update");
+    const frame = await commands.stepPhase("backward");
     const ex = quizExercise(state.sizes, frame);
     if (ex) await runExercise(ex);
     else showToast("This step has no question worth asking: try again.");

@@ -81,6 +81,8 @@ const STYLE = `
 .qr-projector canvas { width: min(70vh, 86vw); height: min(70vh, 86vw); image-rendering: pixelated; display: block; margin: 0 auto 12px; }
 .qr-projector .url { font: 600 clamp(14px, 2.4vw, 26px) ui-monospace, monospace; word-break: break-all; }`;
 
+// Over 60 lines on purpose: it builds the dialog's markup once and wires its buttons; the parts are declarative and
+// used nowhere else.
 export function openShareDialog(state = {}) {
   if (!dialog) {
     if (!document.getElementById("share-dialog-style")) {
