@@ -242,17 +242,15 @@ export class NetworkView {
   }
 
   /**
-   * Draws the frame at the moment `view` (from Timeline.view). Over 60 lines on purpose: it runs every animation
-   * frame, and its passes (halos, edges in sign/size buckets, signals, highlights, neurons, labels) share the frame's
-   * scales and the layout in locals; each pass is marked by a comment.
+   * Draws the frame at the moment `view` (from Timeline.view), in passes that share the frame's scales: halos,
+   * edges, signals, the selected edges, neurons, labels.
    */
   draw(view) {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, this.cssW, this.cssH);
     const frame = view.frame;
     this.frame = frame;
-    const cols = this.cols;
-    if (!frame || frame.layers.length !== cols.length - 1) {
+    if (!frame || frame.layers.length !== this.cols.length - 1) {
       this._drawNodesBare();
       return;
     }
@@ -263,18 +261,22 @@ export class NetworkView {
     this.plotted = [];
     this.pictured = [];
     const phaseIdx = view.phase === "live" ? 4 : Math.max(0, PHASES.indexOf(view.phase));
-    const showGrad = st.full && (view.phase === "backward" || phaseIdx >= 3);
-    const updT = view.phase === "update" ? view.t : view.done >= 4 && !["live"].includes(view.phase) ? 1 : 0;
-    const L = frame.layers.length;
-
-    // layer of the edges between column l-1 and column l is frame.layers[l-1]
-    const weightAt = (layer, j, k) => {
-      const w = layer.W[j][k];
-      if (updT > 0 && st.full && layer.dW_applied) return w + updT * layer.dW_applied[j][k];
-      return w;
+    const pass = {
+      view, frame, st, phaseIdx, L: frame.layers.length,
+      showGrad: st.full && (view.phase === "backward" || phaseIdx >= 3),
+      updT: view.phase === "update" ? view.t : view.done >= 4 && view.phase !== "live" ? 1 : 0,
     };
+    this._drawHalos(pass);
+    this._drawEdges(pass);
+    this._drawSignals(pass);
+    this._drawSelectedEdges(pass);
+    this._drawNeurons(pass);
+    this._drawLabels(pass);
+  }
 
-    // halos under the edges: |grad_W| in the backward pass, |dW_applied| while the update is applied
+  /** Halos under the edges: |grad_W| in the backward pass, |dW_applied| while the update is applied. */
+  _drawHalos({ view, frame, st, L, showGrad }) {
+    const ctx = this.ctx, cols = this.cols;
     ctx.lineCap = "round";
     for (let l = 1; l <= L; l++) {
       const layer = frame.layers[l - 1];
@@ -302,8 +304,17 @@ export class NetworkView {
       }
     }
     ctx.globalAlpha = 1;
+  }
 
-    // the edges themselves, grouped by sign and size so that the stroke style changes a few dozen times only
+  /** The edges, grouped by sign and size so that the stroke style changes a few dozen times only. */
+  _drawEdges({ frame, st, L, updT }) {
+    const ctx = this.ctx, cols = this.cols;
+    // layer of the edges between column l-1 and column l is frame.layers[l-1]
+    const weightAt = (layer, j, k) => {
+      const w = layer.W[j][k];
+      if (updT > 0 && st.full && layer.dW_applied) return w + updT * layer.dW_applied[j][k];
+      return w;
+    };
     const LEVELS = 24;
     const buckets = new Array(2 * (LEVELS + 1));
     for (let l = 1; l <= L; l++) {
@@ -341,8 +352,11 @@ export class NetworkView {
       }
     }
     ctx.globalAlpha = 1;
+  }
 
-    // signals travelling along the edges of the layer being reached
+  /** Signals travelling along the edges of the layer being reached. */
+  _drawSignals({ view, L }) {
+    const ctx = this.ctx, cols = this.cols;
     if (view.phase === "forward" || view.phase === "backward") {
       const back = view.phase === "backward";
       ctx.fillStyle = back ? COLORS.backward : COLORS.forward;
@@ -361,8 +375,11 @@ export class NetworkView {
         ctx.fill();
       }
     }
+  }
 
-    // selected, hovered or keyboard-cursor edge on top
+  /** The selected, hovered or keyboard-cursor edge, on top. */
+  _drawSelectedEdges({ L }) {
+    const ctx = this.ctx, cols = this.cols;
     for (const sel of [this.hover, this.selection, this.cursor]) {
       if (sel && sel.kind === "edge" && sel.l <= L && cols[sel.l]?.nodes[sel.k] && cols[sel.l - 1]?.nodes[sel.j]) {
         const cur = sel === this.cursor;
@@ -378,10 +395,10 @@ export class NetworkView {
         ctx.setLineDash([]);
       }
     }
+  }
 
-    // neurons
-    const focus = focusOf(frame);
-    const full = st.full;
+  _drawNeurons({ view, frame, st, phaseIdx }) {
+    const cols = this.cols;
     for (let l = 0; l < cols.length; l++) {
       const reached = l === 0 || view.phase === "live" || phaseIdx > 0 || (view.phase === "forward" && view.reveal(l) >= 1);
       const deltaShown = l > 0 && (view.phase === "live" ? frame.layers[l - 1].delta_mean != null
@@ -393,22 +410,28 @@ export class NetworkView {
         this._drawNode(nd, l, k, a, dl, st);
       }
     }
+  }
 
-    // labels: inputs, layer warnings, output prediction and loss; each text's box is kept (labelBoxes) so that a
-    // test can measure that none is cut by the canvas's edges
+  /** A label's text, its box kept (labelBoxes) so that a test can measure that none is cut by the canvas's edges. */
+  _label(text, x, y) {
+    const ctx = this.ctx;
+    ctx.fillText(text, x, y);
+    const w = ctx.measureText(text).width;
+    const x0 = ctx.textAlign === "right" ? x - w : ctx.textAlign === "center" ? x - w / 2 : x;
+    this.labelBoxes.push({ text, left: x0, right: x0 + w });
+  }
+
+  /** Labels: the inputs' names, each layer's warnings, the output neurons' classes, prediction and loss. */
+  _drawLabels(pass) {
+    const ctx = this.ctx, cols = this.cols;
+    const { frame, L } = pass;
     this.labelBoxes = [];
-    const label = (text, x, y) => {
-      ctx.fillText(text, x, y);
-      const w = ctx.measureText(text).width;
-      const x0 = ctx.textAlign === "right" ? x - w : ctx.textAlign === "center" ? x - w / 2 : x;
-      this.labelBoxes.push({ text, left: x0, right: x0 + w });
-    };
     ctx.font = LABEL_FONT;
     ctx.fillStyle = COLORS.ink;
     ctx.textBaseline = "middle";
     if (this.sizes[0] <= 16) {
       ctx.textAlign = "right";
-      cols[0].nodes.forEach((nd, k) => label(this._inputLabel(k), nd.x - nd.s / 2 - LABEL_GAP, nd.y));
+      cols[0].nodes.forEach((nd, k) => this._label(this._inputLabel(k), nd.x - nd.s / 2 - LABEL_GAP, nd.y));
     }
     ctx.textAlign = "center";
     for (let l = 1; l <= L; l++) {
@@ -423,12 +446,10 @@ export class NetworkView {
       }
     }
     const out = cols[L];
-    const lossShown = frame.loss != null && (view.phase === "live" || phaseIdx > 1 || (view.phase === "loss"));
     ctx.textAlign = "left";
-    const top = out.nodes[0].y - out.s / 2, bottom = out.nodes[out.nodes.length - 1].y + out.s / 2;
+    ctx.font = "11px system-ui, sans-serif";
     const x = out.x + out.s / 2 + 10;
     const many = out.nodes.length > 3;
-    ctx.font = "11px system-ui, sans-serif";
     if (this.outputLabels.length === out.nodes.length && (!many || out.s >= 10)) {
       // the class of each output neuron of a multi-class data set, with its colour in the data view
       out.nodes.forEach((nd, k) => {
@@ -436,43 +457,57 @@ export class NetworkView {
         ctx.fillStyle = CLASS_COLORS[k % CLASS_COLORS.length];
         ctx.fillRect(x, y - 4, 8, 8);
         ctx.fillStyle = COLORS.ink;
-        label(this.outputLabels[k], x + 11, y);
+        this._label(this.outputLabels[k], x + 11, y);
       });
     }
-    if (lossShown) {
-      if (!many && full && frame.y) {
-        out.nodes.forEach((nd, k) => {
-          const yv = frame.y[focus][k];
-          ctx.fillStyle = COLORS.ink;
-          label(`ŷ ${fmt(frame.layers[L - 1].a[focus][k], 3)}`, x, nd.y - 7);
-          ctx.fillStyle = COLORS.muted;
-          label(`y ${fmt(yv, 3)}`, x, nd.y + 7);
-        });
-      }
-      if (many && full && out.s >= 10) {
-        // many classes (digits): each output neuron's probability for the focus sample, beside its class
-        out.nodes.forEach((nd, k) => {
-          ctx.fillStyle = COLORS.muted;
-          label(fmt(frame.layers[L - 1].a[focus][k], 2), x + 11 + ctx.measureText(this.outputLabels[k] || "").width + 5, nd.y);
-        });
-      }
-      const emph = view.phase === "loss";
-      const ly = out.nodes.length > 3 ? top - 14 : bottom + 18;
-      // the focus sample's own loss and the batch mean the gradients descend, each named (one line each)
-      const own = focusLoss(frame);
-      const lines = own != null && frame.loss_per_sample.length > 1
-        ? [`sample ${focus}: loss ${fmt(own, 4)}`, `batch mean ${fmt(frame.loss, 4)}`] : [`loss ${fmt(frame.loss, 4)}`];
-      ctx.font = `${emph ? "bold 14px" : "12px"} system-ui, sans-serif`;
-      const tw = Math.max(...lines.map((t) => ctx.measureText(t).width));
-      const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);
-      const y0 = out.nodes.length > 3 ? ly - 18 * (lines.length - 1) : ly;
-      // a backing so that the numbers stay readable over the connections they may cross
-      ctx.fillStyle = emph ? COLORS.lossBack : COLORS.labelBack;
-      roundRect(ctx, lx - 6, y0 - 11, tw + 12, 22 + 18 * (lines.length - 1), 6);
-      ctx.fill();
-      ctx.fillStyle = COLORS.ink;
-      lines.forEach((t, n) => label(t, lx, y0 + 18 * n));
+    const { view, phaseIdx } = pass;
+    if (frame.loss != null && (view.phase === "live" || phaseIdx > 1 || view.phase === "loss")) {
+      this._drawPrediction(pass, x, many);
+      this._drawLoss(pass, many);
     }
+  }
+
+  /** ŷ and y of the focus sample beside each output neuron, or each class's probability (many classes). */
+  _drawPrediction({ frame, st, L }, x, many) {
+    const ctx = this.ctx, out = this.cols[L];
+    const focus = focusOf(frame);
+    if (!many && st.full && frame.y) {
+      out.nodes.forEach((nd, k) => {
+        ctx.fillStyle = COLORS.ink;
+        this._label(`ŷ ${fmt(frame.layers[L - 1].a[focus][k], 3)}`, x, nd.y - 7);
+        ctx.fillStyle = COLORS.muted;
+        this._label(`y ${fmt(frame.y[focus][k], 3)}`, x, nd.y + 7);
+      });
+    }
+    if (many && st.full && out.s >= 10) {
+      // many classes (digits): each output neuron's probability for the focus sample, beside its class
+      out.nodes.forEach((nd, k) => {
+        ctx.fillStyle = COLORS.muted;
+        const after = x + 11 + ctx.measureText(this.outputLabels[k] || "").width + 5;
+        this._label(fmt(frame.layers[L - 1].a[focus][k], 2), after, nd.y);
+      });
+    }
+  }
+
+  /** The focus sample's own loss and the batch mean the gradients descend, each named, on a backing. */
+  _drawLoss({ view, frame, L }, many) {
+    const ctx = this.ctx, out = this.cols[L];
+    const top = out.nodes[0].y - out.s / 2, bottom = out.nodes[out.nodes.length - 1].y + out.s / 2;
+    const emph = view.phase === "loss";
+    const ly = many ? top - 14 : bottom + 18;
+    const own = focusLoss(frame);
+    const lines = own != null && frame.loss_per_sample.length > 1
+      ? [`sample ${focusOf(frame)}: loss ${fmt(own, 4)}`, `batch mean ${fmt(frame.loss, 4)}`] : [`loss ${fmt(frame.loss, 4)}`];
+    ctx.font = `${emph ? "bold 14px" : "12px"} system-ui, sans-serif`;
+    const tw = Math.max(...lines.map((t) => ctx.measureText(t).width));
+    const lx = Math.min(this.cssW - tw - 6, out.x - tw / 2);
+    const y0 = many ? ly - 18 * (lines.length - 1) : ly;
+    // a backing so that the numbers stay readable over the connections they may cross
+    ctx.fillStyle = emph ? COLORS.lossBack : COLORS.labelBack;
+    roundRect(ctx, lx - 6, y0 - 11, tw + 12, 22 + 18 * (lines.length - 1), 6);
+    ctx.fill();
+    ctx.fillStyle = COLORS.ink;
+    lines.forEach((t, n) => this._label(t, lx, y0 + 18 * n));
   }
 
   _drawNodesBare() {
