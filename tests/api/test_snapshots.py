@@ -101,7 +101,7 @@ def test_a_diverged_run_comes_back_diverged(tmp_path):
 
 def test_the_store_setting_is_checked(monkeypatch):
     monkeypatch.setenv("BACKPROP_STORE", "postgres://x")
-    with pytest.raises(ValueError, match="BACKPROP_STORE must be memory, sqlite:PATH \(a file\) or redis:"):
+    with pytest.raises(ValueError, match=r"BACKPROP_STORE must be memory, sqlite:PATH \(a file\) or redis:"):
         load_settings()
     monkeypatch.setenv("BACKPROP_STORE", "sqlite:/tmp/x.sqlite3")
     assert load_settings().store == "sqlite:/tmp/x.sqlite3"
