@@ -136,36 +136,17 @@ def document_rate_limit(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    redact_access_log()
+def lifespan(settings: Settings):
+    """What runs while the app serves: the heavy-work pool, the idle-session sweep and (with a snapshot store) the
+    saver of changed runs; on the way out every run is saved (a graceful stop)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
-        async def sweep():
-            while True:
-                await asyncio.sleep(settings.sweep_interval)
-                try:
-                    app.state.store.sweep()
-                except Exception:  # keep sweeping whatever one sweep met
-                    log.exception("session sweep failed")
-
-        async def save_changed():
-            store = app.state.store
-            while True:
-                await asyncio.sleep(settings.snapshot_interval)
-                for session in store.changed():
-                    try:
-                        async with session.lock:  # a consistent state: no step runs while it is read
-                            captured = store.capture(session)
-                        await asyncio.to_thread(store.write, captured)
-                    except Exception:  # keep saving the others
-                        log.exception("a session could not be saved")
-
+    async def serving(app: FastAPI):
+        loop = asyncio.get_running_loop()
         app.state.pool.start()
-        tasks = [asyncio.get_running_loop().create_task(sweep())]
+        tasks = [loop.create_task(sweep_idle_sessions(app, settings.sweep_interval))]
         if app.state.store.snapshots is not None:
-            tasks.append(asyncio.get_running_loop().create_task(save_changed()))
+            tasks.append(loop.create_task(save_changed_runs(app.state.store, settings.snapshot_interval)))
         try:
             yield
         finally:
@@ -174,19 +155,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.pool.stop()  # running step loops end at their next step; queued work is dropped
             app.state.store.clear()  # saves every run first (a graceful stop)
 
-    app = FastAPI(
-        title="Backprop Live",
-        version=__version__,
-        summary="Watch a neural network learn: every number of forward, loss, backward and update, live.",
-        default_response_class=OrjsonResponse,
-        lifespan=lifespan,
-    )
+    return serving
+
+
+async def sweep_idle_sessions(app: FastAPI, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            app.state.store.sweep()
+        except Exception:  # keep sweeping whatever one sweep met
+            log.exception("session sweep failed")
+
+
+async def save_changed_runs(store: Store, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        for session in store.changed():
+            try:
+                async with session.lock:  # a consistent state: no step runs while it is read
+                    captured = store.capture(session)
+                await asyncio.to_thread(store.write, captured)
+            except Exception:  # keep saving the others
+                log.exception("a session could not be saved")
+
+
+def attach_state(app: FastAPI, settings: Settings) -> None:
+    """What the routes share: the settings, the cost budget, the heavy-work threads, the runs, the address rates."""
     app.state.settings = settings
     app.state.budget = Budget(settings.cpu_budget, settings.max_message_values)
     app.state.pool = HeavyPool(settings.heavy_threads, settings.heavy_share)
     app.state.store = Store(settings, app.state.pool)
     app.state.request_rates = AddressBuckets(settings.rate, settings.rate_burst)
     app.state.message_rates = AddressBuckets(settings.ws_rate, settings.ws_burst)
+
+
+def add_error_answers(app: FastAPI) -> None:
+    """Every error as JSON {"detail": ...}: a code, a message naming the field and the limit; never a traceback."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -226,6 +230,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           "message": "an unexpected error; it was logged", "field": None}},
                               status_code=500)
 
+
+def add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(rest.router)
     app.include_router(datasets.router)
     app.include_router(live.router)
@@ -235,7 +241,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     document_rate_limit(app)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+
+
+def add_request_limits(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     # outermost: a client over its rate is answered before anything else reads its request
     app.add_middleware(RateLimit, buckets=app.state.request_rates, burst=settings.rate_burst)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    redact_access_log()
+    app = FastAPI(
+        title="Backprop Live",
+        version=__version__,
+        summary="Watch a neural network learn: every number of forward, loss, backward and update, live.",
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan(settings),
+    )
+    attach_state(app, settings)
+    add_error_answers(app)
+    add_routes(app, settings)
+    add_request_limits(app, settings)
     return app
