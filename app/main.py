@@ -25,6 +25,7 @@ from .budget import Budget, HeavyPool
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .ratelimit import AddressBuckets, RateLimit
+from .security import CorsPreflight, SecurityHeaders
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -236,17 +237,21 @@ def add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(datasets.router)
     app.include_router(live.router)
     app.include_router(pages.router)
-    embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)
+    embed.register(app)  # /oembed, /api/lessons, and the security settings (app/security.py)
     lti.setup(app)  # /lti/...: LTI 1.3 when BACKPROP_LTI_PLATFORMS names the platforms (app/lti)
     document_rate_limit(app)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
 
 
-def add_request_limits(app: FastAPI, settings: Settings) -> None:
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """From the outside in: the security and CORS headers on every answer, the refusals of the limits below
+    included (a script of an allowed origin reads a 429 and its Retry-After); the per-address rate, before anything
+    reads the request; the body size; the CORS preflight, which so spends a token like any request."""
+    app.add_middleware(CorsPreflight, settings=app.state.security)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    # outermost: a client over its rate is answered before anything else reads its request
     app.add_middleware(RateLimit, buckets=app.state.request_rates, burst=settings.rate_burst)
+    app.add_middleware(SecurityHeaders, settings=app.state.security)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -262,5 +267,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     attach_state(app, settings)
     add_error_answers(app)
     add_routes(app, settings)
-    add_request_limits(app, settings)
+    add_middleware(app, settings)
     return app
