@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from starlette.routing import Match, compile_path
 
 from . import __version__
 from .api import datasets, embed, live, pages, rest
@@ -117,6 +117,18 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+def without_trailing_slash(app: FastAPI, path: str) -> str | None:
+    """For a path that exists only without its trailing slash, a 404 message that names that address (the app
+    does not redirect: a client's DELETE or POST must not be turned into another request)."""
+    meant = path.rstrip("/")
+    if meant == path or not meant:
+        return None
+    scope = {"type": "http", "path": meant, "method": "GET", "root_path": "", "headers": [], "query_string": b""}
+    if all(route.matches(dict(scope))[0] == Match.NONE for route in app.router.routes):
+        return None
+    return f"no route at {path}: the addresses of this server have no trailing slash ({meant})"
+
+
 RATE_LIMITED = {"description": "this address sent more requests than BACKPROP_RATE allows (rate_limited; "
                                "Retry-After; the connection is closed)",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
@@ -214,9 +226,12 @@ def add_error_answers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = getattr(exc, "headers", None)
+        message = str(exc.detail)
         if exc.status_code == 405:  # every method the path answers, not only the first route's
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
-        return OrjsonResponse({"detail": {"code": code, "message": str(exc.detail), "field": None}},
+        elif exc.status_code == 404:
+            message = without_trailing_slash(app, request.url.path) or message
+        return OrjsonResponse({"detail": {"code": code, "message": message, "field": None}},
                               status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RecursionError)
@@ -263,6 +278,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Watch a neural network learn: every number of forward, loss, backward and update, live.",
         default_response_class=OrjsonResponse,
         lifespan=lifespan(settings),
+        redirect_slashes=False,  # an API answers what it was asked: no 307 for a DELETE to /api/sessions/
     )
     attach_state(app, settings)
     add_error_answers(app)
