@@ -15,8 +15,8 @@ from ..errors import ApiError, ConfigError
 from ..frames import dumps, dumps_in_pieces, with_skipped
 from ..presets import PRESETS, preset_list
 from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, ConfigRules, BranchRequest, ConfigPatch, CreateSession, DataOut,
-                       DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, PredictOut,
-                       PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
+                       DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, ImportRequest,
+                       PredictOut, PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
 from ..rewind import Timeline
 from ..session import Session, new_id
 from ..stream import check_grid, publish_frame, publish_hello, publish_state, stop_playing
@@ -119,7 +119,7 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
 
 
 @router.post("/sessions/import", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
-async def import_session(body: Export, request: Request):
+async def import_session(body: ImportRequest, request: Request):
     """A new session starting from exported weights (the optimizer state and the batch order start fresh)."""
     store = get_store(request)
     store.admit(client_address(request))
