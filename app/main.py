@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from starlette.routing import Match, compile_path
 
 from . import __version__
 from .api import datasets, embed, live, pages, rest
@@ -25,6 +25,7 @@ from .budget import Budget, HeavyPool
 from .engine.trainer import PhaseError
 from .errors import ApiError
 from .ratelimit import AddressBuckets, RateLimit
+from .security import CorsPreflight, SecurityHeaders
 from .settings import Settings, load_settings
 from .store import Store
 
@@ -116,6 +117,18 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods)
 
 
+def without_trailing_slash(app: FastAPI, path: str) -> str | None:
+    """For a path that exists only without its trailing slash, a 404 message that names that address (the app
+    does not redirect: a client's DELETE or POST must not be turned into another request)."""
+    meant = path.rstrip("/")
+    if meant == path or not meant:
+        return None
+    scope = {"type": "http", "path": meant, "method": "GET", "root_path": "", "headers": [], "query_string": b""}
+    if all(route.matches(dict(scope))[0] == Match.NONE for route in app.router.routes):
+        return None
+    return f"no route at {path}: the addresses of this server have no trailing slash ({meant})"
+
+
 RATE_LIMITED = {"description": "this address sent more requests than BACKPROP_RATE allows (rate_limited; "
                                "Retry-After; the connection is closed)",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
@@ -136,39 +149,17 @@ def document_rate_limit(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    redact_access_log()
+def lifespan(settings: Settings):
+    """What runs while the app serves: the heavy-work pool, the idle-session sweep and (with a snapshot store) the
+    saver of changed runs; on the way out every run is saved (a graceful stop)."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
-        async def sweep():
-            while True:
-                await asyncio.sleep(settings.sweep_interval)
-                try:
-                    app.state.store.sweep()
-                except Exception:  # keep sweeping whatever one sweep met
-                    log.exception("session sweep failed")
-
-        async def save_changed():
-            store = app.state.store
-            while True:
-                await asyncio.sleep(settings.snapshot_interval)
-                for session in store.changed():
-                    room = store.rooms.get(session.id)
-                    if room is None:  # let go meanwhile
-                        continue
-                    try:
-                        async with room.lock:  # a consistent state: no step runs while it is read
-                            captured = store.capture(session)
-                        await asyncio.to_thread(store.write, captured)
-                    except Exception:  # keep saving the others
-                        log.exception("a session could not be saved")
-
+    async def serving(app: FastAPI):
+        loop = asyncio.get_running_loop()
         app.state.pool.start()
-        tasks = [asyncio.get_running_loop().create_task(sweep())]
+        tasks = [loop.create_task(sweep_idle_sessions(app, settings.sweep_interval))]
         if app.state.store.snapshots is not None:
-            tasks.append(asyncio.get_running_loop().create_task(save_changed()))
+            tasks.append(loop.create_task(save_changed_runs(app.state.store, settings.snapshot_interval)))
         try:
             yield
         finally:
@@ -177,19 +168,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.pool.stop()  # running step loops end at their next step; queued work is dropped
             app.state.store.clear()  # saves every run first (a graceful stop)
 
-    app = FastAPI(
-        title="Backprop Live",
-        version=__version__,
-        summary="Watch a neural network learn: every number of forward, loss, backward and update, live.",
-        default_response_class=OrjsonResponse,
-        lifespan=lifespan,
-    )
+    return serving
+
+
+async def sweep_idle_sessions(app: FastAPI, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            app.state.store.sweep()
+        except Exception:  # keep sweeping whatever one sweep met
+            log.exception("session sweep failed")
+
+
+async def save_changed_runs(store: Store, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        for session in store.changed():
+            room = store.rooms.get(session.id)
+            if room is None:  # let go meanwhile
+                continue
+            try:
+                async with room.lock:  # a consistent state: no step runs while it is read
+                    captured = store.capture(session)
+                await asyncio.to_thread(store.write, captured)
+            except Exception:  # keep saving the others
+                log.exception("a session could not be saved")
+
+
+def attach_state(app: FastAPI, settings: Settings) -> None:
+    """What the routes share: the settings, the cost budget, the heavy-work threads, the runs, the address rates."""
     app.state.settings = settings
     app.state.budget = Budget(settings.cpu_budget, settings.max_message_values)
     app.state.pool = HeavyPool(settings.heavy_threads, settings.heavy_share)
     app.state.store = Store(settings, app.state.pool)
     app.state.request_rates = AddressBuckets(settings.rate, settings.rate_burst)
     app.state.message_rates = AddressBuckets(settings.ws_rate, settings.ws_burst)
+
+
+def add_error_answers(app: FastAPI) -> None:
+    """Every error as JSON {"detail": ...}: a code, a message naming the field and the limit; never a traceback."""
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -212,9 +229,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def http_error(request: Request, exc: StarletteHTTPException):
         code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         headers = getattr(exc, "headers", None)
+        message = str(exc.detail)
         if exc.status_code == 405:  # every method the path answers, not only the first route's
             headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
-        return OrjsonResponse({"detail": {"code": code, "message": str(exc.detail), "field": None}},
+        elif exc.status_code == 404:
+            message = without_trailing_slash(app, request.url.path) or message
+        return OrjsonResponse({"detail": {"code": code, "message": message, "field": None}},
                               status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RecursionError)
@@ -229,16 +249,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                           "message": "an unexpected error; it was logged", "field": None}},
                               status_code=500)
 
+
+def add_routes(app: FastAPI, settings: Settings) -> None:
     app.include_router(rest.router)
     app.include_router(datasets.router)
     app.include_router(live.router)
     app.include_router(pages.router)
-    embed.register(app)  # /oembed, /api/lessons, frame-ancestors and CORS headers (app/security.py)
+    embed.register(app)  # /oembed, /api/lessons, and the security settings (app/security.py)
     lti.setup(app)  # /lti/...: LTI 1.3 when BACKPROP_LTI_PLATFORMS names the platforms (app/lti)
     document_rate_limit(app)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+
+
+def add_middleware(app: FastAPI, settings: Settings) -> None:
+    """From the outside in: the security and CORS headers on every answer, the refusals of the limits below
+    included (a script of an allowed origin reads a 429 and its Retry-After); the per-address rate, before anything
+    reads the request; the body size; the CORS preflight, which so spends a token like any request."""
+    app.add_middleware(CorsPreflight, settings=app.state.security)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    # outermost: a client over its rate is answered before anything else reads its request
     app.add_middleware(RateLimit, buckets=app.state.request_rates, burst=settings.rate_burst)
+    app.add_middleware(SecurityHeaders, settings=app.state.security)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    redact_access_log()
+    app = FastAPI(
+        title="Backprop Live",
+        version=__version__,
+        summary="Watch a neural network learn: every number of forward, loss, backward and update, live.",
+        default_response_class=OrjsonResponse,
+        lifespan=lifespan(settings),
+        redirect_slashes=False,  # an API answers what it was asked: no 307 for a DELETE to /api/sessions/
+    )
+    attach_state(app, settings)
+    add_error_answers(app)
+    add_routes(app, settings)
+    add_middleware(app, settings)
     return app

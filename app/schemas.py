@@ -38,6 +38,9 @@ def _ranged(name: str, default: Any = None, **kw) -> Any:
     bounds = {"gt" if r.lo_open else "ge": r.lo, "le": r.hi}
     return Field(rules.DEFAULTS[name] if default is None else default, **bounds, **kw)
 Number = Annotated[float, Field(strict=True)]  # an int or a float, not true/false or a string
+# a weight or bias a run is given, an input or target of a user's data: at most limits.MAX_ABS_VALUE in size
+Value = Annotated[float, Field(ge=-limits.MAX_ABS_VALUE, le=limits.MAX_ABS_VALUE)]
+DataValue = Annotated[Number, Field(ge=-limits.MAX_ABS_VALUE, le=limits.MAX_ABS_VALUE)]
 
 
 class Model(BaseModel):
@@ -67,9 +70,9 @@ class HiddenLayer(Model):
 class CustomData(Model):
     """A user's own data: rows of raw inputs and one target per row (class labels 0..K-1 or numbers)."""
 
-    x: list[Annotated[list[Number], Field(min_length=1, max_length=limits.MAX_INPUTS)]] = Field(
+    x: list[Annotated[list[DataValue], Field(min_length=1, max_length=limits.MAX_INPUTS)]] = Field(
         min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
-    y: list[Number] = Field(min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
+    y: list[DataValue] = Field(min_length=limits.MIN_CUSTOM_ROWS, max_length=limits.MAX_CUSTOM_ROWS)
     task: Task = "classification"
 
 
@@ -356,6 +359,7 @@ class PredictOut(BaseModel):
 
 
 class Export(Model):
+    """A run's config and parameters (GET /api/sessions/{id}/export): whatever finite values training reached."""
     format: Literal["backprop-live/1"]
     config: SessionConfig
     step: int = Field(0, ge=0, le=10**12)
@@ -364,6 +368,13 @@ class Export(Model):
 
 
 # -- requests ------------------------------------------------------------------------------------------------
+
+class ImportRequest(Export):
+    """An exported document that starts a new run (POST /api/sessions/import): each weight and bias at most
+    limits.MAX_ABS_VALUE in size (beyond, the first step overflows)."""
+    W: list[list[list[Value]]] = Field(max_length=limits.MAX_HIDDEN_LAYERS + 1)
+    b: list[list[Value]] = Field(max_length=limits.MAX_HIDDEN_LAYERS + 1)
+
 
 class StepRequest(Model):
     phase: Union[PhaseName, Literal["full"]] = "full"
@@ -392,7 +403,7 @@ class WeightEdit(Model):
     kind: Literal["W", "b"]
     row: int = Field(0, ge=0, description="j, the neuron of layer l-1 (W only)")
     col: int = Field(ge=0, description="k, the neuron of layer l")
-    value: float = Field(ge=-1e6, le=1e6)
+    value: Value
 
 
 # -- WebSocket messages from the client ----------------------------------------------------------------------

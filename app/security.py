@@ -156,9 +156,32 @@ def _header(scope, name: bytes) -> str | None:
     return None
 
 
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/") or path.startswith("/oembed")
+
+
+def cors_origin(settings: SecuritySettings, scope) -> str | None:
+    """The Access-Control-Allow-Origin of this request's answer, or None for no CORS header."""
+    path = scope.get("path", "")
+    if path.startswith(STATIC_PREFIX):
+        return "*"  # public files: module scripts of a widget in a sandboxed frame load them cross-origin
+    origin = _header(scope, b"origin")
+    if not origin or not _is_api(path):
+        return None
+    if path.startswith(PUBLIC_PREFIXES):
+        return "*"
+    if settings.cors_allows(origin):
+        return "*" if origin == "null" or settings.cors_origins == ("*",) else origin
+    return None
+
+
 class SecurityHeaders:
     """Adds the content policy (scripts from this origin only, frame-ancestors per SecuritySettings) to every HTML
-    page, nosniff and no-referrer to every answer, and answers CORS for the API."""
+    page, nosniff and no-referrer to every answer, and the CORS headers to the API's answers.
+
+    The outermost middleware: the refusals of the request limits inside it (429 rate_limited, 413 body_too_large)
+    carry the same headers, so a script of an allowed origin reads the refusal and its Retry-After instead of a
+    network error."""
 
     def __init__(self, app, settings: SecuritySettings):
         self.app = app
@@ -168,20 +191,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope.get("path", "")
-        origin = _header(scope, b"origin")
-        public = path.startswith(PUBLIC_PREFIXES)
-        is_api = path.startswith("/api/") or path.startswith("/oembed")
-        cors_origin = None
-        if path.startswith(STATIC_PREFIX):
-            cors_origin = "*"  # public files: module scripts of a widget in a sandboxed frame load them cross-origin
-        elif origin and is_api:
-            if public:
-                cors_origin = "*"
-            elif self.settings.cors_allows(origin):
-                cors_origin = "*" if origin == "null" or self.settings.cors_origins == ("*",) else origin
-        if scope["method"] == "OPTIONS" and origin and is_api and _header(scope, b"access-control-request-method"):
-            return await self._preflight(scope, send, cors_origin)
-
+        allow_origin = cors_origin(self.settings, scope)
         s = self.settings
 
         async def send_with_headers(message):
@@ -204,17 +214,33 @@ class SecurityHeaders:
                     xfo = s.x_frame_options()
                     if xfo and b"x-frame-options" not in names:
                         headers.append((b"x-frame-options", xfo.encode()))
-                if cors_origin:
-                    headers.append((b"access-control-allow-origin", cors_origin.encode()))
-                    if cors_origin != "*":
+                if allow_origin and b"access-control-allow-origin" not in names:  # a preflight answer has its own
+                    headers.append((b"access-control-allow-origin", allow_origin.encode()))
+                    if allow_origin != "*":
                         headers.append((b"vary", b"Origin"))
                 message = {**message, "headers": headers}
             await send(message)
 
         return await self.app(scope, receive, send_with_headers)
 
-    async def _preflight(self, scope, send, cors_origin):
-        if cors_origin is None:
+
+class CorsPreflight:
+    """Answers the browser's CORS preflight (OPTIONS with Access-Control-Request-Method) for the API: 204 with the
+    methods and headers allowed, or 403 `cors_origin_not_allowed`. Inside the rate limit: a preflight spends a
+    token like any request."""
+
+    def __init__(self, app, settings: SecuritySettings):
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "OPTIONS" and _is_api(scope.get("path", "")) and \
+                _header(scope, b"origin") and _header(scope, b"access-control-request-method"):
+            return await self._preflight(scope, send, cors_origin(self.settings, scope))
+        return await self.app(scope, receive, send)
+
+    async def _preflight(self, scope, send, allow_origin):
+        if allow_origin is None:
             body = (b'{"detail":{"code":"cors_origin_not_allowed","message":"this origin may not call the API '
                     b'from a browser (BACKPROP_CORS_ORIGINS)","field":null}}')
             await send({"type": "http.response.start", "status": 403,
@@ -225,14 +251,14 @@ class SecurityHeaders:
         requested = _header(scope, b"access-control-request-headers") or ""
         allowed_headers = ", ".join(h for h in ("Content-Type",) if not requested or h.lower() in requested.lower())
         headers = [
-            (b"access-control-allow-origin", cors_origin.encode()),
+            (b"access-control-allow-origin", allow_origin.encode()),
             (b"access-control-allow-methods",
              PUBLIC_METHODS if scope.get("path", "").startswith(PUBLIC_PREFIXES) else CORS_METHODS.encode()),
             (b"access-control-allow-headers", (allowed_headers or "Content-Type").encode()),
             (b"access-control-max-age", CORS_MAX_AGE.encode()),
             (b"content-length", b"0"),
         ]
-        if cors_origin != "*":
+        if allow_origin != "*":
             headers.append((b"vary", b"Origin"))
         await send({"type": "http.response.start", "status": 204, "headers": headers})
         await send({"type": "http.response.body", "body": b""})

@@ -1,7 +1,7 @@
 """Embedding and lessons: GET /oembed, the lessons API, and the security headers (app/security.py).
 
     from app.api import embed
-    embed.register(app)      # in create_app: routes + frame-ancestors/CORS middleware
+    embed.register(app)      # in create_app: the routes and app.state.security (its middleware: app/main.py)
 
 docs/EMBEDDING.md describes /embed, its postMessage API and the settings; docs/LESSONS.md the lesson format.
 """
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from ..errors import ApiError
 from ..schemas import ErrorBody
 from ..lessons import LessonError, builtin_lessons, check_lesson, get_lesson, lesson_summary
-from ..security import SecurityHeaders, SecuritySettings, load_security_settings
+from ..security import SecuritySettings, load_security_settings
 
 router = APIRouter()
 
@@ -174,10 +174,10 @@ async def validate(request: Request):
 
 
 def register(app: FastAPI, settings: SecuritySettings | None = None) -> None:
-    """Add the embedding and lesson routes and the frame-ancestors/CORS middleware to the application (once)."""
+    """Add the embedding and lesson routes and the security settings the middleware reads to the application
+    (once)."""
     if getattr(app.state, "embed_registered", False):
         return
     app.state.embed_registered = True
     app.state.security = settings or load_security_settings()
     app.include_router(router)
-    app.add_middleware(SecurityHeaders, settings=app.state.security)

@@ -16,8 +16,8 @@ from ..errors import ApiError, ConfigError
 from ..frames import dumps, dumps_in_pieces, with_skipped
 from ..presets import PRESETS, preset_list
 from ..schemas import (HYPERPARAMETERS, NULLABLE, Boundary, ConfigRules, BranchRequest, ConfigPatch, CreateSession, DataOut,
-                       DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, PredictOut,
-                       PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
+                       DatasetOut, ErrorBody, Export, FieldErrors, Frame, GradcheckOut, Health, HistoryOut, ImportRequest,
+                       PredictOut, PredictRequest, PresetOut, ResetRequest, SessionConfig, SessionState, StepRequest, WeightEdit)
 from ..rewind import Timeline
 from ..session import Session, new_id
 from ..stream import Room, frame_of, run_priced
@@ -116,7 +116,7 @@ async def create_session(request: Request, body: Optional[CreateSession] = None)
 
 
 @router.post("/sessions/import", status_code=201, response_model=SessionState, responses=CREATE_ERRORS)
-async def import_session(body: Export, request: Request):
+async def import_session(body: ImportRequest, request: Request):
     """A new session starting from exported weights (the optimizer state and the batch order start fresh)."""
     settings = get_settings(request)
     return await commands.create(get_store(request), client_address(request),

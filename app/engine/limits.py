@@ -19,3 +19,7 @@ MAX_REGULARIZATION_RATE = 10.0
 MAX_GRID_RESOLUTION = 128
 VANISHING_NORM = 1e-6
 EXPLODING_NORM = 1e3
+# the size of a weight or bias a run is given (an import, a weight edit) and of an input or target of a user's data:
+# 1e6 is far beyond any value a run of this size learns or needs; near 1e308 the first step overflows and a plot
+# of the data has no finite range
+MAX_ABS_VALUE = 1e6

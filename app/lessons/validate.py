@@ -464,6 +464,16 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
         return [f"lesson: must be a JSON object, not {_kind(data)}"]
     c.keys(data, "lesson", ("format", "id", "title", "summary", "level", "minutes", "config", "view", "steps"),
            ("format", "id", "title", "summary", "config", "steps"))
+    _check_about(c, data, expected_id)
+    panels = _check_view(c, data)
+    config = _check_start_config(c, data)
+    if "steps" in data:
+        _check_steps(c, data["steps"], panels, config)
+    return c.errors
+
+
+def _check_about(c: _Checker, data: dict, expected_id: str | None) -> None:
+    """What the lesson is: its format, id (the file's name), title, summary, level and length."""
     if "format" in data and data["format"] != LESSON_FORMAT:
         c.err("format", f'must be "{LESSON_FORMAT}", not {data["format"]!r}')
     lesson_id = data.get("id")
@@ -481,6 +491,11 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
         c.choice(data["level"], "level", LEVELS)
     if "minutes" in data:
         c.int_in(data["minutes"], "minutes", 1, 120)
+
+
+def _check_view(c: _Checker, data: dict) -> set[str]:
+    """The lesson's view (panels, speed); returns the panels the widget shows (all of them without view.panels:
+    the widget's own choice, checked no further)."""
     if "view" in data:
         view = data["view"]
         if c.obj(view, "view"):
@@ -493,44 +508,56 @@ def check_lesson(data: Any, expected_id: str | None = None) -> list[str]:
                         c.choice(p, f"view.panels[{i}]", PANELS)
             if "steps_per_second" in view:
                 c.num_in(view["steps_per_second"], "view.steps_per_second", 0.2, 1000.0)
-    panels = set(PANELS)  # no view.panels: the widget's own choice, checked no further
     if isinstance(data.get("view"), dict) and isinstance(data["view"].get("panels"), list):
-        panels = {p for p in data["view"]["panels"] if isinstance(p, str)}
-    config: dict = {}
-    if "config" in data:
-        before = len(c.errors)
-        c.config(data["config"], "config")
-        if len(c.errors) == before and isinstance(data["config"], dict):
-            config = dict(data["config"])
-            _check_pairing(c, config, "config")
-            if network_sizes(config) is None:
-                c.err("config", "the network's shape cannot be built from this config")
-    steps = data.get("steps")
-    if "steps" in data:
-        if not isinstance(steps, list) or not steps:
-            c.err("steps", "must be a non-empty list of steps")
-        elif len(steps) > MAX_STEPS:
-            c.err("steps", f"has {len(steps)} steps; at most {MAX_STEPS}")
-        else:
-            for i, step in enumerate(steps):
-                p = f"steps[{i}]"
-                if not c.obj(step, p):
-                    continue
-                c.keys(step, p, ("title", "text", "show", "claims", "actions", "exercise"), ("text",))
-                if "title" in step:
-                    c.text(step["title"], f"{p}.title", 120)
-                c.text(step.get("text"), f"{p}.text", MAX_TEXT)
-                actions = step.get("actions", [])
-                if not isinstance(actions, list):
-                    c.err(f"{p}.actions", f"must be a list of actions, not {_kind(actions)}")
-                    actions = []
-                for j, act in enumerate(actions):
-                    config = _check_action(c, act, f"{p}.actions[{j}]", config)
-                if "exercise" in step:
-                    _check_exercise(c, step["exercise"], f"{p}.exercise", config)
-                _check_views(c, step, p, panels, config)
-                _check_claims(c, step, p)
-    return c.errors
+        return {p for p in data["view"]["panels"] if isinstance(p, str)}
+    return set(PANELS)
+
+
+def _check_start_config(c: _Checker, data: dict) -> dict:
+    """The lesson's starting config; returns it when it is valid (else {}: the defaults, so that the steps are
+    still checked)."""
+    if "config" not in data:
+        return {}
+    before = len(c.errors)
+    c.config(data["config"], "config")
+    if len(c.errors) != before or not isinstance(data["config"], dict):
+        return {}
+    config = dict(data["config"])
+    _check_pairing(c, config, "config")
+    if network_sizes(config) is None:
+        c.err("config", "the network's shape cannot be built from this config")
+    return config
+
+
+def _check_steps(c: _Checker, steps: Any, panels: set[str], config: dict) -> None:
+    if not isinstance(steps, list) or not steps:
+        c.err("steps", "must be a non-empty list of steps")
+    elif len(steps) > MAX_STEPS:
+        c.err("steps", f"has {len(steps)} steps; at most {MAX_STEPS}")
+    else:
+        for i, step in enumerate(steps):
+            config = _check_step(c, step, f"steps[{i}]", panels, config)
+
+
+def _check_step(c: _Checker, step: Any, path: str, panels: set[str], config: dict) -> dict:
+    """One step: its text, actions, exercise, views and claims; returns the config in force after its actions."""
+    if not c.obj(step, path):
+        return config
+    c.keys(step, path, ("title", "text", "show", "claims", "actions", "exercise"), ("text",))
+    if "title" in step:
+        c.text(step["title"], f"{path}.title", 120)
+    c.text(step.get("text"), f"{path}.text", MAX_TEXT)
+    actions = step.get("actions", [])
+    if not isinstance(actions, list):
+        c.err(f"{path}.actions", f"must be a list of actions, not {_kind(actions)}")
+        actions = []
+    for j, act in enumerate(actions):
+        config = _check_action(c, act, f"{path}.actions[{j}]", config)
+    if "exercise" in step:
+        _check_exercise(c, step["exercise"], f"{path}.exercise", config)
+    _check_views(c, step, path, panels, config)
+    _check_claims(c, step, path)
+    return config
 
 
 def validate_lesson(data: Any, source: str | None = None, expected_id: str | None = None) -> dict:
