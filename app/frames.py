@@ -186,27 +186,19 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
     """The frame as a dict (without `type` and `skipped`, which the sender adds). `state` is the trainer's state.
 
     The per-layer summary (the numbers of LayerRecord.summary()) is computed for all layers at once from the
-    step's flat vectors, and theta, the means and the norms go into one flat array (rounded in one pass in summary
-    detail) that every array of the frame is a view of: this runs for every frame.
-    """
+    step's flat vectors; theta, the means and the norms go into one flat array (rounded in one pass in summary
+    detail) that every array of the frame is a view of: this runs for every frame."""
     inputs = record.a0
     n = inputs.shape[0]
     full = detail == "full"
     layers = record.layers
     flat = record.flat
-    grad, d_theta = flat.grad, flat.d_theta
     deltas = [layer.delta for layer in layers]
     layout = _layout(flat, deltas)
     # batch means of the input, every a and every delta at once: one matrix-vector product
     blocks = [inputs, *[layer.a for layer in layers], *[d for d in deltas if d is not None]]
     means = _batch_mean_weights(n) @ np.concatenate(blocks, axis=1)
-    # |grad_W| and |dW_applied| of every layer from the flat vectors the phases so far have made
-    if grad is not None:
-        norms = record.weight_norms(grad, d_theta) if d_theta is not None else record.weight_norms(grad)
-        warnings = [gradient_warning(v) for v in norms[:len(layers)].tolist()]
-    else:
-        norms = record.weight_norms(d_theta) if d_theta is not None else _NO_NORMS
-        warnings = [None] * len(layers)
+    norms, warnings = _norms_and_warnings(record, flat.grad, flat.d_theta, len(layers))
     values = np.concatenate((flat.theta, means, norms))
     if not full:  # one rounding pass over every number that goes on the wire
         values = _round_flat(values, 5)
@@ -227,16 +219,7 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
             "warning": warnings[i],
         }
         if full:
-            j = record.focus_index
-            d = layer.delta is not None
-            out.update(
-                z=_c(layer.z), a=_c(layer.a), f_prime=_c(layer.f_prime), delta=_c(layer.delta),
-                grad_W=_c(layer.grad_W), grad_b=_c(layer.grad_b),
-                regularization_grad_W=_c(layer.regularization_grad_W),
-                dW_applied=_c(layer.dW_applied), db_applied=_c(layer.db_applied),
-                focus_grad_W=layer.focus_grad_W(j) if d else None,
-                focus_grad_b=_c(layer.focus_grad_b(j)) if d else None,
-            )
+            out.update(_full_layer(layer, record.focus_index))
         out_layers.append(out)
     i0, i1 = layout.input
     body = {
@@ -256,14 +239,32 @@ def frame_body(record: StepRecord, state: str, next_phase: str | None, detail: s
         "layers": out_layers,
     }
     if full:
-        body.update(
-            x=_c(record.x_raw),
-            a0=_c(inputs),
-            y=_c(record.y),
-            batch_indices=_c(record.batch_indices),
-            loss_per_sample=_c(record.loss_per_sample),
-        )
+        body.update(x=_c(record.x_raw), a0=_c(inputs), y=_c(record.y), batch_indices=_c(record.batch_indices),
+                    loss_per_sample=_c(record.loss_per_sample))
     return body
+
+
+def _norms_and_warnings(record: StepRecord, grad, d_theta, n_layers: int) -> tuple[np.ndarray, list]:
+    """|grad_W| and |dW_applied| of every layer from the flat vectors the phases so far have made, and each
+    layer's gradient warning."""
+    if grad is not None:
+        norms = record.weight_norms(grad, d_theta) if d_theta is not None else record.weight_norms(grad)
+        return norms, [gradient_warning(v) for v in norms[:n_layers].tolist()]
+    norms = record.weight_norms(d_theta) if d_theta is not None else _NO_NORMS
+    return norms, [None] * n_layers
+
+
+def _full_layer(layer, j: int) -> dict:
+    """A layer's arrays in full detail, and the focus sample j's share of its gradients."""
+    d = layer.delta is not None
+    return dict(
+        z=_c(layer.z), a=_c(layer.a), f_prime=_c(layer.f_prime), delta=_c(layer.delta),
+        grad_W=_c(layer.grad_W), grad_b=_c(layer.grad_b),
+        regularization_grad_W=_c(layer.regularization_grad_W),
+        dW_applied=_c(layer.dW_applied), db_applied=_c(layer.db_applied),
+        focus_grad_W=layer.focus_grad_W(j) if d else None,
+        focus_grad_b=_c(layer.focus_grad_b(j)) if d else None,
+    )
 
 
 def frame_text(body_json: bytes, skipped: int) -> str:
