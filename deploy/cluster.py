@@ -54,6 +54,29 @@ def render(servers: dict[str, str], listen: str, runtime: Path, max_body: int = 
     return text
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid (nginx's workers, for its master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _accepting(worker: int) -> bool:
+    """Whether an nginx worker may still accept connections: alive and not yet shutting down (its title says so
+    once it has taken the reload's signal; it may live on while it finishes open connections)."""
+    try:
+        return b"shutting down" not in Path(f"/proc/{worker}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class Cluster:
     """N instances on Unix sockets in `runtime`, and nginx on host:port in front of them."""
 
@@ -147,11 +170,14 @@ class Cluster:
         self.start_instance(tag)
         self.wait_instance(tag)
         self._write_conf()
+        old_workers = _children(self.nginx.pid)
         subprocess.run([self.nginx_bin, *self._nginx_args(), "-s", "reload"], check=True, timeout=15,
                        capture_output=True)
-        # the reload takes effect as nginx's new workers take over: until then the tag leads to the old address
+        # the reload takes effect as nginx's new workers take over: until every old worker has stopped accepting
+        # (it has gone, or it says it is shutting down), a connection it accepts leads the tag to the old address
         deadline = time.monotonic() + 15
-        while httpx.get(f"{self.base}/api/sessions/{tag}.reloaded", timeout=5).status_code != 404:
+        while (any(_accepting(pid) for pid in old_workers)
+               or httpx.get(f"{self.base}/api/sessions/{tag}.reloaded", timeout=5).status_code != 404):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nginx did not route {tag} to {address} within 15 s")
             time.sleep(0.05)

@@ -125,7 +125,7 @@ export class Connection {
         return;
       }
       const delay = backoff(this.retry++);
-      this.emit("status", { connected: false, text: `connection lost: reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…` });
+      this.emit("status", { connected: false, lost: true, text: `connection lost: reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…` });
       this.timer = setTimeout(() => this.reconnectNow(), delay);
     };
     ws.onerror = () => {};

@@ -78,7 +78,24 @@ export class Controller {
     conn.on("metrics", (m) => this.onMetrics(m));
     conn.on("state", (s) => this.onState(s));
     conn.on("present", (m) => this.follower?.receive(m));
+    this.resumeAfterReconnect(conn, mode);
     this.loop = this.loop.bind(this);
+  }
+
+  /** A run that played when its connection was lost (a server restart, a network blip) plays on once it is back:
+   * the server stops a run that nobody watches, so the page asks again after the hello. Not for a run that is gone
+   * (the page then starts another) nor for watchers, who do not control the run. */
+  resumeAfterReconnect(conn, mode) {
+    if (mode.watching) return;
+    let resume = false;
+    conn.on("status", (s) => { if (s.lost && this.state.playing) resume = true; });
+    conn.on("session_lost", () => { resume = false; });
+    conn.on("hello", () => {
+      if (!resume) return;
+      resume = false;
+      // after every other hello listener has shown the run as the server has it (paused)
+      queueMicrotask(() => { if (!this.state.diverged && !this.state.ended) this.setPlaying(true); });
+    });
   }
 
   /**

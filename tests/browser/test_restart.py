@@ -73,3 +73,36 @@ def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
         teacher.context.close()
         student.context.close()
         server.stop()
+
+
+def test_a_run_that_played_plays_on_after_a_restart(browser, tmp_path):
+    """The server stops a run nobody watches, so a restart pauses it: the teacher's page that was playing asks to
+    play again once it is back, and the class sees the steps go on."""
+    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2",
+           "BACKPROP_TEST_HOOKS": "1"}
+    errors: list = []
+    server = LocalServer(env=env, log=tmp_path / "first.log").start()
+    teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
+    try:
+        teacher.goto(f"{server.base}/?d=moons&h=4:tanh&s=3&sp=20")
+        teacher.wait_for_function(LIVE)
+        sid = teacher.evaluate("window.__backpropTest.session.id")
+        vid = teacher.evaluate("window.__backpropTest.session.view_id")
+        student.goto(f"{server.base}/watch/{vid}")
+        student.wait_for_function(LIVE)
+        teacher.click("#btn-play")
+        student.wait_for_function("() => window.__backpropTest.lastFrame.step >= 3")
+        server.stop()  # graceful: the run is saved, and paused, as nobody is connected any more
+        server = LocalServer(env=env, port=server.port, log=tmp_path / "second.log").start()
+        for page in (teacher, student):
+            page.wait_for_function(LIVE, timeout=30_000)
+        saved = httpx.get(f"{server.base}/api/sessions/{sid}").json()["step"]
+        # the run goes on by itself: the server plays it again and the class sees new steps
+        student.wait_for_function(f"() => window.__backpropTest.lastFrame.step >= {saved + 3}", timeout=20_000)
+        assert httpx.get(f"{server.base}/api/sessions/{sid}").json()["playing"] is True
+        assert teacher.evaluate("window.__backpropTest.playing")
+        assert not errors, errors
+    finally:
+        teacher.context.close()
+        student.context.close()
+        server.stop()
