@@ -33,20 +33,43 @@ def quiet_page(browser, errors: list):
     return page
 
 
+def restartable_env(tmp_path) -> dict:
+    return {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2",
+            "BACKPROP_TEST_HOOKS": "1"}
+
+
+def open_class(browser, server, errors: list, query: str):
+    """The teacher's page on a new run and a student's page on its live link: (teacher, student, run id)."""
+    teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
+    teacher.goto(f"{server.base}/?{query}")
+    teacher.wait_for_function(LIVE)
+    sid = teacher.evaluate("window.__backpropTest.session.id")
+    student.goto(f"{server.base}/watch/{teacher.evaluate('window.__backpropTest.session.view_id')}")
+    student.wait_for_function(LIVE)
+    return teacher, student, sid
+
+
+def start_again(server, env: dict, tmp_path, pages) -> LocalServer:
+    """The server started again on its port; once each page shows the run live again."""
+    server = LocalServer(env=env, port=server.port, log=tmp_path / "second.log").start()
+    for page in pages:
+        page.wait_for_function(LIVE, timeout=30_000)
+    return server
+
+
+def close(server, *pages) -> None:
+    for page in pages:
+        page.context.close()
+    server.stop()
+
+
 @pytest.mark.parametrize("how", ["graceful", "killed"])
 def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
-    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2",
-           "BACKPROP_TEST_HOOKS": "1"}
+    env = restartable_env(tmp_path)
     errors: list = []
     server = LocalServer(env=env, log=tmp_path / "first.log").start()
-    teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
+    teacher, student, sid = open_class(browser, server, errors, "d=moons&h=4:tanh&s=3")
     try:
-        teacher.goto(f"{server.base}/?d=moons&h=4:tanh&s=3")
-        teacher.wait_for_function(LIVE)
-        sid = teacher.evaluate("window.__backpropTest.session.id")
-        vid = teacher.evaluate("window.__backpropTest.session.view_id")
-        student.goto(f"{server.base}/watch/{vid}")
-        student.wait_for_function(LIVE)
         teacher.click("#btn-step")
         student.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update'")
         if how == "graceful":
@@ -59,9 +82,7 @@ def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
             os.kill(server.proc.pid, signal.SIGKILL)
             server.proc.wait()
         teacher.wait_for_function("() => !document.getElementById('conn-status').classList.contains('ok')")
-        server = LocalServer(env=env, port=server.port, log=tmp_path / "second.log").start()
-        for page in (teacher, student):
-            page.wait_for_function(LIVE, timeout=30_000)
+        server = start_again(server, env, tmp_path, (teacher, student))
         assert teacher.evaluate("window.__backpropTest.session.id") == sid
         assert not student.evaluate("window.__backpropTest.ended")
         assert httpx.get(f"{server.base}/api/sessions/{sid}").json()["step"] == 1
@@ -70,32 +91,21 @@ def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
         student.wait_for_function("() => window.__backpropTest.lastFrame.step === 2")
         assert not errors, errors
     finally:
-        teacher.context.close()
-        student.context.close()
-        server.stop()
+        close(server, teacher, student)
 
 
 def test_a_run_that_played_plays_on_after_a_restart(browser, tmp_path):
     """The server stops a run nobody watches, so a restart pauses it: the teacher's page that was playing asks to
     play again once it is back, and the class sees the steps go on."""
-    env = {"BACKPROP_STORE": f"sqlite:{tmp_path / 'runs.sqlite3'}", "BACKPROP_SNAPSHOT_INTERVAL": "0.2",
-           "BACKPROP_TEST_HOOKS": "1"}
+    env = restartable_env(tmp_path)
     errors: list = []
     server = LocalServer(env=env, log=tmp_path / "first.log").start()
-    teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
+    teacher, student, sid = open_class(browser, server, errors, "d=moons&h=4:tanh&s=3&sp=20")
     try:
-        teacher.goto(f"{server.base}/?d=moons&h=4:tanh&s=3&sp=20")
-        teacher.wait_for_function(LIVE)
-        sid = teacher.evaluate("window.__backpropTest.session.id")
-        vid = teacher.evaluate("window.__backpropTest.session.view_id")
-        student.goto(f"{server.base}/watch/{vid}")
-        student.wait_for_function(LIVE)
         teacher.click("#btn-play")
         student.wait_for_function("() => window.__backpropTest.lastFrame.step >= 3")
         server.stop()  # graceful: the run is saved, and paused, as nobody is connected any more
-        server = LocalServer(env=env, port=server.port, log=tmp_path / "second.log").start()
-        for page in (teacher, student):
-            page.wait_for_function(LIVE, timeout=30_000)
+        server = start_again(server, env, tmp_path, (teacher, student))
         saved = httpx.get(f"{server.base}/api/sessions/{sid}").json()["step"]
         # the run goes on by itself: the server plays it again and the class sees new steps
         student.wait_for_function(f"() => window.__backpropTest.lastFrame.step >= {saved + 3}", timeout=20_000)
@@ -103,6 +113,4 @@ def test_a_run_that_played_plays_on_after_a_restart(browser, tmp_path):
         assert teacher.evaluate("window.__backpropTest.playing")
         assert not errors, errors
     finally:
-        teacher.context.close()
-        student.context.close()
-        server.stop()
+        close(server, teacher, student)
