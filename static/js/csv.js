@@ -11,6 +11,22 @@ export class CsvError extends Error {
   }
 }
 
+let papa = null;
+/** Papa Parse (vendored), loaded the first time a CSV is to be read rather than with the page. */
+export function loadPapa() {
+  if (!papa) {
+    papa = new Promise((resolve, reject) => {
+      if (window.Papa) { resolve(window.Papa); return; }
+      const script = document.createElement("script");
+      script.src = "/static/vendor/papaparse/papaparse.min.js";
+      script.onload = () => resolve(window.Papa);
+      script.onerror = () => { papa = null; script.remove(); reject(new Error("the CSV reader could not be loaded")); };
+      document.head.appendChild(script);
+    });
+  }
+  return papa;
+}
+
 /** The limits of custom_data (GET /api/limits), with the API's values as the fallback. */
 export const CUSTOM_LIMITS = { max_custom_rows: 2000, min_custom_rows: 2, max_inputs: 64, max_classes: 10 };
 
@@ -24,7 +40,7 @@ export function limitsText(lim = CUSTOM_LIMITS) {
 
 /**
  * Splits CSV text into {header, rows} (rows of strings). header: the column names when the first row is not all
- * numbers, else null.
+ * numbers, else null. Papa Parse must be loaded (loadPapa).
  */
 export function splitCsv(text) {
   const parsed = window.Papa.parse(String(text).trim(), { skipEmptyLines: "greedy" });

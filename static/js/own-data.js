@@ -1,7 +1,7 @@
 // "Your own data": the form in the data panel that reads a CSV (uploaded or pasted), says what it found or the row
 // and column of the first bad cell, and hands the API's custom_data to the page.
 
-import { parseCsv, splitCsv, limitsText, CsvError, CUSTOM_LIMITS } from "./csv.js";
+import { parseCsv, splitCsv, limitsText, loadPapa, CsvError, CUSTOM_LIMITS } from "./csv.js";
 
 export class OwnDataForm {
   /** use(parsed) starts a run on the data (parsed: what parseCsv returns) and resolves once it is asked for. */
@@ -18,6 +18,8 @@ export class OwnDataForm {
     $("csv-task").addEventListener("change", () => this.preview());
     $("csv-label").addEventListener("change", () => this.preview());
     $("csv-use").addEventListener("click", () => this.submit());
+    // the CSV reader comes when the form is first opened, not with the page
+    $("own-data").addEventListener("toggle", (e) => { if (e.target.open) loadPapa().catch(() => {}); });
   }
 
   /** The server's limits (GET /api/limits) replace the defaults. */
@@ -69,9 +71,10 @@ export class OwnDataForm {
     return parseCsv(text, { label, task: this.$("csv-task").value, limits: this.limits });
   }
 
-  preview() {
+  async preview() {
     if (!this.$("csv-text").value.trim()) { this.say(""); return null; }
     try {
+      await loadPapa();
       const p = this.parse();
       this.say(describe(p));
       return p;
@@ -82,7 +85,7 @@ export class OwnDataForm {
   }
 
   async submit() {
-    const p = this.preview();
+    const p = await this.preview();
     if (!p) {
       if (!this.$("csv-text").value.trim()) this.say("Paste rows of numbers, or upload a CSV file, first.", "error");
       return;
