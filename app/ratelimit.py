@@ -86,7 +86,7 @@ def ws_refusal_message(rate: float, burst: int, wait: float) -> str:
 
 
 def client_host(scope) -> str:
-    """The client's address as the routes count it (app/api/deps.py client_address)."""
+    """The client's address: whom requests, messages, work and creations are counted for (its IP)."""
     client = scope.get("client")
     return client[0] if client else "unknown"
 

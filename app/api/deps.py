@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import read_only
 from ..frames import OPTS
+from ..ratelimit import client_host
 from ..settings import Settings
 from ..store import Store
 from ..stream import Room, public_limits
@@ -54,5 +55,5 @@ def write_room(sid: str, request: Request) -> Room:
 
 
 def client_address(conn: HTTPConnection) -> str:
-    """Whom work and creations are counted for: the client's address (its IP)."""
-    return conn.client.host if conn.client is not None else "unknown"
+    """Whom work and creations are counted for: the client's address (its IP), as the rate limits count it."""
+    return client_host(conn.scope)

@@ -8,7 +8,7 @@ import logging
 from .. import budget as cost
 from ..errors import ApiError
 from .publish import metrics_wanted, publish_frame, publish_state
-from .room import Room
+from .room import Room, run_priced
 
 log = logging.getLogger("backprop_live.stream")
 
@@ -44,9 +44,7 @@ async def run_steps_priced(room: Room, n: int) -> int:
         room.make_frames(details, metrics=metrics_wanted(clients, run.step))
         return done
 
-    if room.pool is None or price <= cost.INLINE_SECONDS:
-        return work()
-    return await room.pool.run(room.player, work)
+    return await run_priced(room.pool, room.player, price, work)
 
 
 async def play(room: Room) -> None:

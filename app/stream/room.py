@@ -52,9 +52,7 @@ class Room:
         key = (rec.state, trainer.state, detail)
         cached = self._frames.get(key)
         if cached is None:
-            body = frame_body(rec, trainer.state, trainer.next_phase, detail)
-            cached = dumps_in_pieces(body) if detail == "full" else dumps(body)  # full: made on a heavy thread
-            self._frames[key] = cached
+            cached = self._frames[key] = frame_of(self.run, detail)
         return cached
 
     def make_frames(self, details, metrics: bool = True) -> None:
@@ -121,13 +119,13 @@ class Room:
 
 
 def frame_of(run: Session, detail: str) -> bytes | None:
-    """The serialized frame of a run's current record, for a run without a room (a past step replayed, a lesson
-    checked offline)."""
+    """The serialized frame of a run's current record: what a room caches, and what a run without a room (a past
+    step replayed, a lesson checked offline) answers."""
     tr = run.trainer
     if tr.record is None:
         return None
     body = frame_body(tr.record, tr.state, tr.next_phase, detail)
-    return dumps_in_pieces(body) if detail == "full" else dumps(body)
+    return dumps_in_pieces(body) if detail == "full" else dumps(body)  # full: made on a heavy thread
 
 
 async def run_priced(pool, owner: str, seconds: float, fn: Callable, *args):
