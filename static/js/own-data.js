@@ -93,6 +93,7 @@ export class OwnDataForm {
     this.say(`${describe(p)} Starting a run on it…`);
     try {
       await this.use(p);
+      this.say(`${describe(p)} The run now trains on it.`);
     } catch (err) {
       this.say(`The server refused this data: ${err.message}`, "error");
     }

@@ -212,6 +212,8 @@ def test_an_uploaded_csv_becomes_the_runs_data(page, live_server, open_app):
     assert [(pytest.approx(x), y) for x, y in expected] == got
     assert page.locator("#cfg-dataset").input_value() == "custom"
     assert "d=custom" in page.url
+    # the form says the run started on it (not that it is still starting)
+    page.wait_for_function("() => document.getElementById('csv-msg').textContent.endsWith('The run now trains on it.')")
 
 
 def _clicks_on_the_plane(page, live_server, open_app):
