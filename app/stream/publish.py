@@ -144,7 +144,10 @@ def publish_extras(room: Room, force: bool = False, only: Client | None = None) 
                 continue
             c.put("boundary", made[1])
             c.last_boundary = made[0]
-            c.last_boundary_time = now
+            # the rate bounds a playing run's boundaries: one sent at once (a subscription, a hello, a pause) does
+            # not hold back the next step's
+            if not force:
+                c.last_boundary_time = now
 
 
 def metrics_wanted(clients, step: int, force: bool = False) -> bool:

@@ -147,6 +147,20 @@ def test_metrics_and_boundary_subscriptions(client, session):
         assert b["step"] == 2
 
 
+def test_play_right_after_subscribing_sends_the_first_steps_boundary(client, session):
+    """BACKPROP_BOUNDARY_MAX_RATE bounds the boundaries of a playing run: the boundary a subscription sends at once
+    does not count against it, so pressing play within a tenth of a second still shows step 1's."""
+    with client.websocket_connect(ws_path(session["id"])) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "subscribe", "boundary_every": 1, "boundary_resolution": 8})
+        assert receive_until(ws, "boundary")["step"] == 0
+        ws.send_json({"type": "set_speed", "steps_per_second": 2})
+        ws.send_json({"type": "play"})
+        assert receive_until(ws, "boundary")["step"] == 1
+        ws.send_json({"type": "pause"})
+        receive_until(ws, "state")
+
+
 def test_steps_measure_the_whole_set_metrics_only_for_clients_that_want_them(client, session, app):
     # measuring them costs several steps: a `step` message whose clients asked for none leaves them unmeasured
     # (the history still measures them every BACKPROP_METRICS_EVERY steps); a client that wants them gets them
