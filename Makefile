@@ -61,10 +61,9 @@ chromium:
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 
-# make test JOBS=2: the tests on 2 processes (pytest-xdist), each test file on one, files handed out in collection
-# order (a test that runs asyncio in the main thread cannot follow a browser test in the same process: Playwright's
-# event loop stays there). One process by default: on a loaded 2-core machine the page's timing tests then fail.
-JOBS ?= 1
+# The tests run on JOBS processes (pytest-xdist, 2 by default, 1 for one process): each test file on one process,
+# files handed out in collection order, the browser and cluster files first (tests/conftest.py).
+JOBS ?= 2
 test: $(VENV)/.test chromium nginx redis
 	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile --no-loadscope-reorder)
 

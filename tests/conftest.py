@@ -26,3 +26,14 @@ def serve():
     yield open_client
     for client in clients:
         client.__exit__(None, None, None)
+
+
+# the directories whose tests drive Chromium or start servers: most of the run's time, in few long files
+LONG_RUNNING = ("browser", "cluster")
+
+
+def pytest_collection_modifyitems(items):
+    """The long-running directories first, each file's tests together and in their order: on two processes (make
+    test runs pytest-xdist, one file at a time per process) the short API and engine files then fill the end, and
+    neither process waits alone on a long browser file."""
+    items.sort(key=lambda item: item.path.parent.name not in LONG_RUNNING)

@@ -16,6 +16,7 @@ from app.schemas import SessionConfig
 from app.session import Session
 from app.settings import load_settings
 from app.stream import Client, Room, publish_frame, publish_state, start_playing, stop_playing
+from own_thread import run_in_own_thread
 
 
 class StalledSocket:
@@ -95,7 +96,7 @@ def test_stalled_client_is_bounded_and_does_not_slow_others():
         for task in (slow_task, fast_task):
             task.cancel()
 
-    asyncio.run(scenario())
+    run_in_own_thread(scenario())
 
 
 def test_publishing_never_waits_for_a_client():
@@ -115,4 +116,4 @@ def test_publishing_never_waits_for_a_client():
         for t in tasks:
             t.cancel()
 
-    asyncio.run(scenario())
+    run_in_own_thread(scenario())

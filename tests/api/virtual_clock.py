@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import selectors
 
+from own_thread import run_in_own_thread
+
 
 class _PollingSelector(selectors.DefaultSelector):
     def __init__(self, loop: "VirtualClockLoop"):
@@ -37,6 +39,5 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
 
 def run_on_virtual_clock(main):
-    """asyncio.run(main) on a VirtualClockLoop; main's loop.time() starts at 0."""
-    with asyncio.Runner(loop_factory=VirtualClockLoop) as runner:
-        return runner.run(main)
+    """asyncio.run(main) on a VirtualClockLoop, in a thread of its own; main's loop.time() starts at 0."""
+    return run_in_own_thread(main, loop_factory=VirtualClockLoop)

@@ -1,6 +1,7 @@
-"""Every built-in lesson walked in the widget, step by step and card by card, as a student alone would: each
-step's declared views are on screen, every card is about the step the header shows and the sample ringed on the
-data plot, and the page logs no error. Lessons play at the embedder's speed (`speed=1000`) to keep this quick."""
+"""Every built-in lesson walked in the widget, step by step and card by card, as a student alone would: it opens
+with its title and first text, each step's declared views are on screen, every card is about the step the header
+shows and the sample ringed on the data plot, every step's actions run, the run it made is on the server, and the
+page logs no error. Lessons play at the embedder's speed (`speed=1000`) to keep this quick; one test per lesson."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import httpx
 import pytest
 
+from app.lessons import builtin_lessons
 from embed_fixtures import embed_server, shown_confusion, wait_confusion_of_run  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
@@ -76,31 +78,42 @@ def answer_card(page, lesson_id: str, index: int, sample_shown: bool):
     return step, truth
 
 
-def test_every_lesson_every_step_and_card(make_page, embed_server):
+def test_there_are_lessons_to_walk(embed_server):
+    listed = [summary["id"] for summary in httpx.get(f"{embed_server['allowed']}/api/lessons").json()]
+    assert len(listed) >= 10 and sorted(listed) == sorted(builtin_lessons())
+
+
+@pytest.mark.parametrize("lesson_id", sorted(builtin_lessons()))
+def test_every_step_and_card_of_the_lesson(make_page, embed_server, lesson_id):
     base = embed_server["allowed"]
     page = make_page(700, 1000)
-    for summary in httpx.get(f"{base}/api/lessons").json():
-        lesson = httpx.get(f"{base}/api/lessons/{summary['id']}").json()
-        page.goto(f"{base}/embed?lesson={lesson['id']}&speed=1000")
-        page.wait_for_function(f"() => {EMBED} && {EMBED}.lesson && {EMBED}.lesson.index === 0", timeout=30_000)
-        panels = set(lesson.get("view", {}).get("panels", ["network", "data", "loss", "inspector"]))
-        for name in ("network", "data", "loss", "inspector"):
-            assert visible(page, f"#panel-{name}") == (name in panels), (lesson["id"], name)
-        card_steps = []
-        for i, step in enumerate(lesson["steps"]):
-            if i:
-                page.click(".lesson-next")
-            settle(page)
-            if "exercise" in step:
-                two_d = page.evaluate(f"() => {EMBED}.session.input_dim <= 2") and "data" in panels
-                card_steps.append(answer_card(page, lesson["id"], i, two_d and step["exercise"]["ask"] != "loss")[0])
-            page.wait_for_function(f"() => !{EMBED}.lesson.running", timeout=120_000)
-            status = page.locator(".lesson-status").inner_text()
-            assert "could not run" not in status, (lesson["id"], i, status)
-            check_views(page, lesson["id"], i, step.get("show", []))
-        if lesson["id"] in ("chain-rule", "one-neuron"):
-            assert len(set(card_steps)) == 1, (lesson["id"], card_steps)  # one sample through one step
-        assert page.locator(".lesson-next").inner_text() == "The end"
+    lesson = httpx.get(f"{base}/api/lessons/{lesson_id}").json()
+    page.goto(f"{base}/embed?lesson={lesson_id}&speed=1000")
+    page.wait_for_function(f"() => {EMBED} && {EMBED}.lesson && {EMBED}.lesson.index === 0", timeout=30_000)
+    assert page.locator(".lesson-title").inner_text() == lesson["title"]
+    assert page.locator(".lesson-count").inner_text() == f"1 / {len(lesson['steps'])}"
+    assert page.locator(".lesson-text p").count() >= 1
+    panels = set(lesson.get("view", {}).get("panels", ["network", "data", "loss", "inspector"]))
+    for name in ("network", "data", "loss", "inspector"):
+        assert visible(page, f"#panel-{name}") == (name in panels), (lesson_id, name)
+    card_steps = []
+    for i, step in enumerate(lesson["steps"]):
+        if i:
+            page.click(".lesson-next")
+        settle(page)
+        assert page.locator(".lesson-count").inner_text() == f"{i + 1} / {len(lesson['steps'])}"
+        if "exercise" in step:
+            two_d = page.evaluate(f"() => {EMBED}.session.input_dim <= 2") and "data" in panels
+            card_steps.append(answer_card(page, lesson_id, i, two_d and step["exercise"]["ask"] != "loss")[0])
+        page.wait_for_function(f"() => !{EMBED}.lesson.running", timeout=120_000)
+        status = page.locator(".lesson-status").inner_text()
+        assert "could not run" not in status, (lesson_id, i, status)
+        check_views(page, lesson_id, i, step.get("show", []))
+    if lesson_id in ("chain-rule", "one-neuron"):
+        assert len(set(card_steps)) == 1, (lesson_id, card_steps)  # one sample through one step
+    assert page.locator(".lesson-next").inner_text() == "The end"
+    view_id = page.evaluate(f"() => {EMBED}.session.view_id")
+    assert httpx.get(f"{base}/api/sessions/{view_id}").status_code == 200
 
 
 def test_digits_show_the_focus_sample_at_load_and_after_fast_play(make_page, embed_server):

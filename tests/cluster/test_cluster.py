@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,26 +27,13 @@ from app.settings import load_settings
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "deploy"))
 from cluster import Cluster, render  # noqa: E402
+from own_thread import run_in_own_thread  # noqa: E402
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def run(coro):
-    """asyncio.run in a thread of its own: the browser tests' Playwright keeps an event loop in this one."""
-    out: dict = {}
-
-    def target():
-        try:
-            out["value"] = asyncio.run(coro)
-        except BaseException as e:  # re-raised in the test's thread
-            out["error"] = e
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out["value"]
+    return run_in_own_thread(coro)
 
 
 def free_port() -> int:
