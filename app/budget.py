@@ -74,6 +74,11 @@ def predict_seconds(sizes: Sequence[int], rows: int) -> float:
     return PREDICT_PER_MAC * rows * n_parameters(sizes) + VALUE * rows * (sizes[-1] + 1)
 
 
+def data_seconds(rows: int, input_dim: int) -> float:
+    """A data set's points serialized (GET /api/sessions/{id}/data): each row's inputs and its label."""
+    return VALUE * rows * (input_dim + 1)
+
+
 def gradcheck_seconds(sizes: Sequence[int], batch: int) -> float:
     p = n_parameters(sizes)
     return GRADCHECK_PER_MAC * 2 * batch * p * p

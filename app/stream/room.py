@@ -37,6 +37,7 @@ class Room:
         self.boundary_jobs: set = set()  # (resolution, neurons) being computed on a heavy-work thread
         self._frames: dict = {}
         self._frames_of = None
+        self._data_answer = (None, None, b"")  # (the run's data set, (split, limit), body): the last data answer
 
     # -- the current step's frame ---------------------------------------------------------------------------------
     def frame(self, detail: str) -> bytes | None:
@@ -67,6 +68,16 @@ class Room:
         """Forget the full-detail frames once the answers that needed them are made (megabytes for a large batch)."""
         for key in [k for k in self._frames if k[2] == "full"]:
             del self._frames[key]
+
+    # -- the run's data points --------------------------------------------------------------------------------------
+    def data_answer(self, split: str, limit: int | None) -> bytes | None:
+        """The last GET …/data body if it asked for the same points of the same data set (the run's data set is a
+        new object whenever its data change), else None. One answer is kept: a class loads the same points."""
+        data, key, body = self._data_answer
+        return body if data is self.run.data and key == (split, limit) else None
+
+    def keep_data_answer(self, data, split: str, limit: int | None, body: bytes) -> None:
+        self._data_answer = (data, (split, limit), body)
 
     # -- what the clients are told --------------------------------------------------------------------------------
     def viewers(self) -> int:

@@ -406,6 +406,27 @@ def test_data_splits(client, session):
     assert client.get(f"/api/sessions/{sid}/data?split=nope").status_code == 422
 
 
+def test_data_answered_again_are_the_runs_points_as_they_are_now(client):
+    """The last data answer is kept for the same question on the same data set: never for another split or limit,
+    never once the data have changed."""
+    sid = client.post("/api/sessions", json={"dataset": "moons", "seed": 3}).json()["id"]
+    first = client.get(f"/api/sessions/{sid}/data").json()
+    assert client.get(f"/api/sessions/{sid}/data").json() == first
+    assert len(client.get(f"/api/sessions/{sid}/data?limit=7").json()["train"]["x"]) == 7
+    assert client.get(f"/api/sessions/{sid}/data?split=train").json()["test"] is None
+    assert client.get(f"/api/sessions/{sid}/data").json() == first
+    client.post(f"/api/sessions/{sid}/step", json={"count": 3})  # training leaves the data as they are
+    assert client.get(f"/api/sessions/{sid}/data").json() == first
+    assert client.patch(f"/api/sessions/{sid}?reset=true", json={"noise": 0.4}).status_code == 200
+    noisier = client.get(f"/api/sessions/{sid}/data").json()
+    assert noisier["train"]["x"] != first["train"]["x"]
+    own = {"x": [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0], [3.0, 1.0]], "y": [0, 1, 0, 1], "task": "classification"}
+    assert client.patch(f"/api/sessions/{sid}?reset=true",
+                        json={"dataset": "custom", "custom_data": own}).status_code == 200
+    points = client.get(f"/api/sessions/{sid}/data").json()
+    assert sorted(points["train"]["x"] + points["test"]["x"]) == sorted(own["x"])
+
+
 def test_gradcheck_answers(client, session):
     sid = session["id"]
     client.post(f"/api/sessions/{sid}/step", json={"phase": "forward"})
