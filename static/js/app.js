@@ -7,7 +7,7 @@ import { NetworkView } from "./network.js";
 import { BoundaryView } from "./boundary.js";
 import { Charts } from "./charts.js";
 import { Inspector } from "./inspector.js";
-import { ConfigPanel, DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery } from "./config.js";
+import { ConfigPanel, CUSTOM_LIMITS, DEFAULTS, LIVE_FIELDS, loadConfigRules, parseUrl, toQuery } from "./config.js";
 import { DigitsView } from "./digits.js";
 import { bindKeys } from "./keyboard.js";
 import { showPhase } from "./phase-bar.js";
@@ -19,9 +19,7 @@ import { Presenter, audienceText, withFocus } from "./classroom.js";
 import { WeightEditor } from "./weight-edit.js";
 import { Scrubber } from "./scrubber.js";
 import { BranchForm, settingsName } from "./branch.js";
-import { OwnDataForm } from "./own-data.js";
 import { PointEditor } from "./data-points.js";
-import { CUSTOM_LIMITS } from "./csv.js";
 import { shareData, sharedData } from "./shared-data.js";
 
 const $ = (id) => document.getElementById(id);
@@ -65,7 +63,15 @@ const network = new NetworkView($("network"), {
 });
 const boundary = new BoundaryView($("boundary"));
 // the user's own data: a CSV (the data panel's form) and points clicked on the data plane
-const ownData = VIEWER ? null : new OwnDataForm({ use: (parsed) => useOwnData(parsed.custom) });
+// the CSV form's module loads when the form is first opened (most visits never open it)
+let ownData = null;
+if (!VIEWER) {
+  $("own-data").addEventListener("toggle", async (e) => {
+    if (!e.target.open || ownData) return;
+    const { OwnDataForm } = await import("./own-data.js");
+    ownData ||= new OwnDataForm({ use: (parsed) => useOwnData(parsed.custom) });
+  });
+}
 const pointEditor = VIEWER ? null : new PointEditor($("boundary"), boundary, {
   change: (custom) => useOwnData(custom).catch((err) => pointEditor.say(`That change was refused: ${err.message}`)),
   limits: CUSTOM_LIMITS,
@@ -123,7 +129,7 @@ const ctl = new Controller(mode, { network, boundary, charts, inspector });
 const { conn, timeline, state } = ctl;
 Object.assign(state, {
   role: "controller", boundaryDirty: false, warnText: "", stepShown: 0, stepDrawn: "", lastCounter: 0, confusion: null,
-  metricsShown: null, starting: null, viewers: 0, localFocus: null, presets: new Map(),
+  metricsShown: null, starting: null, viewers: 0, localFocus: null,
 });
 // the teacher's page presents its selection and layer reveal; a viewer's page follows them (static/js/classroom.js)
 const presenter = VIEWER ? null : new Presenter(conn);
@@ -593,9 +599,10 @@ $("banner-lower-lr").addEventListener("click", () => {
   panel.render();
   resetWeights({ learning_rate: lr }).then(updateUrl);
 });
-$("preset").addEventListener("change", (e) => {
-  const config = state.presets.get(e.target.value);
-  if (!config) return;
+$("preset").addEventListener("change", async (e) => {
+  const name = e.target.value;
+  const config = (await presetConfigs())?.get(name);
+  if (!config || $("preset").value !== name) return;
   state.outputAuto = false;
   panel.set(config);
   rebuild(panel.request());
@@ -807,11 +814,19 @@ function watch() {
   subscribe();
 }
 
+// The presets' setups load when one is first chosen (the page lists their names, the server wrote them in).
+let presets = null;
+function presetConfigs() {
+  presets ||= api("GET", "/api/presets")
+    .then((list) => new Map(list.filter((p) => p.config).map((p) => [p.name, p.config])))
+    .catch((err) => { presets = null; showBanner(`The presets could not be loaded: ${err.message}.`, false); return null; });
+  return presets;
+}
+
 async function main() {
   // the server's rules, limits and data sets: the panel's choices, the speed range, the CSV form's bounds
-  const [datasets, presets, limits] = await Promise.all([
+  const [datasets, limits] = await Promise.all([
     api("GET", "/api/datasets").catch(() => null),
-    VIEWER ? null : api("GET", "/api/presets").catch(() => null),
     api("GET", "/api/limits").catch(() => null),
     loadConfigRules(api),
   ]);
@@ -822,15 +837,7 @@ async function main() {
   const { config, ui } = parseUrl(location.search);
   if (limits) {
     for (const k of ["max_custom_rows", "max_inputs", "max_classes"]) if (typeof limits[k] === "number") CUSTOM_LIMITS[k] = limits[k];
-    ownData?.setLimits(CUSTOM_LIMITS);
-  }
-  for (const p of presets || []) if (p.config) state.presets.set(p.name, p.config);
-  if (presets && $("preset").options.length <= 1) {
-    for (const p of presets) {
-      const o = document.createElement("option");
-      o.value = p.name; o.textContent = p.title || p.name; o.title = p.description || "";
-      $("preset").appendChild(o);
-    }
+    ownData?.setLimits(CUSTOM_LIMITS); // else the form reads them when it is made
   }
   state.speed = ui.speed && Number.isFinite(ui.speed) ? ui.speed : 1;
   setSpeed(state.speed);

@@ -5,6 +5,8 @@
 // server changes without a reset (everything else starts a new run). loadConfigRules() fills them before use.
 export const DEFAULTS = {};
 export const LIVE_FIELDS = new Set();
+/** The limits of custom_data (GET /api/limits), with the API's values as the fallback. */
+export const CUSTOM_LIMITS = { max_custom_rows: 2000, min_custom_rows: 2, max_inputs: 64, max_classes: 10 };
 const RULES = {};  // the whole answer: ranges (neurons of a layer), max_hidden_layers, hidden_layer (a new layer)
 // a hidden layer's neurons (unbounded before the rules are loaded: a viewer's page does not load them)
 const neuronRange = () => RULES.ranges?.neurons || { min: -Infinity, max: Infinity };

@@ -3,6 +3,10 @@
 // row is not numbers. The result is the API's custom_data {x, y, task}; a bad cell is reported by its row and column
 // as a spreadsheet numbers them (rows from 1, the header included).
 
+import { CUSTOM_LIMITS } from "./config.js";
+
+export { CUSTOM_LIMITS };
+
 export class CsvError extends Error {
   constructor(message, row = null, column = null) {
     super(message);
@@ -27,8 +31,6 @@ export function loadPapa() {
   return papa;
 }
 
-/** The limits of custom_data (GET /api/limits), with the API's values as the fallback. */
-export const CUSTOM_LIMITS = { max_custom_rows: 2000, min_custom_rows: 2, max_inputs: 64, max_classes: 10 };
 
 const isNumber = (s) => s.trim() !== "" && Number.isFinite(Number(s.trim()));
 

@@ -20,6 +20,9 @@ export class OwnDataForm {
     $("csv-use").addEventListener("click", () => this.submit());
     // the CSV reader comes when the form is first opened, not with the page
     $("own-data").addEventListener("toggle", (e) => { if (e.target.open) loadPapa().catch(() => {}); });
+    if ($("own-data").open) loadPapa().catch(() => {});
+    // made as the form opened (app.js loads this module then): what was typed or chosen meanwhile is read now
+    if ($("csv-file").files.length) this.readFile(); else if ($("csv-text").value) this.preview();
   }
 
   /** The server's limits (GET /api/limits) replace the defaults. */

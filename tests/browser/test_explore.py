@@ -158,7 +158,9 @@ def test_try_from_here_branches_and_draws_both_loss_curves(page, live_server, op
 # ---------- your own data ----------
 
 def _own_data_form(page):
+    """Opens the form; returns once it is ready (its module loads as it first opens, and writes the limits)."""
     page.click("#own-data summary")
+    page.wait_for_function("() => document.getElementById('csv-help').textContent.includes('rows')")
 
 
 def _server_rows(live_server, sid):

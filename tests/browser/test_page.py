@@ -3,6 +3,7 @@ numbers in the inspector, keeps its setup in the URL, fits a phone, renders digi
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -40,6 +41,16 @@ def test_page_loads_clean_and_shows_the_run(page, live_server, open_app):
     options = page.locator("#preset option").all_inner_texts()
     for p in presets:
         assert p["title"] in options
+    # choosing one (its setup loads then) makes the run that preset's
+    before = js(page, "window.__backpropTest.session.config")
+    chosen = next(p for p in presets if p["config"].get("features") not in (None, before["features"])
+                  and p["config"]["dataset"] != before["dataset"])
+    page.select_option("#preset", chosen["name"])
+    page.wait_for_function("(f) => JSON.stringify(window.__backpropTest.session.config.features) === f",
+                           arg=json.dumps(chosen["config"]["features"], separators=(",", ":")))
+    config = httpx.get(f"{live_server}/api/sessions/{js(page, 'window.__backpropTest.session.id')}").json()["config"]
+    asked = {k: v for k, v in chosen["config"].items() if v is not None}  # None: the task's default, resolved
+    assert {k: config[k] for k in asked} == asked
 
 
 def test_play_trains_xor(page, live_server, open_app):

@@ -5,12 +5,12 @@
 //                                               // watch: its view id, for the class's live link (optional);
 //                                               // data: the hash of its own data (POST /api/datasets), if any
 //
-// If the page has an element with id "share-button", clicking it opens the dialog for the run the main page
-// shows, as its address bar holds it (the page keeps the whole setup and the speed there, static/js/app.js
-// updateUrl), so the page only needs the button and the import, and the link is the page's own address. The
-// button's data-watch attribute, when the page sets it, is the run's view id: the dialog then offers the live link.
+// The main page's Share button (static/js/share-button.js) loads this module when first pressed and opens the
+// dialog for the run the page shows, as its address bar holds it (the page keeps the whole setup and the speed
+// there, static/js/app.js updateUrl): the link is the page's own address. The button's data-watch attribute, when
+// the page sets it, is the run's view id: the dialog then offers the live link.
 
-import { parseUrl, toQuery } from "../config.js";
+import { toQuery } from "../config.js";
 import { escapeHtml } from "./text.js";
 import { listLessons } from "./lessons-list.js";
 import { watchUrl } from "../classroom.js";
@@ -223,18 +223,4 @@ function projectQr(url) {
   projector.querySelector(".url").textContent = url;
   drawQr(projector.querySelector("canvas"), url).catch(() => {});
   projector.showModal();
-}
-
-// the main page: a button with id "share-button" opens the dialog for the run it shows
-function attach() {
-  const btn = document.getElementById("share-button");
-  if (!btn || btn.dataset.shareAttached) return;
-  btn.dataset.shareAttached = "1";
-  btn.addEventListener("click", () => {
-    const { config, ui } = parseUrl(location.search);
-    openShareDialog({ config, speed: ui.speed, data: ui.data, watch: btn.dataset.watch || null });
-  });
-}
-if (typeof document !== "undefined") {
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", attach); else attach();
 }
