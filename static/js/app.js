@@ -16,9 +16,7 @@ import { isFull } from "./frame.js";
 import { hitHtml } from "./describe.js";
 import { confusionTable } from "./confusion.js";
 import { Presenter, audienceText, withFocus } from "./classroom.js";
-import { WeightEditor } from "./weight-edit.js";
 import { Scrubber } from "./scrubber.js";
-import { BranchForm, settingsName } from "./branch.js";
 import { PointEditor } from "./data-points.js";
 import { shareData, sharedData } from "./shared-data.js";
 
@@ -134,11 +132,25 @@ Object.assign(state, {
 // the teacher's page presents its selection and layer reveal; a viewer's page follows them (static/js/classroom.js)
 const presenter = VIEWER ? null : new Presenter(conn);
 const follower = ctl.follower;
-const editor = new WeightEditor($("weight-edit"), {
-  put: (t, value) => api("PUT", `/api/sessions/${state.session.id}/weights`, { layer: t.layer, kind: t.kind, row: t.row, col: t.col, value }),
-  applied: (session) => applySession(session, null, { syncPanel: false }),
-  status: () => ({ viewer: VIEWER, runState: state.latest?.state }),
-});
+// The field that edits the selected weight (static/js/weight-edit.js): its module loads with the first selection,
+// then shows whatever is selected by the time it has.
+let weightEditor = null, weightEditorLoading = null;
+const editor = {
+  select(sel, current) {
+    if (weightEditor) { weightEditor.select(sel, current); return; }
+    if (!sel || weightEditorLoading) return;
+    weightEditorLoading = import("./weight-edit.js").then(({ WeightEditor }) => {
+      weightEditor = new WeightEditor($("weight-edit"), {
+        put: (t, value) => api("PUT", `/api/sessions/${state.session.id}/weights`, { layer: t.layer, kind: t.kind, row: t.row, col: t.col, value }),
+        applied: (session) => applySession(session, null, { syncPanel: false }),
+        status: () => ({ viewer: VIEWER, runState: state.latest?.state }),
+      });
+      const now = scrubber.scrubbed ? null : network.selection;
+      weightEditor.select(now, valueOf(now));
+    }, () => { weightEditorLoading = null; });
+  },
+  refresh(current) { weightEditor?.refresh(current); },
+};
 /** The current value of the weight or bias a selection points at (the diagram's latest frame). */
 function valueOf(sel) {
   const layer = sel && sel.l > 0 ? state.latest?.layers?.[sel.l - 1] : null;
@@ -185,14 +197,23 @@ function showLive() {
   branchForm?.close();
   if (network.selection) editor.select(network.selection, valueOf(network.selection));
 }
-const branchForm = VIEWER ? null : new BranchForm($("branch-form"), $("btn-try"), { start: startBranch });
-if (branchForm) {
-  branchForm.ask = () => {
-    const f = pastTimeline.frame;
-    if (!scrubber.step || !f || !state.session) return null;
-    // the settings that step ran with: the frame's own learning rate and batch size, the run's other settings
-    return { step: scrubber.step, config: { ...state.session.config, learning_rate: f.learning_rate ?? state.session.config.learning_rate, batch_size: f.batch_size ?? state.session.config.batch_size } };
-  };
+// "Try from here": the form's module (static/js/branch.js) loads when the button is first pressed
+let branchForm = null, settingsName = null;
+if (!VIEWER) {
+  $("btn-try").addEventListener("click", async () => {
+    if (branchForm) return; // made: its own listener opens and closes it
+    const branch = await import("./branch.js");
+    if (branchForm) return;
+    settingsName = branch.settingsName;
+    branchForm = new branch.BranchForm($("branch-form"), $("btn-try"), { start: startBranch });
+    branchForm.ask = () => {
+      const f = pastTimeline.frame;
+      if (!scrubber.step || !f || !state.session) return null;
+      // the settings that step ran with: the frame's own learning rate and batch size, the run's other settings
+      return { step: scrubber.step, config: { ...state.session.config, learning_rate: f.learning_rate ?? state.session.config.learning_rate, batch_size: f.batch_size ?? state.session.config.batch_size } };
+    };
+    branchForm.opened();
+  });
 }
 
 /**
