@@ -119,6 +119,7 @@ def test_try_from_here_branches_and_draws_both_loss_curves(page, live_server, op
     parent = js(page, "window.__backpropTest.session.id")
     _scrub_to(page, 100)
     page.click("#btn-try")
+    page.wait_for_selector("#branch-form:not([hidden])")  # its module loads as the button is first pressed
     assert page.locator("#br-lr").input_value() == "0.03"
     page.select_option("#br-lr", "0.3")
     page.select_option("#br-opt", "adam")

@@ -15,6 +15,7 @@ def click_edge(page, l, j, k):
     page.mouse.click(box["x"] + (a["x"] + b["x"]) / 2, box["y"] + (a["y"] + b["y"]) / 2)
     page.wait_for_function("(s) => JSON.stringify(window.__backpropTest.selection) === s",
                            arg=f'{{"kind":"edge","l":{l},"j":{j},"k":{k}}}')
+    page.wait_for_selector("#weight-edit:not([hidden])")  # its module loads with the page's first selection
 
 
 def test_a_typed_weight_is_the_w_of_the_next_frame(page, live_server, open_app):
