@@ -18,6 +18,7 @@ export class OwnDataForm {
     $("csv-task").addEventListener("change", () => this.preview());
     $("csv-label").addEventListener("change", () => this.preview());
     $("csv-use").addEventListener("click", () => this.submit());
+    $("csv-use").disabled = false; // the page's button waits for this module
     // the CSV reader comes when the form is first opened, not with the page
     $("own-data").addEventListener("toggle", (e) => { if (e.target.open) loadPapa().catch(() => {}); });
     if ($("own-data").open) loadPapa().catch(() => {});
