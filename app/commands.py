@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Callable
 
 from . import budget as cost
+from .errors import LimitError
 from .session import Session
 from .store import Store
 from .stream import (Room, metrics_wanted, publish_extras, publish_frame, publish_hello, publish_state, run_priced,
@@ -24,9 +25,12 @@ BUILD_SECONDS = 0.05  # building or rebuilding a run (data, network, first metri
 
 async def step(room: Room, owner: str, count: int, detail: str | None = None,
                gone: Callable[[], bool] | None = None) -> tuple[int, bytes | None]:
-    """`count` whole steps, or fewer if the CPU budget (or `gone()`) stops them first. Returns (steps run, the
-    frame at `detail` if one was asked for)."""
+    """`count` whole steps (at most BACKPROP_MAX_STEPS), or fewer if the CPU budget (or `gone()`) stops them first.
+    Returns (steps run, the frame at `detail` if one was asked for)."""
     run = room.run
+    most = run.settings.max_steps_per_request
+    if count > most:
+        raise LimitError("count", f"count must be at most {most} (BACKPROP_MAX_STEPS), not {count}")
     return await _advance(room, owner, count, detail, lambda deadline: run.run_steps(count, deadline), gone)
 
 

@@ -28,6 +28,15 @@ class ConfigError(ApiError):
         return {"detail": [{"loc": ["body", *self.field.split(".")], "msg": self.message, "type": "value_error"}]}
 
 
+class LimitError(ConfigError):
+    """A number of a request past a server limit, the same rule for REST and the WebSocket: a 422 naming the field
+    on REST (the shape of every 422 there), an `invalid_message` error naming it on the WebSocket."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(field, message)
+        self.code = "invalid_message"
+
+
 def conflict(code: str, message: str, field: str | None = None) -> ApiError:
     return ApiError(409, code, message, field)
 

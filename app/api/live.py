@@ -165,9 +165,6 @@ async def _ping(room: Room, client: Client, msg) -> None:
 
 
 async def _step(room: Room, client: Client, msg) -> None:
-    max_steps = room.run.settings.max_steps_per_request
-    if msg.count > max_steps:
-        raise ApiError(422, "invalid_message", f"count must be at most {max_steps} (BACKPROP_MAX_STEPS)", "count")
     done, _ = await commands.step(room, client.owner, msg.count)
     if done < msg.count and not room.run.trainer.diverged:
         client.error("cpu_budget", f"ran {done} of {msg.count} steps: a message may use at most "

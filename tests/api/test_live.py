@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 
@@ -360,3 +361,26 @@ def test_a_playing_session_makes_up_ticks_missed_in_a_hiccup(make_app):
     assert before == 7
     # ticks at 0, 0.05, ..., 0.95 s: 20 in the first second (a schedule restarted after the hiccup makes 18)
     assert steps == 20, steps
+
+
+def test_the_step_limit_is_one_rule_for_rest_and_the_websocket(make_app):
+    """BACKPROP_MAX_STEPS bounds a REST step request and a `step` message alike (app/commands.py): each refusal names
+    `count` and the limit in its own wire shape, and runs no step; the limit itself is allowed."""
+    with TestClient(make_app(max_steps_per_request=50)) as client:
+        sid = client.post("/api/sessions", json={}).json()["id"]
+        r = client.post(f"/api/sessions/{sid}/step", json={"count": 51})
+        assert r.status_code == 422
+        [problem] = r.json()["detail"]
+        assert problem["loc"] == ["body", "count"] and "at most 50 (BACKPROP_MAX_STEPS), not 51" in problem["msg"]
+        with client.websocket_connect(ws_path(sid)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "step", "count": 51})
+            m = receive_until(ws, "error")
+            assert (m["code"], m["field"]) == ("invalid_message", "count")
+            assert "at most 50 (BACKPROP_MAX_STEPS), not 51" in m["message"]
+            assert client.get(f"/api/sessions/{sid}").json()["step"] == 0
+            ws.send_json({"type": "step", "count": 50})
+            ws.send_json({"type": "ping"})  # answered once the step message before it has been handled
+            receive_until(ws, "pong")
+            assert client.get(f"/api/sessions/{sid}").json()["step"] == 50
+        assert client.post(f"/api/sessions/{sid}/step", json={"count": 50}).headers["x-steps-run"] == "50"
