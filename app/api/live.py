@@ -77,6 +77,7 @@ async def live(ws: WebSocket, sid: str):
     try:
         await receive(ws, client, inbox, MessageLimit(ws.app.state.message_rates, settings.ws_burst, client.owner))
     finally:
+        client.left = True
         worker.cancel()
         sender.cancel()
         room.clients.discard(client)
@@ -165,7 +166,7 @@ async def _ping(room: Room, client: Client, msg) -> None:
 
 
 async def _step(room: Room, client: Client, msg) -> None:
-    done, _ = await commands.step(room, client.owner, msg.count)
+    done, _ = await commands.step(room, client.owner, msg.count, gone=lambda: client.left)
     if done < msg.count and not room.run.trainer.diverged:
         client.error("cpu_budget", f"ran {done} of {msg.count} steps: a message may use at most "
                                    f"{room.budget.seconds:g} s of CPU (BACKPROP_CPU_BUDGET)", "count")

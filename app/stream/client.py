@@ -34,6 +34,7 @@ class Client:
         self.metrics_every = 10
         self.subscribes = TokenBucket(settings.subscribe_rate, SUBSCRIBE_BURST)
         self.owner = "unknown"  # the client's address: whom its heavy work counts for
+        self.left = False  # its connection has closed: a run of steps it asked for stops at the next step
         # outbox
         self.slots: dict[str, tuple[int, object]] = {}
         self.control: deque = deque(maxlen=settings.control_queue)

@@ -384,3 +384,22 @@ def test_the_step_limit_is_one_rule_for_rest_and_the_websocket(make_app):
             receive_until(ws, "pong")
             assert client.get(f"/api/sessions/{sid}").json()["step"] == 50
         assert client.post(f"/api/sessions/{sid}/step", json={"count": 50}).headers["x-steps-run"] == "50"
+
+
+def test_a_long_step_message_whose_client_leaves_ends_at_the_next_step(make_app):
+    """A `step` message runs on a heavy-work thread; when its connection closes, the run of steps stops at the next
+    step instead of spending the rest of its budget (as a REST step request whose client hangs up)."""
+    app = make_app(cpu_budget=600.0)  # only the client's leaving can cut the run short
+    with TestClient(app) as client:
+        sid = client.post("/api/sessions", json={"hidden_layers": [{"neurons": 64, "activation": "tanh"}] * 3,
+                                                 "batch_size": 100}).json()["id"]
+        run = app.state.store.by_id[sid]
+        with client.websocket_connect(ws_path(sid)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "step", "count": 10_000})
+            deadline = time.monotonic() + 30
+            while run.step == 0:  # the run of steps is under way
+                assert time.monotonic() < deadline, "the step message never started"
+                time.sleep(0.005)
+        state = client.get(f"/api/sessions/{sid}").json()  # answered once the run of steps has ended
+        assert 0 < state["step"] < 5_000, state["step"]
