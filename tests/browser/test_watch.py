@@ -322,5 +322,6 @@ def test_the_teacher_ends_the_run_and_reloads_without_losing_the_class(make_page
     teacher.click("#share-end")
     student.wait_for_selector("#ended:not([hidden])")
     teacher.wait_for_function(f"() => window.__backpropTest.session.id !== '{sid}' && document.getElementById('conn-status').classList.contains('ok')")
-    assert teacher.inner_text("#audience-count") == "0"
+    # the new run's audience comes with its first state, a moment after the run itself
+    teacher.wait_for_function("() => document.getElementById('audience-count').textContent === '0'")
     assert live_link(teacher) != url
