@@ -232,7 +232,13 @@ def test_two_machines_sharing_redis_a_run_survives_its_instance_replaced_elsewhe
             httpx.post(f"{cluster.base}/api/sessions/{run['id']}/step", json={"count": 40})
             httpx.post(f"{cluster.base}/api/sessions/{run['id']}/step", json={"phase": "loss"})
             before = httpx.get(f"{cluster.base}/api/sessions/{run['id']}").json()
+            # a user's own data set, kept in Redis too: whichever instance answers, before and after the replacement
+            own = {"x": [[0.0, 0.5], [1.0, 0.25], [2.0, 1.0], [3.0, 0.75]], "y": [0, 1, 0, 1], "task": "classification"}
+            key = httpx.post(f"{cluster.base}/api/datasets", json=own).json()["id"]
             cluster.replace("m1", f"127.0.0.4:{free_port()}")
+            for _ in range(4):  # nginx spreads requests that name no run over the instances
+                kept = httpx.get(f"{cluster.base}/api/datasets/{key}").json()
+                assert (kept["x"], kept["y"], kept["task"]) == (own["x"], own["y"], own["task"])
             after = httpx.get(f"{cluster.base}/api/sessions/{run['id']}").json()
             assert httpx.get(f"{cluster.base}/api/health").status_code == 200
             for key in ("step", "state", "W", "b", "config", "metrics"):
