@@ -5,8 +5,6 @@
 
 import { CUSTOM_LIMITS } from "./config.js";
 
-export { CUSTOM_LIMITS };
-
 export class CsvError extends Error {
   constructor(message, row = null, column = null) {
     super(message);
@@ -30,7 +28,6 @@ export function loadPapa() {
   }
   return papa;
 }
-
 
 const isNumber = (s) => s.trim() !== "" && Number.isFinite(Number(s.trim()));
 

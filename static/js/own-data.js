@@ -1,7 +1,8 @@
 // "Your own data": the form in the data panel that reads a CSV (uploaded or pasted), says what it found or the row
 // and column of the first bad cell, and hands the API's custom_data to the page.
 
-import { parseCsv, splitCsv, limitsText, loadPapa, CsvError, CUSTOM_LIMITS } from "./csv.js";
+import { CUSTOM_LIMITS } from "./config.js";
+import { parseCsv, splitCsv, limitsText, loadPapa, CsvError } from "./csv.js";
 
 export class OwnDataForm {
   /** use(parsed) starts a run on the data (parsed: what parseCsv returns) and resolves once it is asked for. */
