@@ -23,14 +23,19 @@ from .stream import (Room, metrics_wanted, publish_extras, publish_frame, publis
 BUILD_SECONDS = 0.05  # building or rebuilding a run (data, network, first metrics): priced as heavy work
 
 
+def check_step_count(run: Session, count: int) -> None:
+    """A step request's or message's `count` is at most BACKPROP_MAX_STEPS (a LimitError naming it otherwise)."""
+    most = run.settings.max_steps_per_request
+    if count > most:
+        raise LimitError("count", f"count must be at most {most} (BACKPROP_MAX_STEPS), not {count}")
+
+
 async def step(room: Room, owner: str, count: int, detail: str | None = None,
                gone: Callable[[], bool] | None = None) -> tuple[int, bytes | None]:
     """`count` whole steps (at most BACKPROP_MAX_STEPS), or fewer if the CPU budget (or `gone()`) stops them first.
     Returns (steps run, the frame at `detail` if one was asked for)."""
     run = room.run
-    most = run.settings.max_steps_per_request
-    if count > most:
-        raise LimitError("count", f"count must be at most {most} (BACKPROP_MAX_STEPS), not {count}")
+    check_step_count(run, count)
     return await _advance(room, owner, count, detail, lambda deadline: run.run_steps(count, deadline), gone)
 
 

@@ -150,6 +150,7 @@ async def step(request: Request, body: Optional[StepRequest] = None, room: Room 
     A run of steps stops early when it has used the CPU budget (BACKPROP_CPU_BUDGET): X-Steps-Run says how many
     ran, and X-Stopped-By says `cpu_budget`."""
     body = body or StepRequest()
+    commands.check_step_count(room.run, body.count)  # bounded whatever the phase, though only `full` uses it
     owner = client_address(request)
     if body.phase == "full":
         count = body.count

@@ -372,6 +372,8 @@ def test_the_step_limit_is_one_rule_for_rest_and_the_websocket(make_app):
         assert r.status_code == 422
         [problem] = r.json()["detail"]
         assert problem["loc"] == ["body", "count"] and "at most 50 (BACKPROP_MAX_STEPS), not 51" in problem["msg"]
+        r = client.post(f"/api/sessions/{sid}/step", json={"phase": "forward", "count": 51})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "count"]
         with client.websocket_connect(ws_path(sid)) as ws:
             ws.receive_json()
             ws.send_json({"type": "step", "count": 51})
