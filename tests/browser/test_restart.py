@@ -38,15 +38,19 @@ def restartable_env(tmp_path) -> dict:
             "BACKPROP_TEST_HOOKS": "1"}
 
 
-def open_class(browser, server, errors: list, query: str):
-    """The teacher's page on a new run and a student's page on its live link: (teacher, student, run id)."""
+def open_class(browser, tmp_path, query: str):
+    """A restartable server, the teacher's page on a new run there and a student's page on its live link:
+    (server, its environment, the pages' errors, teacher, student, run id)."""
+    env = restartable_env(tmp_path)
+    errors: list = []
+    server = LocalServer(env=env, log=tmp_path / "first.log").start()
     teacher, student = quiet_page(browser, errors), quiet_page(browser, errors)
     teacher.goto(f"{server.base}/?{query}")
     teacher.wait_for_function(LIVE)
     sid = teacher.evaluate("window.__backpropTest.session.id")
     student.goto(f"{server.base}/watch/{teacher.evaluate('window.__backpropTest.session.view_id')}")
     student.wait_for_function(LIVE)
-    return teacher, student, sid
+    return server, env, errors, teacher, student, sid
 
 
 def start_again(server, env: dict, tmp_path, pages) -> LocalServer:
@@ -65,10 +69,7 @@ def close(server, *pages) -> None:
 
 @pytest.mark.parametrize("how", ["graceful", "killed"])
 def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
-    env = restartable_env(tmp_path)
-    errors: list = []
-    server = LocalServer(env=env, log=tmp_path / "first.log").start()
-    teacher, student, sid = open_class(browser, server, errors, "d=moons&h=4:tanh&s=3")
+    server, env, errors, teacher, student, sid = open_class(browser, tmp_path, "d=moons&h=4:tanh&s=3")
     try:
         teacher.click("#btn-step")
         student.wait_for_function("() => window.__backpropTest.lastFrame.step === 1 && window.__backpropTest.lastFrame.phase === 'update'")
@@ -97,10 +98,7 @@ def test_pages_reconnect_after_a_restart_and_carry_on(browser, tmp_path, how):
 def test_a_run_that_played_plays_on_after_a_restart(browser, tmp_path):
     """The server stops a run nobody watches, so a restart pauses it: the teacher's page that was playing asks to
     play again once it is back, and the class sees the steps go on."""
-    env = restartable_env(tmp_path)
-    errors: list = []
-    server = LocalServer(env=env, log=tmp_path / "first.log").start()
-    teacher, student, sid = open_class(browser, server, errors, "d=moons&h=4:tanh&s=3&sp=20")
+    server, env, errors, teacher, student, sid = open_class(browser, tmp_path, "d=moons&h=4:tanh&s=3&sp=20")
     try:
         teacher.click("#btn-play")
         student.wait_for_function("() => window.__backpropTest.lastFrame.step >= 3")
